@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every dependency xfmr needs from Debian 12 packages. Idempotent: packages already present are skipped.
+set -euo pipefail
+
+PACKAGES=(
+  g++ cmake ninja-build pkg-config git
+  libopenblas-dev            # BLAS for matmul
+  libgtest-dev libgmock-dev  # unit tests
+  libbenchmark-dev           # benchmarks
+  nlohmann-json3-dev         # JSON for configs, results and fixtures
+  python3-torch python3-numpy  # PyTorch parity oracle, run as /usr/bin/python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: all dependencies present"
+fi
