@@ -105,8 +105,9 @@ Tensor Tensor::from_vector(std::span<const double> v, const Shape& s, DType d) {
 Tensor Tensor::from_vector(std::span<const float> v, const Shape& s, DType d) { return from_values(v, s, d); }
 Tensor Tensor::from_vector(std::span<const int64_t> v, const Shape& s, DType d) { return from_values(v, s, d); }
 
-Tensor Tensor::borrow(void* data, const Shape& shape, DType dtype) {
+Tensor Tensor::borrow(void* data, const Shape& shape, DType dtype, std::shared_ptr<const void> keep_alive) {
   auto st = make_ref<Storage>();
+  st->keep_alive = std::move(keep_alive);
   st->data = data;
   st->nbytes = static_cast<size_t>(shape.numel()) * dtype_size(dtype);
   st->owned = false;

@@ -4,6 +4,7 @@
 // what needs no autograd: construction, element access, raw strided views, copies and printing.
 #pragma once
 #include <atomic>
+#include <memory>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -19,12 +20,13 @@ namespace xfmr {
 struct Node;
 
 // A block of memory holding elements. Owned buffers come from buffer_alloc; external ones (e.g. a memory-mapped
-// checkpoint) are borrowed and kept alive by `keep_alive`.
+// checkpoint) are borrowed and kept alive by `keep_alive` (e.g. the mapping object) as long as any view exists.
 struct Storage : PooledObject {
   std::atomic<int> refcount{0};
   void* data = nullptr;
   size_t nbytes = 0;
   bool owned = true;
+  std::shared_ptr<const void> keep_alive;
   ~Storage() {
     if (owned) buffer_free(data, nbytes);
   }
@@ -59,8 +61,9 @@ class Tensor {
   static Tensor from_vector(std::span<const double> values, const Shape& shape, DType dtype = DType::f32);
   static Tensor from_vector(std::span<const float> values, const Shape& shape, DType dtype = DType::f32);
   static Tensor from_vector(std::span<const int64_t> values, const Shape& shape, DType dtype = DType::i64);
-  // Wraps memory owned elsewhere (no copy). The caller keeps it alive longer than every view of it.
-  static Tensor borrow(void* data, const Shape& shape, DType dtype);
+  // Wraps memory owned elsewhere (no copy). `keep_alive` (e.g. a memory mapping) is held until the last view of
+  // the storage dies; without it, the caller must keep the memory alive longer than every view.
+  static Tensor borrow(void* data, const Shape& shape, DType dtype, std::shared_ptr<const void> keep_alive = {});
 
   // ---- metadata ----
   bool defined() const { return static_cast<bool>(impl_); }
