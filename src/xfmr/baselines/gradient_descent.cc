@@ -67,7 +67,7 @@ GdTuneResult tune_gd_step_size(int64_t steps, const IclLinearConfig& cfg, int64_
   const double inf = std::numeric_limits<double>::infinity();
   for (double eta : res.grid) {
     std::vector<double> per_prompt(P, 0.0);
-    parallel_for(P, 8, [&](int64_t p0, int64_t p1) {
+    parallel_for(P, 64, [&](int64_t p0, int64_t p1) {
       GradientDescent gd(steps, eta);
       for (int64_t p = p0; p < p1; ++p) {
         const double* x = xs.data() + p * n * d;

@@ -1,6 +1,7 @@
 #include "xfmr/eval/error_curve.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "xfmr/core/check.h"
@@ -34,7 +35,7 @@ Tensor predict_all(const IclPredictor& predictor, const IclBatch& prompts) {
   const std::vector<double> xs = prompts.xs.to_vector(), ys = prompts.ys.to_vector();
   Tensor out = Tensor::empty({P, n}, DType::f64);
   double* o = out.data<double>();
-  parallel_for(P, 16, [&](int64_t p0, int64_t p1) {
+  parallel_for(P, 64, [&](int64_t p0, int64_t p1) {
     IclPredictor f = predictor;  // own scratch per thread
     for (int64_t p = p0; p < p1; ++p) {
       const double* x = xs.data() + p * n * d;
@@ -73,16 +74,22 @@ ErrorCurve summarize_errors(const Tensor& errors, const BootstrapOptions& opt) {
     for (int64_t k = 0; k < n; ++k) c.mean[k] += e[p * n + k];
   for (double& m : c.mean) m /= static_cast<double>(P);
 
-  // Resample b draws prompt i from Philox block (b·P + i) of Generator(seed): parallel and reproducible.
+  // Resample b draws its i-th prompt from 64 bits of Philox block (base + b·⌈P/2⌉ + i/2) of Generator(seed) (two
+  // draws per block): parallel over resamples and reproducible for any thread count.
   Generator gen(opt.seed);
-  const uint64_t base = gen.advance(static_cast<uint64_t>(B) * static_cast<uint64_t>(P));
+  const uint64_t per = (static_cast<uint64_t>(P) + 1) / 2;
+  const uint64_t base = gen.advance(static_cast<uint64_t>(B) * per);
   std::vector<double> means(B * n, 0.0);  // [B, n]
-  parallel_for(B, 16, [&](int64_t b0, int64_t b1) {
+  // Threads only pay off for large resampling jobs: keep at least ~2^18 element additions per chunk.
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(1, P * n));
+  parallel_for(B, grain, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       double* m = means.data() + b * n;
+      std::array<uint32_t, 4> w{};
       for (int64_t i = 0; i < P; ++i) {
-        const auto w = gen.block(base + static_cast<uint64_t>(b * P + i));
-        const uint64_t r = (static_cast<uint64_t>(w[0]) << 32) | w[1];
+        if (i % 2 == 0) w = gen.block(base + static_cast<uint64_t>(b) * per + static_cast<uint64_t>(i / 2));
+        const int h = static_cast<int>(i % 2) * 2;
+        const uint64_t r = (static_cast<uint64_t>(w[h]) << 32) | w[h + 1];
         // Lemire's multiply-shift maps r to [0, P) with bias at most P / 2^64.
         const int64_t p = static_cast<int64_t>((static_cast<unsigned __int128>(r) * static_cast<uint64_t>(P)) >> 64);
         const double* row = e.data() + p * n;
