@@ -89,3 +89,31 @@ TEST(GradientDescent, BadInput) {
     EXPECT_NE(std::string(e.what()).find("tune_gd_step_size"), std::string::npos);
   }
 }
+
+TEST(GradientDescent, MatchesLongDoubleRecursion) {
+  // Both internal forms (residuals from X, or the Gram matrix XᵀX, chosen by flop count) follow the same iterates.
+  Generator g(31);
+  for (int trial = 0; trial < 40; ++trial) {
+    const int64_t d = 1 + g.next_int(8), k = 1 + g.next_int(20);
+    const int64_t steps = (trial % 4 == 0) ? 1 : (trial % 4 == 1) ? 3 : (trial % 4 == 2) ? 10 : 60;
+    const std::vector<double> x = randn_vec(k * d, g), y = randn_vec(k, g);
+    double fro = 0.0;
+    for (double v : x) fro += v * v;
+    const double eta = 0.9 * static_cast<double>(k) / fro;
+    std::vector<long double> ref(d, 0.0L), r(k);
+    for (int64_t t = 0; t < steps; ++t) {
+      for (int64_t i = 0; i < k; ++i) {
+        r[i] = -static_cast<long double>(y[i]);
+        for (int64_t j = 0; j < d; ++j) r[i] += static_cast<long double>(x[i * d + j]) * ref[j];
+      }
+      for (int64_t j = 0; j < d; ++j) {
+        long double s = 0.0L;
+        for (int64_t i = 0; i < k; ++i) s += x[i * d + j] * r[i];
+        ref[j] -= eta / k * s;
+      }
+    }
+    std::vector<double> w(d);
+    GradientDescent(steps, eta).fit(IclContext{x.data(), y.data(), k, d}, w.data());
+    for (int64_t j = 0; j < d; ++j) EXPECT_NEAR(w[j], static_cast<double>(ref[j]), 1e-12 * (1 + std::fabs(w[j])));
+  }
+}

@@ -17,21 +17,47 @@ GradientDescent::GradientDescent(int64_t steps, double eta) : steps_(steps), eta
 void GradientDescent::fit(const IclContext& ctx, double* w) {
   const int64_t k = ctx.k, d = ctx.d;
   std::fill(w, w + d, 0.0);
-  if (k == 0) return;
-  r_.resize(k);
+  if (k == 0 || steps_ == 0) return;
   const double step = eta_ / static_cast<double>(k);
+  // The gradient (1/k)Xᵀ(Xw − y) costs 2kd per step from X, or d² per step after forming G = XᵀX and c = Xᵀy once
+  // (kd² + kd). Same iteration, cheaper when k and steps are large; pick the smaller flop count.
+  const bool gram = d * d * (steps_ + k) < 2 * k * d * steps_;
+  if (!gram) {
+    r_.resize(k);
+    for (int64_t t = 0; t < steps_; ++t) {
+      for (int64_t i = 0; i < k; ++i) {  // r = Xw − y
+        const double* xi = ctx.x + i * d;
+        double s = 0.0;
+        for (int64_t j = 0; j < d; ++j) s += xi[j] * w[j];
+        r_[i] = s - ctx.y[i];
+      }
+      for (int64_t i = 0; i < k; ++i) {  // w -= (eta/k) Xᵀr
+        const double* xi = ctx.x + i * d;
+        const double c = step * r_[i];
+        for (int64_t j = 0; j < d; ++j) w[j] -= c * xi[j];
+      }
+    }
+    return;
+  }
+  g_.assign(d * d + 2 * d, 0.0);
+  double* G = g_.data();
+  double* c = G + d * d;
+  double* grad = c + d;
+  for (int64_t i = 0; i < k; ++i) {
+    const double* xi = ctx.x + i * d;
+    for (int64_t p = 0; p < d; ++p) {
+      c[p] += xi[p] * ctx.y[i];
+      for (int64_t q = 0; q < d; ++q) G[p * d + q] += xi[p] * xi[q];
+    }
+  }
   for (int64_t t = 0; t < steps_; ++t) {
-    for (int64_t i = 0; i < k; ++i) {  // r = Xw − y
-      const double* xi = ctx.x + i * d;
-      double s = 0.0;
-      for (int64_t j = 0; j < d; ++j) s += xi[j] * w[j];
-      r_[i] = s - ctx.y[i];
+    for (int64_t p = 0; p < d; ++p) {  // grad = G w − c
+      const double* gp = G + p * d;
+      double s = -c[p];
+      for (int64_t q = 0; q < d; ++q) s += gp[q] * w[q];
+      grad[p] = s;
     }
-    for (int64_t i = 0; i < k; ++i) {  // w -= (eta/k) Xᵀr
-      const double* xi = ctx.x + i * d;
-      const double c = step * r_[i];
-      for (int64_t j = 0; j < d; ++j) w[j] -= c * xi[j];
-    }
+    for (int64_t p = 0; p < d; ++p) w[p] -= step * grad[p];
   }
 }
 

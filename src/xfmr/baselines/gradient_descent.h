@@ -22,7 +22,7 @@ class GradientDescent {
  private:
   int64_t steps_;
   double eta_;
-  std::vector<double> w_, r_;
+  std::vector<double> w_, r_, g_;
 };
 
 struct GdTuneResult {
