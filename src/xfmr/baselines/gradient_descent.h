@@ -39,7 +39,9 @@ std::vector<double> gd_default_eta_grid();
 // averages the normalised squared error (prediction − y_{k+1})²/d over all prompts and all k = 1..n_points−1
 // (k = 0 predicts 0 for every eta). The candidate of least mean error wins; ties go to the smaller eta; a
 // non-finite prediction scores +inf (divergence). Use a seed different from the evaluation prompts' seed so the
-// tuned eta is not fitted to the test set. Cost: |grid|·n_prompts·n·steps·2nd flops (parallel over prompts).
+// tuned eta is not fitted to the test set. Caveat: a fixed eta diverges on any prompt whose XᵀX/k has an
+// eigenvalue above 2/eta (at k = 1: ‖x‖² > 2/eta, e.g. P(χ²_5 > 20) ≈ 1e-3 for d = 5, eta = 0.1), so a rare
+// evaluation prompt can blow up the mean even when none of the n_prompts tuning prompts did. Cost: |grid|·n_prompts·n·steps·2nd flops (parallel over prompts).
 GdTuneResult tune_gd_step_size(int64_t steps, const IclLinearConfig& cfg, int64_t n_prompts = 256,
                                uint64_t seed = 0x5eed, std::span<const double> grid = {});
 
