@@ -85,8 +85,11 @@ int64_t Module::num_parameters() const {
   return n;
 }
 
+// Walks the tree directly (no names, no std::function) so that it allocates nothing inside a training step.
+// A tied tensor is zeroed once per name, which is harmless.
 void Module::zero_grad() {
-  visit_parameters([](const std::string&, const Tensor& t, bool) { Tensor(t).zero_grad(); });
+  for (Param& p : params_) p.tensor.zero_grad();
+  for (auto& c : children_) c.second->zero_grad();
 }
 
 void Module::train(bool on) {
