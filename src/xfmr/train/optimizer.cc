@@ -6,6 +6,7 @@
 #include "xfmr/core/check.h"
 #include "xfmr/core/dtype.h"
 #include "xfmr/core/parallel.h"
+#include "xfmr/kernels/cpu/adam.h"
 
 namespace xfmr {
 
@@ -33,16 +34,9 @@ void sgd_kernel(T* p, const T* g, T* buf, int64_t n, T lr, T wd, T momentum, T d
 }
 
 template <class T>
-void adam_kernel(T* p, const T* g, T* m, T* v, int64_t n, T shrink, T wd, T b1, T b2, T step_size, T bc2_sqrt,
-                 T eps) {
+void adam_kernel(T* p, const T* g, T* m, T* v, int64_t n, const kernels::AdamCoeffs& c) {
   parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const T pi = p[i] * shrink;         // AdamW's decoupled decay (shrink = 1 otherwise)
-      const T gi = g[i] + wd * pi;        // Adam's L2 term (wd = 0 for AdamW)
-      m[i] = b1 * m[i] + (T(1) - b1) * gi;
-      v[i] = b2 * v[i] + (T(1) - b2) * gi * gi;
-      p[i] = pi - step_size * (m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps));
-    }
+    kernels::cpu::adam_update(p + b, g + b, m + b, v + b, e - b, c);
   });
 }
 
@@ -176,14 +170,17 @@ void Adam::adam_step(bool decoupled) {
     const Tensor& p = params_[i].tensor;
     const double wd = params_[i].decay ? weight_decay : 0.0;
     // Bias corrections of Kingma & Ba's Algorithm 1, computed in double as torch does (Python floats).
-    const double step_size = lr / (1.0 - std::pow(beta1, t));
-    const double bc2_sqrt = std::sqrt(1.0 - std::pow(beta2, t));
-    const double shrink = decoupled ? 1.0 - lr * wd : 1.0;
-    const double l2 = decoupled ? 0.0 : wd;
+    kernels::AdamCoeffs c;
+    c.beta1 = beta1;
+    c.beta2 = beta2;
+    c.eps = eps;
+    c.step_size = lr / (1.0 - std::pow(beta1, t));
+    c.bc2_sqrt = std::sqrt(1.0 - std::pow(beta2, t));
+    c.shrink = decoupled ? 1.0 - lr * wd : 1.0;
+    c.l2 = decoupled ? 0.0 : wd;
     XF_DISPATCH_FLOAT(p.dtype(), name(), [&] {
       using T = scalar_t;
-      adam_kernel<T>(p.data<T>(), g.data<T>(), exp_avg_[i].data<T>(), exp_avg_sq_[i].data<T>(), p.numel(),
-                     T(shrink), T(l2), T(beta1), T(beta2), T(step_size), T(bc2_sqrt), T(eps));
+      adam_kernel<T>(p.data<T>(), g.data<T>(), exp_avg_[i].data<T>(), exp_avg_sq_[i].data<T>(), p.numel(), c);
     });
   }
   ++step_count_;
