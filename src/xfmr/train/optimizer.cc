@@ -18,18 +18,33 @@ constexpr int64_t kGrain = 1 << 15;
 
 // ---- fused element loops (one pass over parameter, gradient and state) ----
 
+// The branches are template parameters so that each loop body is straight-line code the compiler vectorises.
+template <class T, bool kMomentum, bool kFirst, bool kNesterov>
+void sgd_loop(T* p, const T* g, T* buf, int64_t b, int64_t e, T lr, T wd, T momentum, T dampening) {
+  for (int64_t i = b; i < e; ++i) {
+    T d = g[i] + wd * p[i];
+    if constexpr (kMomentum) {
+      const T bi = kFirst ? d : momentum * buf[i] + (T(1) - dampening) * d;
+      buf[i] = bi;
+      d = kNesterov ? d + momentum * bi : bi;
+    }
+    p[i] -= lr * d;
+  }
+}
+
+// p, buf: [n] updated in place (buf null when momentum = 0); g: [n]. `first`: the buffer starts as the gradient.
 template <class T>
 void sgd_kernel(T* p, const T* g, T* buf, int64_t n, T lr, T wd, T momentum, T dampening, bool nesterov,
                 bool first) {
   parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      T d = g[i] + wd * p[i];
-      if (buf) {
-        buf[i] = first ? d : momentum * buf[i] + (T(1) - dampening) * d;
-        d = nesterov ? d + momentum * buf[i] : buf[i];
-      }
-      p[i] -= lr * d;
-    }
+    if (!buf)
+      sgd_loop<T, false, false, false>(p, g, buf, b, e, lr, wd, momentum, dampening);
+    else if (first)
+      nesterov ? sgd_loop<T, true, true, true>(p, g, buf, b, e, lr, wd, momentum, dampening)
+               : sgd_loop<T, true, true, false>(p, g, buf, b, e, lr, wd, momentum, dampening);
+    else
+      nesterov ? sgd_loop<T, true, false, true>(p, g, buf, b, e, lr, wd, momentum, dampening)
+               : sgd_loop<T, true, false, false>(p, g, buf, b, e, lr, wd, momentum, dampening);
   });
 }
 
