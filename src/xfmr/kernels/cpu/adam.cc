@@ -2,8 +2,10 @@
 
 // GCC 12 reports a false -Wmaybe-uninitialized inside its own AVX-512 intrinsics when they are inlined from
 // <experimental/simd> (the register is written by the intrinsic before use).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <experimental/simd>
 
 namespace xfmr::kernels::cpu {
@@ -45,4 +47,6 @@ void adam_update(double* p, const double* g, double* m, double* v, int64_t n, co
 
 }  // namespace xfmr::kernels::cpu
 
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
