@@ -5,6 +5,8 @@
 #include <benchmark/benchmark.h>
 
 #include "xfmr/core/rng.h"
+#include "xfmr/kernels/cpu/adam.h"
+#include "xfmr/kernels/ref/adam.h"
 #include "xfmr/train/clip.h"
 #include "xfmr/train/optimizer.h"
 
@@ -47,8 +49,33 @@ void BM_ClipGradNorm(benchmark::State& st) {
   st.SetBytesProcessed(st.iterations() * st.range(0) * 12);
 }
 
+// The element kernel alone, one thread: variant 0 = scalar reference, 1 = std::experimental::simd.
+template <int kVariant>
+void BM_AdamKernel(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  Generator g(2);
+  std::vector<float> p(n), gr(n), m(n, 0.f), v(n, 0.f);
+  for (int64_t i = 0; i < n; ++i) {
+    p[i] = static_cast<float>(g.next_normal());
+    gr[i] = static_cast<float>(g.next_normal());
+  }
+  kernels::AdamCoeffs c;
+  c.step_size = 1e-4;
+  c.shrink = 1 - 1e-5;
+  for (auto _ : st) {
+    if constexpr (kVariant == 0)
+      kernels::ref::adam_update(p.data(), gr.data(), m.data(), v.data(), n, c);
+    else
+      kernels::cpu::adam_update(p.data(), gr.data(), m.data(), v.data(), n, c);
+    benchmark::ClobberMemory();
+  }
+  st.SetBytesProcessed(st.iterations() * n * 28);
+}
+
 }  // namespace
 
+BENCHMARK(BM_AdamKernel<0>)->Arg(1 << 16)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_AdamKernel<1>)->Arg(1 << 16)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_AdamW)->Arg(1 << 16)->Arg(1 << 20)->Arg(1 << 24)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Adam)->Arg(1 << 20)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SGDMomentum)->Arg(1 << 20)->Unit(benchmark::kMicrosecond);
