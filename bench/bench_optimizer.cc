@@ -1,7 +1,7 @@
 // Optimizer step and gradient clipping throughput on one flat f32 parameter (memory-bound loops).
-// Bytes counted per element: AdamW/Adam read p, g, m, v and write p, m, v (28 B in f32); SGD with momentum reads
-// p, g, buf and writes p, buf (20 B); clip reads g twice and writes it once (12 B).
-// The PyTorch peer for the same sizes: bench/torch_optimizer.py.
+// Bytes counted per element: AdamW/Adam read p, g, m, v and write p, m, v (28 B in f32); SGD with momentum
+// reads p, g, buf and writes p, buf (20 B); clip reads g twice and writes it once (12 B). The PyTorch peer
+// for the same sizes: bench/torch_optimizer.py.
 #include <benchmark/benchmark.h>
 
 #include "xfmr/core/rng.h"

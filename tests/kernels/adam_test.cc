@@ -1,5 +1,5 @@
-// kernels/cpu/adam (std::experimental::simd) against the scalar reference kernels/ref/adam.h: several steps on
-// lengths that exercise the vector body and every tail length, at unaligned addresses, in f32 and f64.
+// kernels/cpu/adam (std::experimental::simd) against the scalar reference kernels/ref/adam.h: several steps
+// on lengths that exercise the vector body and every tail length, at unaligned addresses, in f32 and f64.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -63,7 +63,12 @@ void compare_kernels(double tol) {
 
 }  // namespace
 
-// Same operations in the same order; GCC contracts a*b + c into an FMA (-ffp-contract=fast, its C++ default) in
-// the scalar loop but not in the simd one, so m and v may differ by an ulp per step. Tolerances: a few ulps.
-TEST(AdamKernel, CpuMatchesRefF32) { compare_kernels<float>(1e-6); }
-TEST(AdamKernel, CpuMatchesRefF64) { compare_kernels<double>(1e-14); }
+// Same operations in the same order; GCC contracts a*b + c into an FMA (-ffp-contract=fast, its C++ default)
+// in the scalar loop but not in the simd one, so m and v may differ by an ulp per step. Tolerances: a few
+// ulps.
+TEST(AdamKernel, CpuMatchesRefF32) {
+  compare_kernels<float>(1e-6);
+}
+TEST(AdamKernel, CpuMatchesRefF64) {
+  compare_kernels<double>(1e-14);
+}

@@ -1,7 +1,7 @@
-// Calls a reference script under tests/reference/ with Debian's PyTorch: writes the JSON request to a temp file,
-// runs `/usr/bin/python3 tests/reference/<script> IN OUT`, and returns the parsed reply (null after reporting a
-// test failure when the script cannot run). The same mechanism as torch_parity.h, for oracles that are not a
-// single op (optimizers, clipping, schedules).
+// Calls a reference script under tests/reference/ with Debian's PyTorch: writes the JSON request to a temp
+// file, runs `/usr/bin/python3 tests/reference/<script> IN OUT`, and returns the parsed reply (null after
+// reporting a test failure when the script cannot run). The same mechanism as torch_parity.h, for oracles
+// that are not a single op (optimizers, clipping, schedules).
 //
 //   nlohmann::json reply = test::call_python_oracle("torch_optim.py", request);
 #pragma once

@@ -1,6 +1,6 @@
-// A training step must not touch the heap once the optimizer exists: step(), zero_grad() and clip_grad_norm are
-// run while every global operator new variant is counted (replaced below for this test binary; counting is
-// only on inside the measured region) and while the caching allocator's system_allocs is watched.
+// A training step must not touch the heap once the optimizer exists: step(), zero_grad() and clip_grad_norm
+// are run while every global operator new variant is counted (replaced below for this test binary; counting
+// is only on inside the measured region) and while the caching allocator's system_allocs is watched.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -33,36 +33,74 @@ void* counted_alloc_or_throw(std::size_t n, std::size_t align = 0) {
   if (!p) throw std::bad_alloc();
   return p;
 }
-// Out of line: once inlined into a delete-expression, GCC's -Wmismatched-new-delete sees free() meet a pointer
-// from operator new and warns, although this file's operator new does return malloc'ed memory.
-[[gnu::noinline]] void counted_free(void* p) noexcept { std::free(p); }
+// Out of line: once inlined into a delete-expression, GCC's -Wmismatched-new-delete sees free() meet a
+// pointer from operator new and warns, although this file's operator new does return malloc'ed memory.
+[[gnu::noinline]] void counted_free(void* p) noexcept {
+  std::free(p);
+}
 }  // namespace
 
 // Every replaceable allocation function (C++17): plain, array, aligned, nothrow. All deallocations use free.
-void* operator new(std::size_t n) { return counted_alloc_or_throw(n); }
-void* operator new[](std::size_t n) { return counted_alloc_or_throw(n); }
-void* operator new(std::size_t n, std::align_val_t a) { return counted_alloc_or_throw(n, static_cast<size_t>(a)); }
-void* operator new[](std::size_t n, std::align_val_t a) { return counted_alloc_or_throw(n, static_cast<size_t>(a)); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
+void* operator new(std::size_t n) {
+  return counted_alloc_or_throw(n);
+}
+void* operator new[](std::size_t n) {
+  return counted_alloc_or_throw(n);
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+  return counted_alloc_or_throw(n, static_cast<size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return counted_alloc_or_throw(n, static_cast<size_t>(a));
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  return counted_alloc(n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  return counted_alloc(n);
+}
 void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
   return counted_alloc(n, static_cast<size_t>(a));
 }
 void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
   return counted_alloc(n, static_cast<size_t>(a));
 }
-void operator delete(void* p) noexcept { counted_free(p); }
-void operator delete[](void* p) noexcept { counted_free(p); }
-void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { counted_free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { counted_free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { counted_free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { counted_free(p); }
+void operator delete(void* p) noexcept {
+  counted_free(p);
+}
+void operator delete[](void* p) noexcept {
+  counted_free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  counted_free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  counted_free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  counted_free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  counted_free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  counted_free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  counted_free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  counted_free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  counted_free(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  counted_free(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  counted_free(p);
+}
 
 using namespace xfmr;
 
@@ -82,7 +120,8 @@ HeapCount count_heap(F&& f) {
   return {g_news.load(), alloc_stats().system_allocs - sys0};
 }
 
-// A model-like parameter set: f32 matrices (one above the threaded-path threshold), f64 ones, no-decay vectors.
+// A model-like parameter set: f32 matrices (one above the threaded-path threshold), f64 ones, no-decay
+// vectors.
 struct Params : Module {
   Params() {
     Generator g(5);
@@ -106,7 +145,7 @@ TEST(NoHeapInStep, CounterSeesAllocations) {
     sink = new std::vector<int>(100);
     delete sink;
   });
-  EXPECT_GE(c.news, 2);  // the vector object and its buffer
+  EXPECT_GE(c.news, 2);                                             // the vector object and its buffer
   const HeapCount t = count_heap([] { Tensor::empty({123457}); });  // a fresh size: a cache miss
   EXPECT_GE(t.system_allocs, 1);
 }

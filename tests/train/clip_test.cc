@@ -18,7 +18,8 @@ using nlohmann::json;
 namespace {
 
 // Leaves of the given shapes with N(0, scale^2) gradients; shapes with a 0 first extent get no gradient.
-std::vector<Tensor> params_with_grads(const std::vector<Shape>& shapes, DType dt, double scale, uint64_t seed) {
+std::vector<Tensor> params_with_grads(const std::vector<Shape>& shapes, DType dt, double scale,
+                                      uint64_t seed) {
   Generator g(seed);
   std::vector<Tensor> ps;
   for (const Shape& s : shapes) {
@@ -72,7 +73,8 @@ TEST(ClipGradNorm, ClosedForm) {
 TEST(ClipGradNorm, NonFiniteLeavesGradsAlone) {
   Tensor a = Tensor::zeros({3});
   a.set_requires_grad(true);
-  a.set_grad(Tensor::from_vector(std::vector<double>{1.0, std::numeric_limits<double>::infinity(), 2.0}, {3}));
+  a.set_grad(
+      Tensor::from_vector(std::vector<double>{1.0, std::numeric_limits<double>::infinity(), 2.0}, {3}));
   EXPECT_TRUE(std::isinf(clip_grad_norm({a}, 1.0)));
   EXPECT_EQ(a.grad().to_vector()[0], 1.0);
   a.set_grad(Tensor::from_vector(std::vector<double>{1.0, NAN, 2.0}, {3}));
@@ -111,7 +113,8 @@ TEST(ClipGradNorm, TorchParity) {
   req["cases"] = json::array();
   for (const Case& c : cases) {
     json jc = {{"name", c.name}, {"kind", "clip"}, {"max_norm", c.max_norm}, {"grads", json::array()}};
-    for (const Tensor& p : c.params) jc["grads"].push_back(p.grad().defined() ? test::tensor_to_json(p.grad()) : json());
+    for (const Tensor& p : c.params)
+      jc["grads"].push_back(p.grad().defined() ? test::tensor_to_json(p.grad()) : json());
     req["cases"].push_back(jc);
   }
   const json res = test::call_python_oracle("torch_optim.py", req);
@@ -130,7 +133,8 @@ TEST(ClipGradNorm, TorchParity) {
         EXPECT_FALSE(c.params[i].grad().defined());
         continue;
       }
-      const double err = test::rel_error(c.params[i].grad().to_vector(), r["grads"][i].get<std::vector<double>>());
+      const double err =
+          test::rel_error(c.params[i].grad().to_vector(), r["grads"][i].get<std::vector<double>>());
       EXPECT_LT(err, tol) << "grad " << i;
     }
   }
@@ -140,10 +144,13 @@ TEST(ClipGradNorm, BadInputs) {
   auto ps = params_with_grads({{2}}, DType::f32, 1.0, 1);
   EXPECT_NE(error_of([&] { clip_grad_norm(ps, -1.0); }).find("clip_grad_norm: max_norm"), std::string::npos);
   EXPECT_NE(error_of([&] { clip_grad_norm(ps, NAN); }).find("clip_grad_norm: max_norm"), std::string::npos);
-  EXPECT_NE(error_of([&] { clip_grad_norm({Tensor()}, 1.0); }).find("parameter 0 is undefined"), std::string::npos);
+  EXPECT_NE(error_of([&] { clip_grad_norm({Tensor()}, 1.0); }).find("parameter 0 is undefined"),
+            std::string::npos);
   Tensor p = Tensor::zeros({2, 3});
   p.set_requires_grad(true);
   p.set_grad(Tensor::ones({3, 2}).as_strided({2, 3}, {1, 2}, 0));
-  EXPECT_NE(error_of([&] { grad_norm({p}); }).find("grad_norm: gradient of parameter 0 (shape [2, 3]) is not contiguous"),
+  EXPECT_NE(error_of([&] {
+              grad_norm({p});
+            }).find("grad_norm: gradient of parameter 0 (shape [2, 3]) is not contiguous"),
             std::string::npos);
 }

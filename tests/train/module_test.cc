@@ -1,5 +1,5 @@
-// Module registry: dotted names, order (own parameters first, then children depth first, as torch), decay flags,
-// tied weights listed once, training mode propagation, and the naming errors.
+// Module registry: dotted names, order (own parameters first, then children depth first, as torch), decay
+// flags, tied weights listed once, training mode propagation, and the naming errors.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -63,14 +63,15 @@ std::string error_of(F&& f) {
 TEST(Module, NamesOrderAndDecay) {
   Net net;
   const std::vector<std::string> expected = {
-      "wte",          "scale",       "b0.ln_w",       "b0.qkv.weight", "b0.qkv.bias", "b0.proj.weight",
-      "b0.proj.bias", "b1.ln_w",     "b1.qkv.weight", "b1.qkv.bias",   "b1.proj.weight", "b1.proj.bias"};
+      "wte",          "scale",   "b0.ln_w",       "b0.qkv.weight", "b0.qkv.bias",    "b0.proj.weight",
+      "b0.proj.bias", "b1.ln_w", "b1.qkv.weight", "b1.qkv.bias",   "b1.proj.weight", "b1.proj.bias"};
   EXPECT_EQ(names(net), expected);
   const auto np = net.named_parameters();
   EXPECT_EQ(names(net), expected) << "order must be deterministic";
   std::vector<bool> decay;
   for (const auto& p : np) decay.push_back(p.decay);
-  EXPECT_EQ(decay, (std::vector<bool>{true, false, false, true, false, true, false, false, true, false, true, false}));
+  EXPECT_EQ(decay, (std::vector<bool>{true, false, false, true, false, true, false, false, true, false, true,
+                                      false}));
   for (const auto& p : np) EXPECT_TRUE(p.tensor.requires_grad()) << p.name;
   // The listed tensors are the module's tensors (shared), not copies.
   EXPECT_TRUE(np[3].tensor.is_same(net.b0.qkv.weight));
@@ -119,15 +120,19 @@ TEST(Module, TiedWeightsListedOnce) {
 
 TEST(Module, DuplicateAndBadNames) {
   Lin l(2, 3);
-  EXPECT_NE(error_of([&] { l.register_parameter("weight", Tensor::zeros({1})); }).find("duplicate name 'weight'"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { l.register_parameter("weight", Tensor::zeros({1})); }).find("duplicate name 'weight'"),
+      std::string::npos);
   Lin c(1, 1);
   EXPECT_NE(error_of([&] { l.register_module("bias", c); }).find("duplicate name 'bias'"), std::string::npos);
   l.register_module("child", c);
-  EXPECT_NE(error_of([&] { l.register_parameter("child", Tensor::zeros({1})); }).find("duplicate name 'child'"),
+  EXPECT_NE(
+      error_of([&] { l.register_parameter("child", Tensor::zeros({1})); }).find("duplicate name 'child'"),
+      std::string::npos);
+  EXPECT_NE(error_of([&] { l.register_parameter("a.b", Tensor::zeros({1})); }).find("'a.b'"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { l.register_parameter("a.b", Tensor::zeros({1})); }).find("'a.b'"), std::string::npos);
-  EXPECT_NE(error_of([&] { l.register_parameter("", Tensor::zeros({1})); }).find("empty name"), std::string::npos);
+  EXPECT_NE(error_of([&] { l.register_parameter("", Tensor::zeros({1})); }).find("empty name"),
+            std::string::npos);
   EXPECT_NE(error_of([&] { l.register_parameter("idx", Tensor::zeros({1}, DType::i64)); }).find("'idx'"),
             std::string::npos);
   EXPECT_NE(error_of([&] { l.register_parameter("u", Tensor()); }).find("undefined"), std::string::npos);

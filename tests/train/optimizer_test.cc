@@ -34,7 +34,7 @@ struct OptCase {
   std::string name, torch_optimizer;
   json hparams;
   MakeOpt make;
-  std::vector<NamedParameter> params;   // initial values (the C++ run updates copies)
+  std::vector<NamedParameter> params;  // initial values (the C++ run updates copies)
   std::vector<double> lrs;
   std::vector<std::vector<Tensor>> grads;  // [step][param]; undefined = no grad that step
 };
@@ -47,7 +47,8 @@ class OptimBatch {
     OptCase c{std::move(name), std::move(torch_optimizer), std::move(hparams), std::move(make), {}, {}, {}};
     for (const ParamSpec& s : specs)
       c.params.push_back({s.name, randn(s.shape, DType::f64, gen_).converted(s.dtype), s.decay});
-    const double lr_scale[kSteps] = {1.0, 0.5, 0.8, 1.2, 0.3};  // the lr changes between steps, as a schedule does
+    const double lr_scale[kSteps] = {1.0, 0.5, 0.8, 1.2,
+                                     0.3};  // the lr changes between steps, as a schedule does
     for (int s = 0; s < kSteps; ++s) {
       c.lrs.push_back(lr * lr_scale[s]);
       std::vector<Tensor> gs;
@@ -115,7 +116,8 @@ class OptimBatch {
         const double err = test::rel_error(params[i].tensor.to_vector(), want);
         EXPECT_LT(err, tol) << "step " << s << ", parameter '" << params[i].name << "' ("
                             << dtype_name(params[i].tensor.dtype()) << ")";
-        max_err_[params[i].tensor.dtype() == DType::f64] = std::max(max_err_[params[i].tensor.dtype() == DType::f64], err);
+        max_err_[params[i].tensor.dtype() == DType::f64] =
+            std::max(max_err_[params[i].tensor.dtype() == DType::f64], err);
       }
     }
     EXPECT_EQ(opt->step_count(), kSteps);
@@ -129,7 +131,8 @@ class OptimBatch {
 };
 
 std::vector<ParamSpec> specs(DType dt) {
-  return {{"w", {3, 4}, dt, true}, {"b", {4}, dt, false}, {"w3", {2, 3, 5}, dt, true}, {"ln", {5}, dt, false}};
+  return {
+      {"w", {3, 4}, dt, true}, {"b", {4}, dt, false}, {"w3", {2, 3, 5}, dt, true}, {"ln", {5}, dt, false}};
 }
 
 MakeOpt sgd(double momentum, double dampening, bool nesterov, double wd) {
@@ -138,10 +141,14 @@ MakeOpt sgd(double momentum, double dampening, bool nesterov, double wd) {
   };
 }
 MakeOpt adam(double b1, double b2, double eps, double wd) {
-  return [=](std::vector<NamedParameter> p, double lr) { return std::make_unique<Adam>(std::move(p), lr, b1, b2, eps, wd); };
+  return [=](std::vector<NamedParameter> p, double lr) {
+    return std::make_unique<Adam>(std::move(p), lr, b1, b2, eps, wd);
+  };
 }
 MakeOpt adamw(double b1, double b2, double eps, double wd) {
-  return [=](std::vector<NamedParameter> p, double lr) { return std::make_unique<AdamW>(std::move(p), lr, b1, b2, eps, wd); };
+  return [=](std::vector<NamedParameter> p, double lr) {
+    return std::make_unique<AdamW>(std::move(p), lr, b1, b2, eps, wd);
+  };
 }
 json sgd_hp(double momentum, double dampening, bool nesterov, double wd) {
   return {{"momentum", momentum}, {"dampening", dampening}, {"nesterov", nesterov}, {"weight_decay", wd}};
@@ -168,23 +175,26 @@ TEST(OptimizerParity, TorchSgdAdamAdamW) {
     const std::string sfx = std::string("_") + dtype_name(dt);
     b.add("sgd_plain" + sfx, "SGD", sgd_hp(0, 0, false, 0), sgd(0, 0, false, 0), 0.1, specs(dt));
     b.add("sgd_wd" + sfx, "SGD", sgd_hp(0, 0, false, 0.05), sgd(0, 0, false, 0.05), 0.1, specs(dt));
-    b.add("sgd_momentum_damp_wd" + sfx, "SGD", sgd_hp(0.9, 0.1, false, 0.01), sgd(0.9, 0.1, false, 0.01), 0.05,
+    b.add("sgd_momentum_damp_wd" + sfx, "SGD", sgd_hp(0.9, 0.1, false, 0.01), sgd(0.9, 0.1, false, 0.01),
+          0.05, specs(dt));
+    b.add("sgd_nesterov_wd" + sfx, "SGD", sgd_hp(0.9, 0, true, 0.05), sgd(0.9, 0, true, 0.05), 0.05,
           specs(dt));
-    b.add("sgd_nesterov_wd" + sfx, "SGD", sgd_hp(0.9, 0, true, 0.05), sgd(0.9, 0, true, 0.05), 0.05, specs(dt));
     b.add("adam" + sfx, "Adam", adam_hp(0.9, 0.999, 1e-8, 0), adam(0.9, 0.999, 1e-8, 0), 1e-2, specs(dt));
-    b.add("adam_wd" + sfx, "Adam", adam_hp(0.8, 0.99, 1e-6, 0.1), adam(0.8, 0.99, 1e-6, 0.1), 1e-2, specs(dt));
-    b.add("adamw" + sfx, "AdamW", adam_hp(0.9, 0.95, 1e-8, 0.1), adamw(0.9, 0.95, 1e-8, 0.1), 1e-2, specs(dt));
-    b.add("adamw_default_wd" + sfx, "AdamW", adam_hp(0.9, 0.999, 1e-8, 0.01), adamw(0.9, 0.999, 1e-8, 0.01), 3e-2,
+    b.add("adam_wd" + sfx, "Adam", adam_hp(0.8, 0.99, 1e-6, 0.1), adam(0.8, 0.99, 1e-6, 0.1), 1e-2,
           specs(dt));
+    b.add("adamw" + sfx, "AdamW", adam_hp(0.9, 0.95, 1e-8, 0.1), adamw(0.9, 0.95, 1e-8, 0.1), 1e-2,
+          specs(dt));
+    b.add("adamw_default_wd" + sfx, "AdamW", adam_hp(0.9, 0.999, 1e-8, 0.01), adamw(0.9, 0.999, 1e-8, 0.01),
+          3e-2, specs(dt));
     // Parameters without a gradient on some steps are skipped (their per-parameter step count lags, which
     // changes their bias correction and SGD's "first step" buffer initialisation).
     const std::vector<std::pair<int, int>> skip = {{0, 1}, {2, 0}, {2, 3}, {3, 3}};
-    b.add("sgd_momentum_skip" + sfx, "SGD", sgd_hp(0.9, 0.2, false, 0.01), sgd(0.9, 0.2, false, 0.01), 0.05, specs(dt),
-          skip);
-    b.add("adam_skip" + sfx, "Adam", adam_hp(0.9, 0.999, 1e-8, 0.05), adam(0.9, 0.999, 1e-8, 0.05), 1e-2, specs(dt),
-          skip);
-    b.add("adamw_skip" + sfx, "AdamW", adam_hp(0.9, 0.99, 1e-8, 0.2), adamw(0.9, 0.99, 1e-8, 0.2), 1e-2, specs(dt),
-          skip);
+    b.add("sgd_momentum_skip" + sfx, "SGD", sgd_hp(0.9, 0.2, false, 0.01), sgd(0.9, 0.2, false, 0.01), 0.05,
+          specs(dt), skip);
+    b.add("adam_skip" + sfx, "Adam", adam_hp(0.9, 0.999, 1e-8, 0.05), adam(0.9, 0.999, 1e-8, 0.05), 1e-2,
+          specs(dt), skip);
+    b.add("adamw_skip" + sfx, "AdamW", adam_hp(0.9, 0.99, 1e-8, 0.2), adamw(0.9, 0.99, 1e-8, 0.2), 1e-2,
+          specs(dt), skip);
   }
   // Mixed dtypes in one optimizer, and tensors large enough for the multi-threaded path (> 32768 elements).
   const std::vector<ParamSpec> mixed = {{"big32", {300, 150}, DType::f32, true},
@@ -275,8 +285,13 @@ TEST(Optimizer, BadSettingsAndInputs) {
   EXPECT_NE(error_of([&] { AdamW(P(), 0.1, 0.9, -0.1); }).find("AdamW: beta2"), std::string::npos);
   EXPECT_NE(error_of([&] { AdamW(P(), 0.1, 0.9, 0.99, -1.0); }).find("AdamW: eps"), std::string::npos);
   EXPECT_NE(error_of([&] { Adam(P(), 0.1, 0.9, 0.99, 1e-8, -0.1); }).find("weight_decay"), std::string::npos);
-  EXPECT_NE(error_of([&] { AdamW({{"w", w, true}, {"w2", w, true}}, 0.1); }).find("listed twice"), std::string::npos);
-  EXPECT_NE(error_of([&] { SGD({{"h", Tensor::ones({2}, DType::bf16), true}}, 0.1); }).find("'h' has dtype bf16"),
+  EXPECT_NE(error_of([&] {
+              AdamW({{"w", w, true}, {"w2", w, true}}, 0.1);
+            }).find("listed twice"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              SGD({{"h", Tensor::ones({2}, DType::bf16), true}}, 0.1);
+            }).find("'h' has dtype bf16"),
             std::string::npos);
   Tensor base = Tensor::ones({3, 2});
   Tensor tview = base.as_strided({2, 3}, {1, 2}, 0);
@@ -291,8 +306,8 @@ TEST(Optimizer, BadSettingsAndInputs) {
   EXPECT_NE(error_of([&] { opt.step(); }).find("f64"), std::string::npos);
 }
 
-// Checkpoint round trip through state(): copy the state out after 3 steps, load it into a fresh optimizer over
-// fresh copies of the parameters, run 3 more steps on both: the results must be bit-identical.
+// Checkpoint round trip through state(): copy the state out after 3 steps, load it into a fresh optimizer
+// over fresh copies of the parameters, run 3 more steps on both: the results must be bit-identical.
 TEST(Optimizer, ResumeFromStateIsExact) {
   auto run = [](auto make) {
     Generator gen(99);
@@ -332,9 +347,16 @@ TEST(Optimizer, ResumeFromStateIsExact) {
       ob->step();
     }
     EXPECT_EQ(ob->step_count(), 6);
-    for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].tensor.to_vector(), b[i].tensor.to_vector()) << a[i].name;
+    for (size_t i = 0; i < a.size(); ++i)
+      EXPECT_EQ(a[i].tensor.to_vector(), b[i].tensor.to_vector()) << a[i].name;
   };
-  run([](std::vector<NamedParameter> p) { return std::make_unique<AdamW>(std::move(p), 1e-2, 0.9, 0.95, 1e-8, 0.1); });
-  run([](std::vector<NamedParameter> p) { return std::make_unique<Adam>(std::move(p), 1e-2, 0.9, 0.95, 1e-8, 0.1); });
-  run([](std::vector<NamedParameter> p) { return std::make_unique<SGD>(std::move(p), 1e-2, 0.9, 0.1, false, 0.1); });
+  run([](std::vector<NamedParameter> p) {
+    return std::make_unique<AdamW>(std::move(p), 1e-2, 0.9, 0.95, 1e-8, 0.1);
+  });
+  run([](std::vector<NamedParameter> p) {
+    return std::make_unique<Adam>(std::move(p), 1e-2, 0.9, 0.95, 1e-8, 0.1);
+  });
+  run([](std::vector<NamedParameter> p) {
+    return std::make_unique<SGD>(std::move(p), 1e-2, 0.9, 0.1, false, 0.1);
+  });
 }

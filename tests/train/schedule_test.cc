@@ -40,9 +40,9 @@ TEST(LrSchedule, WarmupCosine) {
   EXPECT_DOUBLE_EQ(s.lr_at(0), lr / 10);
   EXPECT_DOUBLE_EQ(s.lr_at(4), lr * 5 / 10);
   EXPECT_DOUBLE_EQ(s.lr_at(9), lr);
-  EXPECT_DOUBLE_EQ(s.lr_at(10), lr);  // start of the decay: cos(0) = 1
+  EXPECT_DOUBLE_EQ(s.lr_at(10), lr);                   // start of the decay: cos(0) = 1
   EXPECT_NEAR(s.lr_at(60), (lr + min_lr) / 2, 1e-18);  // half-way: cos(pi/2) = 0
-  const double r = 25.0 / 100.0;     // step 35
+  const double r = 25.0 / 100.0;                       // step 35
   EXPECT_NEAR(s.lr_at(35), min_lr + (lr - min_lr) * 0.5 * (1 + std::cos(std::numbers::pi * r)), 1e-18);
   EXPECT_NEAR(s.lr_at(109), min_lr + (lr - min_lr) * 0.5 * (1 + std::cos(std::numbers::pi * 0.99)), 1e-18);
   EXPECT_EQ(s.lr_at(110), min_lr);
@@ -78,11 +78,14 @@ TEST(LrSchedule, BadSettings) {
             std::string::npos);
   EXPECT_NE(error_of([] { LrSchedule::cosine(1.0, -1, 5); }).find("warmup must be >= 0"), std::string::npos);
   EXPECT_NE(error_of([] { LrSchedule::constant(1.0, -3); }).find("warmup must be >= 0"), std::string::npos);
-  EXPECT_NE(error_of([] { LrSchedule::linear(1.0, 0, 0); }).find("total steps must be > 0"), std::string::npos);
-  EXPECT_NE(error_of([] { LrSchedule::linear(1.0, 0, -7); }).find("total steps must be > 0"), std::string::npos);
+  EXPECT_NE(error_of([] { LrSchedule::linear(1.0, 0, 0); }).find("total steps must be > 0"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { LrSchedule::linear(1.0, 0, -7); }).find("total steps must be > 0"),
+            std::string::npos);
   EXPECT_NE(error_of([] { LrSchedule::cosine(-1.0, 0, 5); }).find("lr must be"), std::string::npos);
   EXPECT_NE(error_of([] { LrSchedule::constant(NAN); }).find("lr must be"), std::string::npos);
   EXPECT_NE(error_of([] { LrSchedule::cosine(1.0, 0, 5, 2.0); }).find("min_lr"), std::string::npos);
   EXPECT_NE(error_of([] { LrSchedule::cosine(1.0, 0, 5, -0.1); }).find("min_lr"), std::string::npos);
-  EXPECT_NE(error_of([] { LrSchedule::constant(1.0).lr_at(-1); }).find("step must be >= 0"), std::string::npos);
+  EXPECT_NE(error_of([] { LrSchedule::constant(1.0).lr_at(-1); }).find("step must be >= 0"),
+            std::string::npos);
 }

@@ -29,7 +29,8 @@ void Module::check_name(const std::string& name, const char* what) const {
   XF_CHECK(!name.empty(), what, ": empty name");
   XF_CHECK(name.find('.') == std::string::npos, what, ": name '", name,
            "' contains '.' (dots separate the levels of a dotted path)");
-  XF_CHECK(!name_taken(name), what, ": duplicate name '", name, "' (already a parameter or child of this module)");
+  XF_CHECK(!name_taken(name), what, ": duplicate name '", name,
+           "' (already a parameter or child of this module)");
 }
 
 Tensor& Module::register_parameter(const std::string& name, Tensor t, bool decay) {

@@ -1,7 +1,7 @@
-// Module: the base of every layer and model. It owns an ordered registry of named parameters and points to its
-// child modules, so one walk lists every trainable tensor under a dotted name ("blocks.0.attn.qkv.weight").
-// Optimizers, checkpoints, gradient clipping and the data-parallel all-reduce all iterate that one flat list
-// (flashlight's ordered parameter list; gemma.cpp's single weight visitor).
+// Module: the base of every layer and model. It owns an ordered registry of named parameters and points to
+// its child modules, so one walk lists every trainable tensor under a dotted name
+// ("blocks.0.attn.qkv.weight"). Optimizers, checkpoints, gradient clipping and the data-parallel all-reduce
+// all iterate that one flat list (flashlight's ordered parameter list; gemma.cpp's single weight visitor).
 //
 //   struct Linear : Module {
 //     Tensor weight, bias;
@@ -18,8 +18,8 @@
 //
 // Order: a module's own parameters in registration order, then each child's subtree in registration order
 // (depth first) — the order of torch.nn.Module.named_parameters(), so checkpoints line up name for name.
-// Children are held by pointer (they are usually members of the parent), hence modules are neither copyable nor
-// movable: a move would leave the parent pointing at the old object.
+// Children are held by pointer (they are usually members of the parent), hence modules are neither copyable
+// nor movable: a move would leave the parent pointing at the old object.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -33,9 +33,9 @@
 namespace xfmr {
 
 struct NamedParameter {
-  std::string name;  // dotted path from the root module, or a state name such as "exp_avg.fc1.weight"
-  Tensor tensor;     // shares storage with the module's tensor: updating it updates the model
-  bool decay = true; // false for norms, biases, ... (weight decay skips them)
+  std::string name;   // dotted path from the root module, or a state name such as "exp_avg.fc1.weight"
+  Tensor tensor;      // shares storage with the module's tensor: updating it updates the model
+  bool decay = true;  // false for norms, biases, ... (weight decay skips them)
 };
 
 class Module {
@@ -47,17 +47,17 @@ class Module {
   Module(Module&&) = delete;
   Module& operator=(Module&&) = delete;
 
-  // Registers `t` (a defined floating-point leaf) under `name` and marks it requires_grad. `decay = false` keeps
-  // weight decay off it. Returns a reference to the stored handle (stable for the module's lifetime).
+  // Registers `t` (a defined floating-point leaf) under `name` and marks it requires_grad. `decay = false`
+  // keeps weight decay off it. Returns a reference to the stored handle (stable for the module's lifetime).
   // Errors: an empty name, a name containing '.', or a name already used by a parameter or child here.
   Tensor& register_parameter(const std::string& name, Tensor t, bool decay = true);
   // Registers a child (not owned; it must outlive this module). Same naming rules; a module cannot be its own
   // child.
   void register_module(const std::string& name, Module& child);
 
-  // Every parameter of this module and its descendants, in the order described above. A tensor reachable under
-  // several names (tied weights, a shared child) is listed once, under the first name, as torch does, so an
-  // optimizer never updates it twice.
+  // Every parameter of this module and its descendants, in the order described above. A tensor reachable
+  // under several names (tied weights, a shared child) is listed once, under the first name, as torch does,
+  // so an optimizer never updates it twice.
   std::vector<NamedParameter> named_parameters() const;
   std::vector<Tensor> parameters() const;
   // Calls fn(name, tensor, decay) for each parameter, in the same order and with the same de-duplication.

@@ -61,7 +61,8 @@ Tensor grad_of(const std::vector<Tensor>& params, size_t i, const char* op) {
   if (!g.defined()) return g;
   XF_CHECK(g.dtype() == DType::f32 || g.dtype() == DType::f64, op, ": gradient of parameter ", i, " (shape ",
            g.shape().str(), ") has dtype ", dtype_name(g.dtype()), " (expected f32 or f64)");
-  XF_CHECK(g.is_contiguous(), op, ": gradient of parameter ", i, " (shape ", g.shape().str(), ") is not contiguous");
+  XF_CHECK(g.is_contiguous(), op, ": gradient of parameter ", i, " (shape ", g.shape().str(),
+           ") is not contiguous");
   return g;
 }
 
@@ -77,11 +78,13 @@ double norm_impl(const std::vector<Tensor>& params, const char* op) {
 
 }  // namespace
 
-double grad_norm(const std::vector<Tensor>& params) { return norm_impl(params, "grad_norm"); }
+double grad_norm(const std::vector<Tensor>& params) {
+  return norm_impl(params, "grad_norm");
+}
 
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
-  XF_CHECK(max_norm >= 0 && std::isfinite(max_norm), "clip_grad_norm: max_norm must be a finite value >= 0, got ",
-           max_norm);
+  XF_CHECK(max_norm >= 0 && std::isfinite(max_norm),
+           "clip_grad_norm: max_norm must be a finite value >= 0, got ", max_norm);
   const double norm = norm_impl(params, "clip_grad_norm");
   const double coef = max_norm / (norm + 1e-6);
   if (!std::isfinite(norm) || coef >= 1.0) return norm;
@@ -89,9 +92,8 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   for (const Tensor& p : params) {
     const Tensor g = p.grad();
     if (!g.defined()) continue;
-    XF_DISPATCH_FLOAT(g.dtype(), "clip_grad_norm", [&] {
-      scale(g.data<scalar_t>(), g.numel(), static_cast<scalar_t>(coef));
-    });
+    XF_DISPATCH_FLOAT(g.dtype(), "clip_grad_norm",
+                      [&] { scale(g.data<scalar_t>(), g.numel(), static_cast<scalar_t>(coef)); });
   }
   return norm;
 }

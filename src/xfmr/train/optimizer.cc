@@ -32,7 +32,8 @@ void sgd_loop(T* p, const T* g, T* buf, int64_t b, int64_t e, T lr, T wd, T mome
   }
 }
 
-// p, buf: [n] updated in place (buf null when momentum = 0); g: [n]. `first`: the buffer starts as the gradient.
+// p, buf: [n] updated in place (buf null when momentum = 0); g: [n]. `first`: the buffer starts as the
+// gradient.
 template <class T>
 void sgd_kernel(T* p, const T* g, T* buf, int64_t n, T lr, T wd, T momentum, T dampening, bool nesterov,
                 bool first) {
@@ -75,8 +76,8 @@ Optimizer::Optimizer(std::vector<NamedParameter> params, double lr_, const char*
     XF_CHECK(p.tensor.is_contiguous(), name_, ": parameter '", p.name, "' of shape ", p.tensor.shape().str(),
              " is not contiguous");
     for (size_t j = 0; j < i; ++j)
-      XF_CHECK(!params_[j].tensor.is_same(p.tensor) && params_[j].name != p.name, name_, ": parameter '", p.name,
-               "' is listed twice (also as '", params_[j].name, "')");
+      XF_CHECK(!params_[j].tensor.is_same(p.tensor) && params_[j].name != p.name, name_, ": parameter '",
+               p.name, "' is listed twice (also as '", params_[j].name, "')");
   }
   steps_.reserve(params_.size());
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -102,15 +103,19 @@ Tensor Optimizer::checked_grad(size_t i) const {
   Tensor g = p.tensor.grad();
   if (!g.defined()) return g;
   XF_CHECK(g.shape() == p.tensor.shape() && g.dtype() == p.tensor.dtype(), name_, ": gradient of '", p.name,
-           "' has shape ", g.shape().str(), " ", dtype_name(g.dtype()), ", parameter has ", p.tensor.shape().str(),
-           " ", dtype_name(p.tensor.dtype()));
+           "' has shape ", g.shape().str(), " ", dtype_name(g.dtype()), ", parameter has ",
+           p.tensor.shape().str(), " ", dtype_name(p.tensor.dtype()));
   XF_CHECK(g.is_contiguous(), name_, ": gradient of '", p.name, "' (shape ", g.shape().str(),
            ") is not contiguous");
   return g;
 }
 
-int64_t Optimizer::bump_param_step(size_t i) { return ++*steps_[i].data<int64_t>(); }
-int64_t Optimizer::param_step(size_t i) const { return *steps_[i].data<int64_t>(); }
+int64_t Optimizer::bump_param_step(size_t i) {
+  return ++*steps_[i].data<int64_t>();
+}
+int64_t Optimizer::param_step(size_t i) const {
+  return *steps_[i].data<int64_t>();
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // SGD
@@ -125,8 +130,10 @@ SGD::SGD(std::vector<NamedParameter> params, double lr, double momentum_, double
   check_nonneg(momentum, "momentum", "SGD");
   check_nonneg(dampening, "dampening", "SGD");
   check_nonneg(weight_decay, "weight_decay", "SGD");
-  XF_CHECK(!nesterov || (momentum > 0 && dampening == 0), "SGD: nesterov needs momentum > 0 and dampening = 0 (got "
-           "momentum ", momentum, ", dampening ", dampening, ")");
+  XF_CHECK(!nesterov || (momentum > 0 && dampening == 0),
+           "SGD: nesterov needs momentum > 0 and dampening = 0 (got "
+           "momentum ",
+           momentum, ", dampening ", dampening, ")");
   if (momentum != 0) {
     buf_.reserve(params_.size());
     for (size_t i = 0; i < params_.size(); ++i) buf_.push_back(add_param_state("momentum_buffer", i));
@@ -134,7 +141,8 @@ SGD::SGD(std::vector<NamedParameter> params, double lr, double momentum_, double
 }
 
 void SGD::step() {
-  XF_CHECK(!nesterov || (momentum > 0 && dampening == 0), "SGD: nesterov needs momentum > 0 and dampening = 0");
+  XF_CHECK(!nesterov || (momentum > 0 && dampening == 0),
+           "SGD: nesterov needs momentum > 0 and dampening = 0");
   XF_CHECK(momentum == 0 || !buf_.empty() || params_.empty(),
            "SGD: momentum was 0 at construction (no momentum buffers); set it when constructing");
   NoGradGuard no_grad;
@@ -147,8 +155,8 @@ void SGD::step() {
     XF_DISPATCH_FLOAT(p.dtype(), "SGD", [&] {
       using T = scalar_t;
       T* buf = momentum != 0 ? buf_[i].data<T>() : nullptr;
-      sgd_kernel<T>(p.data<T>(), g.data<T>(), buf, p.numel(), T(lr), T(wd), T(momentum), T(dampening), nesterov,
-                    first);
+      sgd_kernel<T>(p.data<T>(), g.data<T>(), buf, p.numel(), T(lr), T(wd), T(momentum), T(dampening),
+                    nesterov, first);
     });
   }
   ++step_count_;
@@ -163,7 +171,11 @@ Adam::Adam(std::vector<NamedParameter> params, double lr, double beta1, double b
 
 Adam::Adam(std::vector<NamedParameter> params, double lr, double beta1_, double beta2_, double eps_,
            double weight_decay_, const char* name)
-    : Optimizer(std::move(params), lr, name), beta1(beta1_), beta2(beta2_), eps(eps_), weight_decay(weight_decay_) {
+    : Optimizer(std::move(params), lr, name),
+      beta1(beta1_),
+      beta2(beta2_),
+      eps(eps_),
+      weight_decay(weight_decay_) {
   XF_CHECK(beta1 >= 0 && beta1 < 1, name, ": beta1 must be in [0, 1), got ", beta1);
   XF_CHECK(beta2 >= 0 && beta2 < 1, name, ": beta2 must be in [0, 1), got ", beta2);
   check_nonneg(eps, "eps", name);
@@ -174,7 +186,9 @@ Adam::Adam(std::vector<NamedParameter> params, double lr, double beta1_, double 
   for (size_t i = 0; i < params_.size(); ++i) exp_avg_sq_.push_back(add_param_state("exp_avg_sq", i));
 }
 
-void Adam::step() { adam_step(false); }
+void Adam::step() {
+  adam_step(false);
+}
 
 void Adam::adam_step(bool decoupled) {
   NoGradGuard no_grad;
@@ -205,6 +219,8 @@ AdamW::AdamW(std::vector<NamedParameter> params, double lr, double beta1, double
              double weight_decay)
     : Adam(std::move(params), lr, beta1, beta2, eps, weight_decay, "AdamW") {}
 
-void AdamW::step() { adam_step(true); }
+void AdamW::step() {
+  adam_step(true);
+}
 
 }  // namespace xfmr

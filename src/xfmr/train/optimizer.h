@@ -1,6 +1,6 @@
-// First-order optimizers over a module's flat parameter list: SGD (with momentum / Nesterov), Adam (L2 penalty
-// added to the gradient) and AdamW (decoupled weight decay). Each matches torch.optim's update rule (1.13,
-// single-tensor path) and is checked against it in tests/train/optimizer_test.cc.
+// First-order optimizers over a module's flat parameter list: SGD (with momentum / Nesterov), Adam (L2
+// penalty added to the gradient) and AdamW (decoupled weight decay). Each matches torch.optim's update rule
+// (1.13, single-tensor path) and is checked against it in tests/train/optimizer_test.cc.
 //
 //   auto params = model.named_parameters();          // decay flags come from the module
 //   AdamW opt(params, 3e-4, 0.9, 0.95, 1e-8, 0.1);
@@ -91,15 +91,15 @@ class SGD final : public Optimizer {
 // v = b2*v + (1-b2)*g^2; p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
 class Adam : public Optimizer {
  public:
-  Adam(std::vector<NamedParameter> params, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
-       double weight_decay = 0);
+  Adam(std::vector<NamedParameter> params, double lr, double beta1 = 0.9, double beta2 = 0.999,
+       double eps = 1e-8, double weight_decay = 0);
   void step() override;
 
   double beta1, beta2, eps, weight_decay;
 
  protected:
-  Adam(std::vector<NamedParameter> params, double lr, double beta1, double beta2, double eps, double weight_decay,
-       const char* name);
+  Adam(std::vector<NamedParameter> params, double lr, double beta1, double beta2, double eps,
+       double weight_decay, const char* name);
   // decoupled = true: AdamW's p *= 1 - lr*wd before the moment update instead of the L2 term in the gradient.
   void adam_step(bool decoupled);
 
@@ -112,8 +112,8 @@ class Adam : public Optimizer {
 // with the raw gradient.
 class AdamW final : public Adam {
  public:
-  AdamW(std::vector<NamedParameter> params, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
-        double weight_decay = 0.01);
+  AdamW(std::vector<NamedParameter> params, double lr, double beta1 = 0.9, double beta2 = 0.999,
+        double eps = 1e-8, double weight_decay = 0.01);
   void step() override;
 };
 

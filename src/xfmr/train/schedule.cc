@@ -11,9 +11,12 @@ namespace xfmr {
 namespace {
 const char* decay_name(LrDecay d) {
   switch (d) {
-    case LrDecay::constant: return "constant";
-    case LrDecay::cosine: return "cosine";
-    case LrDecay::linear: return "linear";
+    case LrDecay::constant:
+      return "constant";
+    case LrDecay::cosine:
+      return "cosine";
+    case LrDecay::linear:
+      return "linear";
   }
   return "?";
 }
@@ -35,7 +38,9 @@ LrSchedule::LrSchedule(LrDecay decay, double lr, int64_t warmup, int64_t total, 
            "): min_lr must be in [0, lr] = [0, ", lr, "], got ", min_lr);
 }
 
-LrSchedule LrSchedule::constant(double lr, int64_t warmup) { return {LrDecay::constant, lr, warmup, 0, lr}; }
+LrSchedule LrSchedule::constant(double lr, int64_t warmup) {
+  return {LrDecay::constant, lr, warmup, 0, lr};
+}
 LrSchedule LrSchedule::cosine(double lr, int64_t warmup, int64_t total, double min_lr) {
   return {LrDecay::cosine, lr, warmup, total, min_lr};
 }
@@ -50,7 +55,8 @@ double LrSchedule::lr_at(int64_t step) const {
   if (step >= total_) return min_lr_;
   // warmup <= step < total, so total > warmup here and r is in [0, 1).
   const double r = static_cast<double>(step - warmup_) / static_cast<double>(total_ - warmup_);
-  if (decay_ == LrDecay::cosine) return min_lr_ + (lr_ - min_lr_) * 0.5 * (1.0 + std::cos(std::numbers::pi * r));
+  if (decay_ == LrDecay::cosine)
+    return min_lr_ + (lr_ - min_lr_) * 0.5 * (1.0 + std::cos(std::numbers::pi * r));
   return lr_ + (min_lr_ - lr_) * r;
 }
 

@@ -3,7 +3,8 @@
 //
 //   warmup   (step < warmup):           lr * (step + 1) / warmup        (llm.c; reaches lr at step warmup-1)
 //   constant (step >= warmup):          lr
-//   cosine   (warmup <= step < total):  min_lr + (lr - min_lr) * 0.5 * (1 + cos(pi * r)),  r = (step-warmup)/(total-warmup)
+//   cosine   (warmup <= step < total):  min_lr + (lr - min_lr) * 0.5 * (1 + cos(pi * r)),
+//                                       r = (step - warmup) / (total - warmup)
 //            (Loshchilov & Hutter 2017, SGDR, one cycle without restarts; the nanoGPT schedule)
 //   linear   (warmup <= step < total):  lr + (min_lr - lr) * r
 //   decays   (step >= total):           min_lr

@@ -1,7 +1,8 @@
 // Vectorised Adam/AdamW element update (same contract and same operation order as kernels/ref/adam.h).
-// Why not the plain loop: with errno-setting math (GCC's default) std::sqrt keeps a branch in the loop, so the
-// compiler leaves it scalar; this version uses std::experimental::simd at the host's native width (16 floats
-// with AVX-512): 6-14x faster than the scalar loop on a cache-resident 64K-float tensor (one core, loaded host).
+// Why not the plain loop: with errno-setting math (GCC's default) std::sqrt keeps a branch in the loop, so
+// the compiler leaves it scalar; this version uses std::experimental::simd at the host's native width (16
+// floats with AVX-512): 6-14x faster than the scalar loop on a cache-resident 64K-float tensor (one core,
+// loaded host).
 #pragma once
 #include <cstdint>
 

@@ -1,7 +1,7 @@
 // Reference (scalar) Adam/AdamW element update: the oracle for kernels/cpu/adam.h.
 // One fused pass over contiguous buffers of n elements:
-//   p' = p * shrink                      (AdamW's decoupled decay, Loshchilov & Hutter 2019; shrink = 1 for Adam)
-//   g' = g + l2 * p'                     (Adam's L2 term; l2 = 0 for AdamW)
+//   p' = p * shrink                  (AdamW's decoupled decay, Loshchilov & Hutter 2019; 1 for Adam)
+//   g' = g + l2 * p'                 (Adam's L2 term; l2 = 0 for AdamW)
 //   m  = beta1 * m + (1 - beta1) * g'
 //   v  = beta2 * v + (1 - beta2) * g'^2
 //   p  = p' - step_size * m / (sqrt(v) / bc2_sqrt + eps)
