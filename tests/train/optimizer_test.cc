@@ -12,6 +12,7 @@
 #include "xfmr/core/check.h"
 #include "xfmr/core/rng.h"
 #include "xfmr/nn/module.h"
+#include "xfmr/ops/view.h"
 #include "xfmr/train/optimizer.h"
 
 using namespace xfmr;
@@ -359,4 +360,32 @@ TEST(Optimizer, ResumeFromStateIsExact) {
   run([](std::vector<NamedParameter> p) {
     return std::make_unique<SGD>(std::move(p), 1e-2, 0.9, 0.1, false, 0.1);
   });
+}
+
+// Gradients produced by the autograd engine (not set by hand) flow into the optimizer: with d(sum)/dp = 1
+// every step, Adam's bias-corrected moments are exactly m_hat = v_hat = 1, so each AdamW step is p <- p * (1
+// - lr*wd) - lr / (1 + eps) for decayed parameters and p <- p - lr / (1 + eps) for the others.
+TEST(Optimizer, StepsOnAutogradGradients) {
+  struct Lin : Module {
+    Tensor weight, bias;
+    Lin() {
+      weight = register_parameter("weight", Tensor::full({2, 3}, 1.5, DType::f64));
+      bias = register_parameter("bias", Tensor::full({3}, -0.5, DType::f64), false);
+    }
+  } m;
+  const double lr = 0.01, wd = 0.1, eps = 1e-8;
+  AdamW opt(m.named_parameters(), lr, 0.9, 0.999, eps, wd);
+  double w = 1.5, b = -0.5;
+  for (int s = 0; s < 3; ++s) {
+    opt.zero_grad();
+    sum_to(reshape(m.weight, {6}), {1}).backward();
+    sum_to(m.bias, {1}).backward();
+    for (double g : m.weight.grad().to_vector()) ASSERT_EQ(g, 1.0);
+    opt.step();
+    w = w * (1 - lr * wd) - lr / (1 + eps);
+    b = b - lr / (1 + eps);
+    for (double v : m.weight.to_vector()) EXPECT_NEAR(v, w, 1e-15);
+    for (double v : m.bias.to_vector()) EXPECT_NEAR(v, b, 1e-15);
+  }
+  EXPECT_FALSE(m.weight.grad_fn()) << "the update must not record autograd history";
 }
