@@ -55,8 +55,10 @@ std::string format_number(double v, int sig, bool trim_zeros) {
   const int exponent = std::atoi(e_pos + 1);
   std::string s;
   if (exponent >= -3 && exponent < 5) {
+    // Print the already-rounded value, so digits beyond `sig` come out as zeros (12345.6 -> "12300").
+    const double rounded = std::strtod(buf, nullptr);
     const int decimals = sig - 1 - exponent > 0 ? sig - 1 - exponent : 0;
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, rounded);
     s = buf;
     if (trim_zeros) trim_fraction(s);
   } else {

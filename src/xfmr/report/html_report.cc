@@ -245,9 +245,12 @@ std::string summary_table(const Results& r) {
     for (const double v : row.values) {
       if (std::isfinite(v)) best = std::min(best, v);
     }
+    // Ties are judged at the shown precision: two cells that both read "1.00" are both best.
+    const std::string best_text = std::isfinite(best) ? format_number(best) : "";
     o += "<tr><th scope=\"row\">" + format_number(row.k, 6, true) + "</th>";
     for (size_t j = 0; j < columns.size(); ++j) {
-      o += cell(r, columns[j], row.values[j], row.index, row.values[j] == best);
+      const double v = row.values[j];
+      o += cell(r, columns[j], v, row.index, std::isfinite(v) && format_number(v) == best_text);
     }
     o += "</tr>\n";
   }

@@ -167,17 +167,22 @@ std::vector<double> linear_ticks(double lo, double hi, int target) {
   }
   target = std::max(target, 2);
   const double range = nice_num(hi - lo, false);
-  const double step = nice_num(range / (target - 1), true);
-  const double start = std::floor(lo / step) * step;
-  const double end = std::ceil(hi / step) * step;
-  std::vector<double> ticks;
-  for (int i = 0; i < 1000; ++i) {
-    double v = start + i * step;
-    if (v > end + step * 1e-9) break;
-    v = std::round(v / step) * step;  // kill accumulated error: 0.30000000000000004 -> 0.3
-    if (std::abs(v) < step * 1e-9) v = 0;
-    ticks.push_back(v);
+  // The step as m x 10^e with m in {1, 2, 5}: ticks are computed as (n * m) * 10^e or (n * m) / 10^-e, so each is
+  // the double nearest its decimal value (0.6, not 3 * 0.2 = 0.6000000000000001).
+  const double raw_step = nice_num(range / (target - 1), true);
+  int e = static_cast<int>(std::floor(std::log10(raw_step) + 1e-9));
+  double m = std::round(raw_step / std::pow(10.0, e));
+  if (m >= 10) {
+    m = 1;
+    ++e;
   }
+  const double scale = std::pow(10.0, std::abs(e));
+  const auto value = [&](long long n) { return e >= 0 ? n * m * scale : n * m / scale; };
+  const double step = value(1);
+  const auto first = static_cast<long long>(std::floor(lo / step + 1e-9));
+  const auto last = static_cast<long long>(std::ceil(hi / step - 1e-9));
+  std::vector<double> ticks;
+  for (long long n = first; n <= last && ticks.size() < 1000; ++n) ticks.push_back(value(n));
   return ticks;
 }
 
@@ -208,13 +213,16 @@ std::vector<double> log10_ticks(double lo, double hi) {
     if (ticks.back() < b * (1 - slack)) ticks.push_back(b);
     return ticks;
   }
-  // Many decades: label powers of ten, at most about 8 of them.
+  // Many decades: the axis still ends at 1-2-5 values (no empty decade at either end); inside, powers of ten,
+  // every step-th one so that about 8 are labelled, leaving out those that would crowd an end label.
   const int step = std::max(1, (e1 - e0 + 7) / 8);
-  std::vector<double> ticks;
-  for (int e = e0;; e += step) {
-    ticks.push_back(std::pow(10.0, e));
-    if (e >= e1) break;
+  const double la = std::log10(a), lb = std::log10(b);
+  std::vector<double> ticks{a};
+  for (int e = e0; e <= e1; e += step) {
+    const double gap = step == 1 ? 0.25 : 0.5 * step;
+    if (e - la >= gap - 1e-9 && lb - e >= gap - 1e-9) ticks.push_back(std::pow(10.0, e));
   }
+  ticks.push_back(b);
   return ticks;
 }
 
