@@ -17,7 +17,8 @@ namespace {
 // Names of everything in `dir`, to check that failures leave no temporary files behind.
 std::vector<std::string> listing(const std::string& dir) {
   std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -57,7 +58,8 @@ TEST(AtomicFile, ReadErrorsNameThePath) {
   test::ScratchDir dir("atomic_read");
   const std::string missing = dir.file("nope.json");
   std::string msg = error_of([&] { io::read_file(missing); });
-  EXPECT_NE(msg.find("read_file: cannot open '" + missing + "': No such file or directory"), std::string::npos)
+  EXPECT_NE(msg.find("read_file: cannot open '" + missing + "': No such file or directory"),
+            std::string::npos)
       << msg;
   msg = error_of([&] { io::read_file(dir.path()); });
   EXPECT_NE(msg.find("'" + dir.path() + "'"), std::string::npos) << msg;
@@ -70,7 +72,8 @@ TEST(AtomicFile, FailedWriteLeavesNoDebris) {
   const std::string target = dir.file("sub");
   std::filesystem::create_directory(target);
   std::string msg = error_of([&] { io::write_file_atomic(target, "data"); });
-  EXPECT_NE(msg.find("write_file_atomic: cannot write '" + target + "': rename failed"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("write_file_atomic: cannot write '" + target + "': rename failed"), std::string::npos)
+      << msg;
   EXPECT_EQ(listing(dir.path()), std::vector<std::string>{"sub"});
   // A missing directory: nothing can be created.
   const std::string nowhere = dir.file("missing/x.html");
@@ -95,8 +98,9 @@ TEST(WriteReport, RenderFailureKeepsTheOldReport) {
   bad["error"]["ridge"] = "not an array";  // parses as JSON, fails while rendering
   test::write_text(dir.file("results.json"), bad.dump());
   const std::string msg = error_of([&] { report::write_report(dir.path()); });
-  EXPECT_NE(msg.find("report: invalid '" + dir.file("results.json") + "': report: 'error.ridge' must be an array"),
-            std::string::npos)
+  EXPECT_NE(
+      msg.find("report: invalid '" + dir.file("results.json") + "': report: 'error.ridge' must be an array"),
+      std::string::npos)
       << msg;
   EXPECT_EQ(test::read_text(dir.file("report.html")), old_report);
   EXPECT_EQ(listing(dir.path()), (std::vector<std::string>{"report.html", "results.json"}));

@@ -1,10 +1,11 @@
-// Opens a realistic report.html in Debian's headless Chromium: the DOM must hold the plots and the table, the page
-// must log no console errors or failed loads, and a screenshot must come out (copies of the page, logs and the
-// PNG are kept in <build>/report_browser/ for a human look). Chromium is a required test dependency: when it is
-// missing these tests fail and say how to install it, rather than skipping.
+// Opens a realistic report.html in Debian's headless Chromium: the DOM must hold the plots and the table, the
+// page must log no console errors or failed loads, and a screenshot must come out (copies of the page, logs
+// and the PNG are kept in <build>/report_browser/ for a human look). Chromium is a required test dependency:
+// when it is missing these tests fail and say how to install it, rather than skipping.
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -18,7 +19,12 @@
 namespace xfmr {
 namespace {
 
-constexpr const char* kChromium = "/usr/bin/chromium";
+// Debian's chromium; XFMR_CHROMIUM overrides the path (another install, or checking the missing-browser
+// failure).
+std::string chromium_path() {
+  const char* env = std::getenv("XFMR_CHROMIUM");
+  return env != nullptr && *env != '\0' ? env : "/usr/bin/chromium";
+}
 
 // Runs headless Chromium on `url` with `mode_flags`, stdout and stderr to files in `dir`. A fresh profile per
 // call, no sandbox (the tests run as root), and everything that would touch the network turned off.
@@ -26,23 +32,25 @@ int chromium(const test::ScratchDir& dir, const std::string& url, const std::str
              const std::string& out_name, const std::string& log_name) {
   const std::string profile = dir.file("profile-" + out_name);
   std::filesystem::create_directories(profile);
-  const std::string cmd = std::string("timeout 60 ") + kChromium +
+  const std::string cmd = "timeout 60 " + test::shell_quote(chromium_path()) +
                           " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
                           " --disable-background-networking --disable-component-update --disable-sync"
-                          " --user-data-dir=" + test::shell_quote(profile) +
-                          " --enable-logging=stderr --v=0 " + mode_flags + " " + test::shell_quote(url) + " > " +
-                          test::shell_quote(dir.file(out_name)) + " 2> " + test::shell_quote(dir.file(log_name));
+                          " --user-data-dir=" +
+                          test::shell_quote(profile) + " --enable-logging=stderr --v=0 " + mode_flags + " " +
+                          test::shell_quote(url) + " > " + test::shell_quote(dir.file(out_name)) + " 2> " +
+                          test::shell_quote(dir.file(log_name));
   return test::run_shell(cmd);
 }
 
 // Lines of a Chromium stderr log that come from the page rather than from Chromium itself.
 // Chromium logs each console message of the page (console.log/warn/error and uncaught exceptions) as
-// "[pid:tid:time:INFO:CONSOLE:<line>] "<message>", source: <url> (<line>)", so any "CONSOLE" line is the page's;
-// "Uncaught", "Failed to load", "net::ERR_" and "Refused to" are the markers of script errors, failed resource
-// loads and blocked requests. Everything else in a headless run in a container is Chromium's own noise about its
-// environment (no D-Bus: dbus/bus.cc, object_proxy.cc, bluez, UPower, ScreenSaver; no GPU: vaapi_wrapper.cc;
-// sandbox_linux.cc; and the Debian wrapper script's "unexpected operator"), none of which contains these markers.
-// The negative-control test below checks that this filter does catch a page that misbehaves.
+// "[pid:tid:time:INFO:CONSOLE:<line>] "<message>", source: <url> (<line>)", so any "CONSOLE" line is the
+// page's; "Uncaught", "Failed to load", "net::ERR_" and "Refused to" are the markers of script errors, failed
+// resource loads and blocked requests. Everything else in a headless run in a container is Chromium's own
+// noise about its environment (no D-Bus: dbus/bus.cc, object_proxy.cc, bluez, UPower, ScreenSaver; no GPU:
+// vaapi_wrapper.cc; sandbox_linux.cc; and the Debian wrapper script's "unexpected operator"), none of which
+// contains these markers. The negative-control test below checks that this filter does catch a page that
+// misbehaves.
 std::vector<std::string> page_problems(const std::string& log) {
   std::vector<std::string> bad;
   std::istringstream in(log);
@@ -64,8 +72,9 @@ std::string join(const std::vector<std::string>& lines) {
 }
 
 bool require_chromium() {
-  if (::access(kChromium, X_OK) == 0) return true;
-  ADD_FAILURE() << kChromium << " not found: the report browser tests need Debian's chromium package; "
+  const std::string path = chromium_path();
+  if (::access(path.c_str(), X_OK) == 0) return true;
+  ADD_FAILURE() << path << " not found: the report browser tests need Debian's chromium package; "
                 << "run scripts/setup.sh (CI installs it)";
   return false;
 }
@@ -88,7 +97,8 @@ void keep(const test::ScratchDir& dir, const std::vector<std::string>& names) {
   std::error_code ec;
   std::filesystem::create_directories(keep_dir, ec);
   for (const std::string& n : names) {
-    std::filesystem::copy_file(dir.file(n), keep_dir / n, std::filesystem::copy_options::overwrite_existing, ec);
+    std::filesystem::copy_file(dir.file(n), keep_dir / n, std::filesystem::copy_options::overwrite_existing,
+                               ec);
   }
 }
 
@@ -121,8 +131,8 @@ TEST(ReportBrowser, DomHasPlotsAndTableAndPageLogsNoErrors) {
 }
 
 TEST(ReportBrowser, LogFilterCatchesAMisbehavingPage) {
-  // Negative control for page_problems(): a page with a console error and an uncaught exception must be flagged,
-  // which shows that this Chromium version logs console messages the way the filter expects.
+  // Negative control for page_problems(): a page with a console error and an uncaught exception must be
+  // flagged, which shows that this Chromium version logs console messages the way the filter expects.
   if (!require_chromium()) return;
   test::ScratchDir dir("report_browser_bad");
   test::write_text(dir.file("bad.html"),
@@ -141,9 +151,10 @@ TEST(ReportBrowser, ScreenshotRenders) {
   test::write_text(dir.file("results.json"), test::synthetic_results().dump(2));
   report::write_report(dir.path());
   const std::string png_path = dir.file("screenshot.png");
-  const int rc = chromium(dir, "file://" + dir.file("report.html"),
-                          "--hide-scrollbars --window-size=1200,1600 --screenshot=" + test::shell_quote(png_path),
-                          "shot.out", "shot.log");
+  const int rc =
+      chromium(dir, "file://" + dir.file("report.html"),
+               "--hide-scrollbars --window-size=1200,1600 --screenshot=" + test::shell_quote(png_path),
+               "shot.out", "shot.log");
   const std::string log = test::read_text(dir.file("shot.log"));
   ASSERT_EQ(rc, 0) << "chromium --screenshot failed (rc " << rc << ", 124 = timed out):\n" << log;
   ASSERT_TRUE(std::filesystem::exists(png_path)) << "no screenshot written:\n" << log;

@@ -45,7 +45,8 @@ TEST(ReportHtml, ContainsPlotsTablesAndCommand) {
   EXPECT_NE(html.find("<title>Training loss</title>"), std::string::npos);
   EXPECT_EQ(count(html, "class=\"band\""), 10u);  // 5 methods x 2 error plots
   EXPECT_NE(html.find("<h1>In-context linear regression (d = 5)</h1>"), std::string::npos);
-  EXPECT_NE(html.find("xfmr icl --d 5 --k-max 10 --steps 10000 --seed 7 --out runs/icl-d5"), std::string::npos);
+  EXPECT_NE(html.find("xfmr icl --d 5 --k-max 10 --steps 10000 --seed 7 --out runs/icl-d5"),
+            std::string::npos);
   // Columns in the "methods" order, not alphabetical.
   EXPECT_NE(html.find("<th>k</th><th>transformer</th><th>least_squares</th><th>ridge</th><th>3-NN</th>"
                       "<th>averaging</th>"),
@@ -55,8 +56,9 @@ TEST(ReportHtml, ContainsPlotsTablesAndCommand) {
   EXPECT_EQ(summary_row(html, "1"), "");
   EXPECT_EQ(count(html, "<tr><th scope=\"row\">"), 4u + 12u + 3u);  // summary + config + timing rows
   // At k = 10 least squares (0.02) wins; at k = 5 ridge does (least squares spikes at k = d).
-  EXPECT_NE(summary_row(html, "10").find("<td class=\"num best\" title=\"band 0.0100 to 0.0424\">0.0200</td>"),
-            std::string::npos)
+  EXPECT_NE(
+      summary_row(html, "10").find("<td class=\"num best\" title=\"band 0.0100 to 0.0424\">0.0200</td>"),
+      std::string::npos)
       << summary_row(html, "10");
   EXPECT_EQ(count(summary_row(html, "10"), "best"), 1u);
   EXPECT_NE(summary_row(html, "5").find("best\" title=\"band 0.181 to 0.276\">0.228</td>"), std::string::npos)
@@ -73,8 +75,8 @@ TEST(ReportHtml, ContainsPlotsTablesAndCommand) {
 TEST(ReportHtml, SelfContainedAndWellFormedXml) {
   const std::string html = render_report_html(test::synthetic_results());
   // Nothing that could fetch anything: no scripts, links, external images, CSS imports or url() references.
-  for (const char* banned : {"<script", "<link", "<img", "<iframe", "src=", "href=", "@import", "url(", "http://",
-                             "https://"}) {
+  for (const char* banned :
+       {"<script", "<link", "<img", "<iframe", "src=", "href=", "@import", "url(", "http://", "https://"}) {
     const std::string b = banned;
     // The SVG namespace URI is an identifier, not a fetch.
     const size_t allowed = b == "http://" ? count(html, "xmlns=\"http://www.w3.org/2000/svg\"") : 0;

@@ -67,8 +67,9 @@ inline std::string xml_parse_error(const std::string& text, const std::string& d
   if (::access("/usr/bin/python3", X_OK) != 0) return "/usr/bin/python3 not found: run scripts/setup.sh";
   const std::string in = dir + "/doc.xml", out = dir + "/xml_check.txt";
   write_text(in, text);
-  const int rc = run_shell("/usr/bin/python3 -c 'import sys, xml.etree.ElementTree as ET; ET.parse(sys.argv[1])' " +
-                           shell_quote(in) + " > " + shell_quote(out) + " 2>&1");
+  const int rc =
+      run_shell("/usr/bin/python3 -c 'import sys, xml.etree.ElementTree as ET; ET.parse(sys.argv[1])' " +
+                shell_quote(in) + " > " + shell_quote(out) + " 2>&1");
   return rc == 0 ? "" : "python3 xml.etree: " + read_text(out);
 }
 
@@ -107,14 +108,16 @@ inline nlohmann::json synthetic_results() {
   for (int i = 0; i < 200; ++i) {
     const double s = 50.0 * i;
     step.push_back(s);
-    loss.push_back((0.02 + 0.98 * std::exp(-s / 2000.0)) * (1 + 0.08 * std::sin(0.9 * i) * std::cos(0.37 * i)));
+    loss.push_back((0.02 + 0.98 * std::exp(-s / 2000.0)) *
+                   (1 + 0.08 * std::sin(0.9 * i) * std::cos(0.37 * i)));
   }
   r["train"] = {{"step", step}, {"loss", loss}};
   r["config"] = {{"task", {{"name", "linear_regression"}, {"d", d}, {"k_max", K}, {"noise_std", 0.1}}},
                  {"model", {{"arch", "gpt"}, {"n_layer", 4}, {"n_head", 4}, {"d_model", 128}}},
                  {"train", {{"steps", 10000}, {"batch_size", 64}, {"lr", 0.0003}, {"seed", 7}}}};
   r["timing"] = {{"train_seconds", 182.4321}, {"eval_seconds", 3.14159}, {"steps_per_second", 54.81}};
-  r["notes"] = {"Errors are squared errors normalised by d; bands are 95% bootstrap intervals over 1280 prompts."};
+  r["notes"] = {
+      "Errors are squared errors normalised by d; bands are 95% bootstrap intervals over 1280 prompts."};
   return r;
 }
 

@@ -47,7 +47,8 @@ LineChart two_series_chart() {
   c.title = "Error vs k";
   c.x_label = "k";
   c.y_label = "error";
-  c.series.push_back({"ridge", {0, 1, 2, 3}, {1.0, 0.5, 0.25, 0.125}, {0.9, 0.4, 0.2, 0.1}, {1.1, 0.6, 0.3, 0.15}, true});
+  c.series.push_back(
+      {"ridge", {0, 1, 2, 3}, {1.0, 0.5, 0.25, 0.125}, {0.9, 0.4, 0.2, 0.1}, {1.1, 0.6, 0.3, 0.15}, true});
   c.series.push_back({"3-NN", {0, 1, 2, 3}, {1.0, 1.4, 1.3, 1.2}, {}, {}, true});
   return c;
 }
@@ -64,7 +65,11 @@ TEST(ReportSvg, WellFormedWithSizeAndViewBox) {
     c.y_scale = s;
     c.vlines.push_back({2, "k = d"});
     const std::string svg = render_svg(c);
-    EXPECT_EQ(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"420\" viewBox=\"0 0 720 420\"", 0), 0u);
+    EXPECT_EQ(
+        svg.rfind(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"420\" viewBox=\"0 0 720 420\"",
+            0),
+        0u);
     EXPECT_EQ(svg.substr(svg.size() - 6), "</svg>");
     expect_well_formed(svg);
     EXPECT_EQ(count(svg, "class=\"line\""), 2u);
@@ -182,7 +187,7 @@ TEST(ReportSvg, DistinctColours) {
     for (size_t j = i + 1; j < 7; ++j) EXPECT_STRNE(series_color(i), series_color(j));
   }
   // After the palette wraps, the 8th and 9th series are dashed.
-  EXPECT_EQ(count(svg, "class=\"line\"") , 9u);
+  EXPECT_EQ(count(svg, "class=\"line\""), 9u);
   EXPECT_GE(count(svg, "stroke-dasharray=\"6 4\""), 2u);
 }
 
@@ -191,8 +196,8 @@ TEST(ReportTicks, LinearNiceNumbers) {
   EXPECT_EQ(linear_ticks(0, 1, 6), (std::vector<double>{0, 0.2, 0.4, 0.6, 0.8, 1.0}));
   EXPECT_EQ(linear_ticks(0.13, 0.97, 5), (std::vector<double>{0, 0.2, 0.4, 0.6, 0.8, 1.0}));
   EXPECT_EQ(linear_ticks(-3, 7, 6), (std::vector<double>{-4, -2, 0, 2, 4, 6, 8}));
-  EXPECT_EQ(linear_ticks(0, 9950, 11), (std::vector<double>{0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000,
-                                                            9000, 10000}));
+  EXPECT_EQ(linear_ticks(0, 9950, 11),
+            (std::vector<double>{0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000}));
   const std::vector<double> t = linear_ticks(0.1, 0.3, 3);  // no 0.30000000000000004
   EXPECT_EQ(t.back(), 0.3);
   const std::vector<double> flat = linear_ticks(5, 5, 6);  // a constant series still gets a range

@@ -12,7 +12,9 @@
 namespace xfmr::io {
 namespace {
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 // Parent directory of `path` as open()/fsync() want it: "." for a bare file name.
 std::string parent_dir(const std::string& path) {
@@ -30,8 +32,9 @@ struct FdGuard {
   }
 };
 
-// Opens a new, unique temporary file next to `path`. O_EXCL guarantees we never clobber another writer's temp file
-// (two processes writing the same report); pid + counter make collisions rare, the retry loop handles the rest.
+// Opens a new, unique temporary file next to `path`. O_EXCL guarantees we never clobber another writer's temp
+// file (two processes writing the same report); pid + counter make collisions rare, the retry loop handles
+// the rest.
 int open_temp(const std::string& path, std::string& temp_path) {
   static std::atomic<unsigned> counter{0};
   for (int attempt = 0; attempt < 100; ++attempt) {
@@ -72,8 +75,8 @@ void write_file_atomic(const std::string& path, std::string_view data) {
   const auto fail = [&](const char* step) {
     const int err = errno;
     ::unlink(temp_path.c_str());
-    throw Error(detail::concat("write_file_atomic: cannot write '", path, "': ", step, " failed: ",
-                               errno_text(err)));
+    throw Error(
+        detail::concat("write_file_atomic: cannot write '", path, "': ", step, " failed: ", errno_text(err)));
   };
   if (!write_all(file.fd, data)) fail("write");
   if (::fsync(file.fd) != 0) fail("fsync");
@@ -81,8 +84,8 @@ void write_file_atomic(const std::string& path, std::string_view data) {
   file.fd = -1;
   if (::close(fd) != 0) fail("close");
   if (::rename(temp_path.c_str(), path.c_str()) != 0) fail("rename");
-  // Persist the directory entry. Best effort: some filesystems refuse fsync on directories, and the data itself
-  // is already durable and in place.
+  // Persist the directory entry. Best effort: some filesystems refuse fsync on directories, and the data
+  // itself is already durable and in place.
   FdGuard dir{::open(parent_dir(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
   if (dir.fd >= 0) (void)::fsync(dir.fd);
 }

@@ -12,11 +12,21 @@ std::string xml_escape(std::string_view text) {
   out.reserve(text.size() + text.size() / 8);
   for (const char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
       default: {
         const auto u = static_cast<unsigned char>(c);
         if (u < 0x20 && c != '\t' && c != '\n' && c != '\r') {
@@ -47,8 +57,8 @@ std::string format_number(double v, int sig, bool trim_zeros) {
   if (v == 0) return "0";
   if (sig < 1) sig = 1;
   if (sig > 17) sig = 17;
-  // Let printf do the rounding first: 9.996 at 3 digits is "1.00e+01", so the exponent we branch on is the one
-  // of the rounded value.
+  // Let printf do the rounding first: 9.996 at 3 digits is "1.00e+01", so the exponent we branch on is the
+  // one of the rounded value.
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*e", sig - 1, v);
   const char* e_pos = std::strchr(buf, 'e');

@@ -12,7 +12,8 @@ std::string xml_escape(std::string_view text);
 
 // `v` rounded to `sig` significant digits: fixed notation for 1e-3 <= |v| < 1e5 ("0.0123", "1.20", "12300"),
 // scientific otherwise ("1.23e-5", "4.5e7"). trim_zeros drops trailing zeros after the point ("1.2", "3")
-// (for axis ticks); without it "1.20" keeps the digits it claims (for tables). Non-finite: "NaN", "inf", "-inf".
+// (for axis ticks); without it "1.20" keeps the digits it claims (for tables). Non-finite: "NaN", "inf",
+// "-inf".
 std::string format_number(double v, int sig = 3, bool trim_zeros = false);
 
 }  // namespace xfmr::report

@@ -21,7 +21,8 @@ using Curves = std::map<std::string, std::vector<double>>;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// ---- Reading the results object -------------------------------------------------------------------------------
+// ---- Reading the results object
+// -------------------------------------------------------------------------------
 
 std::vector<double> numbers(const json& j, const std::string& where) {
   XF_CHECK(j.is_array(), "report: '", where, "' must be an array of numbers, got ", j.type_name());
@@ -51,7 +52,8 @@ Curves curves(const json& r, const char* key, size_t n) {
   for (const auto& [name, arr] : r[key].items()) {
     const std::string where = std::string(key) + "." + name;
     out[name] = numbers(arr, where);
-    XF_CHECK(out[name].size() == n, "report: '", where, "' has ", out[name].size(), " values but 'k' has ", n);
+    XF_CHECK(out[name].size() == n, "report: '", where, "' has ", out[name].size(), " values but 'k' has ",
+             n);
   }
   return out;
 }
@@ -93,7 +95,8 @@ Results parse_results(const json& r) {
   }
   // Methods missing from "methods" still appear, after the listed ones.
   for (const auto& [name, _] : out.error) {
-    if (std::find(out.methods.begin(), out.methods.end(), name) == out.methods.end()) out.methods.push_back(name);
+    if (std::find(out.methods.begin(), out.methods.end(), name) == out.methods.end())
+      out.methods.push_back(name);
   }
   if (r.contains("train")) {
     const json& t = r["train"];
@@ -133,9 +136,12 @@ Results parse_results(const json& r) {
   return out;
 }
 
-// ---- Sections -------------------------------------------------------------------------------------------------
+// ---- Sections
+// -------------------------------------------------------------------------------------------------
 
-std::string figure(const std::string& svg) { return "<figure>" + svg + "</figure>\n"; }
+std::string figure(const std::string& svg) {
+  return "<figure>" + svg + "</figure>\n";
+}
 
 std::string error_plots(const Results& r) {
   if (r.error.empty()) return "";
@@ -149,16 +155,25 @@ std::string error_plots(const Results& r) {
     }
     series.push_back(std::move(s));
   }
-  LineChart lin{"Error vs in-context examples", "k (in-context examples)", "error", Scale::linear, true, 560, 380,
-                series, {}};
+  LineChart lin{"Error vs in-context examples",
+                "k (in-context examples)",
+                "error",
+                Scale::linear,
+                true,
+                560,
+                380,
+                series,
+                {}};
   if (r.d) lin.vlines.push_back({static_cast<double>(*r.d), "k = d"});
   LineChart log = lin;
   log.title = "Error vs in-context examples (log scale)";
   log.y_scale = Scale::log10;
   std::string o = "<section id=\"error\">\n<h2>Error vs number of in-context examples</h2>\n";
-  o += "<p class=\"note\">Mean error of each method on held-out prompts; shaded bands show error_lo to error_hi.";
+  o += "<p class=\"note\">Mean error of each method on held-out prompts; shaded bands show error_lo to "
+       "error_hi.";
   if (r.d) o += " The dashed line marks k = d, where least squares starts to identify w exactly.";
-  o += "</p>\n<div class=\"charts\">\n" + figure(render_svg(lin)) + figure(render_svg(log)) + "</div>\n</section>\n";
+  o += "</p>\n<div class=\"charts\">\n" + figure(render_svg(lin)) + figure(render_svg(log)) +
+       "</div>\n</section>\n";
   return o;
 }
 
@@ -192,7 +207,8 @@ std::vector<Row> summary_rows(const Results& r, std::vector<std::string>& column
     columns = r.methods;
     for (const json& row : r.summary) {
       for (const auto& [key, _] : row.items()) {
-        if (key != "k" && std::find(columns.begin(), columns.end(), key) == columns.end()) columns.push_back(key);
+        if (key != "k" && std::find(columns.begin(), columns.end(), key) == columns.end())
+          columns.push_back(key);
       }
     }
     for (size_t i = 0; i < r.summary.size(); ++i) {
@@ -237,7 +253,8 @@ std::string summary_table(const Results& r) {
   const std::vector<Row> rows = summary_rows(r, columns);
   if (rows.empty()) return "";
   std::string o = "<section id=\"summary\">\n<h2>Summary</h2>\n<table class=\"summary\">\n";
-  o += "<caption>Error at selected k; the lowest error in each row is highlighted.</caption>\n<thead><tr><th>k</th>";
+  o += "<caption>Error at selected k; the lowest error in each row is "
+       "highlighted.</caption>\n<thead><tr><th>k</th>";
   for (const std::string& c : columns) o += "<th>" + xml_escape(c) + "</th>";
   o += "</tr></thead>\n<tbody>\n";
   for (const Row& row : rows) {
@@ -257,8 +274,9 @@ std::string summary_table(const Results& r) {
   return o + "</tbody>\n</table>\n</section>\n";
 }
 
-// Flattens nested objects into dotted keys; arrays of objects are indexed ("layers.0.width"), other arrays and
-// scalars are shown as compact JSON, strings verbatim. `numbers_sig` > 0 rounds floats to that many digits.
+// Flattens nested objects into dotted keys; arrays of objects are indexed ("layers.0.width"), other arrays
+// and scalars are shown as compact JSON, strings verbatim. `numbers_sig` > 0 rounds floats to that many
+// digits.
 void flatten(const json& j, const std::string& prefix, int numbers_sig,
              std::vector<std::pair<std::string, std::string>>& out) {
   const auto key = [&](const std::string& k) { return prefix.empty() ? k : prefix + "." + k; };
@@ -287,8 +305,10 @@ std::string kv_table(const char* id, const char* heading, const json& obj, int n
   if (obj.empty()) return "";
   std::vector<std::pair<std::string, std::string>> rows;
   flatten(obj, "", numbers_sig, rows);
-  std::string o = std::string("<section id=\"") + id + "\">\n<h2>" + heading + "</h2>\n<table class=\"kv\">\n";
-  for (const auto& [k, v] : rows) o += "<tr><th scope=\"row\">" + xml_escape(k) + "</th><td>" + xml_escape(v) + "</td></tr>\n";
+  std::string o =
+      std::string("<section id=\"") + id + "\">\n<h2>" + heading + "</h2>\n<table class=\"kv\">\n";
+  for (const auto& [k, v] : rows)
+    o += "<tr><th scope=\"row\">" + xml_escape(k) + "</th><td>" + xml_escape(v) + "</td></tr>\n";
   return o + "</table>\n</section>\n";
 }
 
@@ -334,7 +354,8 @@ std::string render_report_html(const json& results) {
   const Results r = parse_results(results);
   std::string o;
   o.reserve(1 << 16);
-  // XHTML-compatible markup (every element closed, no named entities beyond XML's) so tests can parse it as XML.
+  // XHTML-compatible markup (every element closed, no named entities beyond XML's) so tests can parse it as
+  // XML.
   o += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n";
   o += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n";
   o += "<title>" + xml_escape(r.title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n<main>\n";
@@ -342,10 +363,11 @@ std::string render_report_html(const json& results) {
   std::string meta;
   if (r.d) meta += "d = " + std::to_string(*r.d);
   if (!r.k.empty()) {
-    meta += std::string(meta.empty() ? "" : " &#183; ") + "k = " + format_number(r.k.front(), 6, true) + " to " +
-            format_number(r.k.back(), 6, true);
+    meta += std::string(meta.empty() ? "" : " &#183; ") + "k = " + format_number(r.k.front(), 6, true) +
+            " to " + format_number(r.k.back(), 6, true);
   }
-  if (!r.methods.empty()) meta += std::string(meta.empty() ? "" : " &#183; ") + std::to_string(r.methods.size()) + " methods";
+  if (!r.methods.empty())
+    meta += std::string(meta.empty() ? "" : " &#183; ") + std::to_string(r.methods.size()) + " methods";
   if (!meta.empty()) o += "<p class=\"meta\">" + meta + "</p>\n";
   if (!r.command.empty()) o += "<pre class=\"command\"><code>" + xml_escape(r.command) + "</code></pre>\n";
   o += error_plots(r);

@@ -12,12 +12,14 @@ namespace xfmr::report {
 namespace {
 
 // Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
-constexpr const char* kPalette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"};
+constexpr const char* kPalette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
+                                    "#E69F00", "#56B4E9", "#000000"};
 constexpr size_t kPaletteSize = sizeof kPalette / sizeof kPalette[0];
 constexpr const char* kDashes[] = {"", "6 4", "2 3", "8 3 2 3"};
 constexpr size_t kMaxMarkers = 60;
 constexpr size_t kMaxLegendChars = 28;
-constexpr double kCharWidth = 6.8;  // rough advance of a 12px sans-serif glyph, to size margins without metrics
+constexpr double kCharWidth =
+    6.8;  // rough advance of a 12px sans-serif glyph, to size margins without metrics
 
 struct Range {
   double lo = std::numeric_limits<double>::infinity();
@@ -33,7 +35,9 @@ bool usable(double x, double y, Scale s) {
   return std::isfinite(x) && std::isfinite(y) && (s == Scale::linear || y > 0);
 }
 
-bool has_band(const Series& s) { return !s.lo.empty(); }
+bool has_band(const Series& s) {
+  return !s.lo.empty();
+}
 
 bool has_points(const Series& s, Scale scale) {
   for (size_t i = 0; i < s.y.size(); ++i) {
@@ -52,7 +56,9 @@ std::string px(double v) {
   return s == "-0" ? "0" : s;
 }
 
-std::string tick_label(double v) { return format_number(v, 6, /*trim_zeros=*/true); }
+std::string tick_label(double v) {
+  return format_number(v, 6, /*trim_zeros=*/true);
+}
 
 // Heckbert's nice number: a value of the form {1, 2, 5, 10} x 10^e near x (rounded, or the next one up).
 double nice_num(double x, bool round) {
@@ -91,7 +97,8 @@ void check_series(const Series& s) {
   XF_CHECK(s.x.size() == s.y.size(), "render_svg: series '", s.name, "' has ", s.x.size(), " x values but ",
            s.y.size(), " y values");
   XF_CHECK(s.lo.size() == s.hi.size() && (s.lo.empty() || s.lo.size() == s.y.size()), "render_svg: series '",
-           s.name, "' band has ", s.lo.size(), " lo and ", s.hi.size(), " hi values for ", s.y.size(), " points");
+           s.name, "' band has ", s.lo.size(), " lo and ", s.hi.size(), " hi values for ", s.y.size(),
+           " points");
 }
 
 // Appends "<cmd>x y " to a path. (Built by appending: GCC 12 warns falsely on `"M" + std::string` chains.)
@@ -125,7 +132,8 @@ std::string line_path(const Series& s, const Frame& f, std::vector<std::pair<dou
   return d;
 }
 
-// The band as closed polygons, one per run of points where x, lo and hi are all usable: along lo, back along hi.
+// The band as closed polygons, one per run of points where x, lo and hi are all usable: along lo, back along
+// hi.
 std::string band_path(const Series& s, const Frame& f) {
   std::string d;
   const size_t n = s.y.size();
@@ -155,7 +163,9 @@ std::string text(double x, double y, const std::string& body, const char* attrs 
 
 }  // namespace
 
-const char* series_color(size_t i) { return kPalette[i % kPaletteSize]; }
+const char* series_color(size_t i) {
+  return kPalette[i % kPaletteSize];
+}
 
 std::vector<double> linear_ticks(double lo, double hi, int target) {
   if (!std::isfinite(lo) || !std::isfinite(hi)) return {0, 1};
@@ -167,8 +177,8 @@ std::vector<double> linear_ticks(double lo, double hi, int target) {
   }
   target = std::max(target, 2);
   const double range = nice_num(hi - lo, false);
-  // The step as m x 10^e with m in {1, 2, 5}: ticks are computed as (n * m) * 10^e or (n * m) / 10^-e, so each is
-  // the double nearest its decimal value (0.6, not 3 * 0.2 = 0.6000000000000001).
+  // The step as m x 10^e with m in {1, 2, 5}: ticks are computed as (n * m) * 10^e or (n * m) / 10^-e, so
+  // each is the double nearest its decimal value (0.6, not 3 * 0.2 = 0.6000000000000001).
   const double raw_step = nice_num(range / (target - 1), true);
   int e = static_cast<int>(std::floor(std::log10(raw_step) + 1e-9));
   double m = std::round(raw_step / std::pow(10.0, e));
@@ -281,42 +291,47 @@ std::string render_svg(const LineChart& c) {
   std::string o;
   o.reserve(16384);
   o += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(c.width) + "\" height=\"" +
-       std::to_string(c.height) + "\" viewBox=\"0 0 " + std::to_string(c.width) + " " + std::to_string(c.height) +
+       std::to_string(c.height) + "\" viewBox=\"0 0 " + std::to_string(c.width) + " " +
+       std::to_string(c.height) +
        "\" font-family=\"system-ui, 'DejaVu Sans', Arial, sans-serif\" font-size=\"12\" role=\"img\">\n";
   o += "<title>" + xml_escape(c.title.empty() ? "chart" : c.title) + "</title>\n";
-  o += "<rect width=\"" + std::to_string(c.width) + "\" height=\"" + std::to_string(c.height) + "\" fill=\"#fff\"/>\n";
+  o += "<rect width=\"" + std::to_string(c.width) + "\" height=\"" + std::to_string(c.height) +
+       "\" fill=\"#fff\"/>\n";
   if (!c.title.empty()) {
-    o += text((f.left + f.right) / 2, 24, c.title, " text-anchor=\"middle\" font-size=\"15\" font-weight=\"600\"");
+    o += text((f.left + f.right) / 2, 24, c.title,
+              " text-anchor=\"middle\" font-size=\"15\" font-weight=\"600\"");
     o += "\n";
   }
 
   // Grid lines and tick labels.
   o += "<g class=\"grid\" stroke=\"#e3e3e3\" stroke-width=\"1\">";
-  for (const double t : xt) o += "<line x1=\"" + px(f.sx(t)) + "\" y1=\"" + px(f.top) + "\" x2=\"" + px(f.sx(t)) +
-                                  "\" y2=\"" + px(f.bottom) + "\"/>";
-  for (const double t : yt) o += "<line x1=\"" + px(f.left) + "\" y1=\"" + px(f.sy(t)) + "\" x2=\"" + px(f.right) +
-                                  "\" y2=\"" + px(f.sy(t)) + "\"/>";
+  for (const double t : xt)
+    o += "<line x1=\"" + px(f.sx(t)) + "\" y1=\"" + px(f.top) + "\" x2=\"" + px(f.sx(t)) + "\" y2=\"" +
+         px(f.bottom) + "\"/>";
+  for (const double t : yt)
+    o += "<line x1=\"" + px(f.left) + "\" y1=\"" + px(f.sy(t)) + "\" x2=\"" + px(f.right) + "\" y2=\"" +
+         px(f.sy(t)) + "\"/>";
   o += "</g>\n<g class=\"ticks\" fill=\"#333\" font-size=\"11\">";
   for (const double t : xt) o += text(f.sx(t), f.bottom + 16, tick_label(t), " text-anchor=\"middle\"");
   for (const double t : yt) o += text(f.left - 6, f.sy(t) + 4, tick_label(t), " text-anchor=\"end\"");
   o += "</g>\n";
-  o += "<rect x=\"" + px(f.left) + "\" y=\"" + px(f.top) + "\" width=\"" + px(f.right - f.left) + "\" height=\"" +
-       px(f.bottom - f.top) + "\" fill=\"none\" stroke=\"#888\"/>\n";
+  o += "<rect x=\"" + px(f.left) + "\" y=\"" + px(f.top) + "\" width=\"" + px(f.right - f.left) +
+       "\" height=\"" + px(f.bottom - f.top) + "\" fill=\"none\" stroke=\"#888\"/>\n";
   if (!c.x_label.empty()) {
     o += text((f.left + f.right) / 2, c.height - 12, c.x_label, " text-anchor=\"middle\"") + "\n";
   }
   if (!c.y_label.empty()) {
     const double yx = 16, yy = (f.top + f.bottom) / 2;
-    o += "<text x=\"" + px(yx) + "\" y=\"" + px(yy) + "\" text-anchor=\"middle\" transform=\"rotate(-90 " + px(yx) +
-         " " + px(yy) + ")\">" + xml_escape(c.y_label) + "</text>\n";
+    o += "<text x=\"" + px(yx) + "\" y=\"" + px(yy) + "\" text-anchor=\"middle\" transform=\"rotate(-90 " +
+         px(yx) + " " + px(yy) + ")\">" + xml_escape(c.y_label) + "</text>\n";
   }
 
   // Reference lines, then all bands (so no band hides another series' line), then lines and markers.
   for (const VLine& v : c.vlines) {
     if (!std::isfinite(v.x) || v.x < f.x0 || v.x > f.x1) continue;
     const std::string x = px(f.sx(v.x));
-    o += "<line class=\"vline\" x1=\"" + x + "\" y1=\"" + px(f.top) + "\" x2=\"" + x + "\" y2=\"" + px(f.bottom) +
-         "\" stroke=\"#777\" stroke-dasharray=\"4 4\"/>";
+    o += "<line class=\"vline\" x1=\"" + x + "\" y1=\"" + px(f.top) + "\" x2=\"" + x + "\" y2=\"" +
+         px(f.bottom) + "\" stroke=\"#777\" stroke-dasharray=\"4 4\"/>";
     if (!v.label.empty()) o += text(f.sx(v.x) + 4, f.top + 14, v.label, " fill=\"#555\" font-size=\"11\"");
     o += "\n";
   }
@@ -348,13 +363,15 @@ std::string render_svg(const LineChart& c) {
         o += "<circle cx=\"" + px(f.sx(s.x[k])) + "\" cy=\"" + px(f.sy(s.y[k])) + "\" r=\"2.8\"/>";
       }
     } else {
-      for (const auto& [x, y] : isolated) o += "<circle cx=\"" + px(x) + "\" cy=\"" + px(y) + "\" r=\"2.8\"/>";
+      for (const auto& [x, y] : isolated)
+        o += "<circle cx=\"" + px(x) + "\" cy=\"" + px(y) + "\" r=\"2.8\"/>";
     }
     o += "</g>\n";
   }
   if (!any_point) {
     o += text((f.left + f.right) / 2, (f.top + f.bottom) / 2, "no data",
-              " text-anchor=\"middle\" fill=\"#999\" font-size=\"14\"") + "\n";
+              " text-anchor=\"middle\" fill=\"#999\" font-size=\"14\"") +
+         "\n";
   }
 
   // Legend: swatch (band + line sample) and name per series, right of the plot area.
@@ -367,14 +384,15 @@ std::string render_svg(const LineChart& c) {
       const char* color = series_color(i);
       const char* dash = kDashes[(i / kPaletteSize) % (sizeof kDashes / sizeof kDashes[0])];
       if (has_band(s)) {
-        o += "<rect x=\"" + px(lx) + "\" y=\"" + px(ly - 6) + "\" width=\"22\" height=\"12\" fill=\"" + color +
-             "\" fill-opacity=\"0.16\"/>";
+        o += "<rect x=\"" + px(lx) + "\" y=\"" + px(ly - 6) + "\" width=\"22\" height=\"12\" fill=\"" +
+             color + "\" fill-opacity=\"0.16\"/>";
       }
       o += "<line x1=\"" + px(lx) + "\" y1=\"" + px(ly) + "\" x2=\"" + px(lx + 22) + "\" y2=\"" + px(ly) +
            "\" stroke=\"" + color + "\" stroke-width=\"2\"";
       if (*dash) o += std::string(" stroke-dasharray=\"") + dash + "\"";
       o += "/>";
-      o += text(lx + 28, ly + 4, short_name(s.name) + (has_points(s, c.y_scale) ? "" : " (no data)"), " fill=\"#222\"");
+      o += text(lx + 28, ly + 4, short_name(s.name) + (has_points(s, c.y_scale) ? "" : " (no data)"),
+                " fill=\"#222\"");
     }
     o += "</g>\n";
   }

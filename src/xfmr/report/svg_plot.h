@@ -1,7 +1,7 @@
 // A small, dependency-free SVG line-chart writer for run reports: several named series, optional shaded bands
 // (e.g. confidence intervals), linear or log-10 y axis with "nice" tick values, title, axis labels, legend.
-// The output is one standalone <svg> element (with width/height/viewBox and xmlns), valid both as an .svg file
-// and inline in HTML. It uses no ids, scripts or external resources, so many charts can share one page.
+// The output is one standalone <svg> element (with width/height/viewBox and xmlns), valid both as an .svg
+// file and inline in HTML. It uses no ids, scripts or external resources, so many charts can share one page.
 #pragma once
 #include <cstddef>
 #include <string>
@@ -30,7 +30,7 @@ struct VLine {
 struct LineChart {
   std::string title, x_label, y_label;
   Scale y_scale = Scale::linear;
-  bool y_include_zero = false;  // linear axis only: stretch the range to contain 0 (errors, losses)
+  bool y_include_zero = false;    // linear axis only: stretch the range to contain 0 (errors, losses)
   int width = 720, height = 420;  // pixels; the legend sits inside this box on the right
   std::vector<Series> series;
   std::vector<VLine> vlines;
