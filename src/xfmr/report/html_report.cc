@@ -171,7 +171,7 @@ std::string error_plots(const Results& r) {
   std::string o = "<section id=\"error\">\n<h2>Error vs number of in-context examples</h2>\n";
   o += "<p class=\"note\">Mean error of each method on held-out prompts; shaded bands show error_lo to "
        "error_hi.";
-  if (r.d) o += " The dashed line marks k = d, where least squares starts to identify w exactly.";
+  if (r.d) o += " The dashed line marks k = d: as many examples as input dimensions.";
   o += "</p>\n<div class=\"charts\">\n" + figure(render_svg(lin)) + figure(render_svg(log)) +
        "</div>\n</section>\n";
   return o;
