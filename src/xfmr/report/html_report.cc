@@ -70,6 +70,25 @@ struct Results {
   std::vector<std::string> notes;
 };
 
+// "train": {"step": [...], "loss": [...], other curves...}: every array as long as "step", loss first.
+void parse_train(const json& t, Results& out) {
+  XF_CHECK(t.is_object(), "report: 'train' must be an object {\"step\": [...], \"loss\": [...]}");
+  XF_CHECK(t.contains("step"), "report: 'train' has no 'step' array");
+  out.steps = numbers(t["step"], "train.step");
+  for (const auto& [name, arr] : t.items()) {
+    if (name == "step" || !arr.is_array()) continue;
+    std::vector<double> v = numbers(arr, "train." + name);
+    XF_CHECK(v.size() == out.steps.size(), "report: 'train.", name, "' has ", v.size(),
+             " values but 'train.step' has ", out.steps.size());
+    auto entry = std::make_pair(name, std::move(v));
+    if (name == "loss") {
+      out.train.insert(out.train.begin(), std::move(entry));
+    } else {
+      out.train.push_back(std::move(entry));
+    }
+  }
+}
+
 Results parse_results(const json& r) {
   XF_CHECK(r.is_object(), "report: results must be a JSON object, got ", r.type_name());
   Results out;
@@ -98,24 +117,7 @@ Results parse_results(const json& r) {
     if (std::find(out.methods.begin(), out.methods.end(), name) == out.methods.end())
       out.methods.push_back(name);
   }
-  if (r.contains("train")) {
-    const json& t = r["train"];
-    XF_CHECK(t.is_object(), "report: 'train' must be an object {\"step\": [...], \"loss\": [...]}");
-    XF_CHECK(t.contains("step"), "report: 'train' has no 'step' array");
-    out.steps = numbers(t["step"], "train.step");
-    for (const auto& [name, arr] : t.items()) {
-      if (name == "step" || !arr.is_array()) continue;
-      std::vector<double> v = numbers(arr, "train." + name);
-      XF_CHECK(v.size() == out.steps.size(), "report: 'train.", name, "' has ", v.size(),
-               " values but 'train.step' has ", out.steps.size());
-      auto entry = std::make_pair(name, std::move(v));
-      if (name == "loss") {
-        out.train.insert(out.train.begin(), std::move(entry));
-      } else {
-        out.train.push_back(std::move(entry));
-      }
-    }
-  }
+  if (r.contains("train")) parse_train(r["train"], out);
   if (r.contains("summary")) {
     XF_CHECK(r["summary"].is_array(), "report: 'summary' must be an array of rows {\"k\": ..., method: ...}");
     for (const json& row : r["summary"]) {

@@ -236,20 +236,25 @@ std::vector<double> log10_ticks(double lo, double hi) {
   return ticks;
 }
 
-std::string render_svg(const LineChart& c) {
-  XF_CHECK(c.width >= 200 && c.height >= 150, "render_svg: chart '", c.title, "' is ", c.width, "x", c.height,
-           " pixels; need at least 200x150");
-  for (const Series& s : c.series) check_series(s);
+namespace {
 
+// Axis frame and ticks of one chart, derived from its data.
+struct Layout {
+  Frame f{};
+  std::vector<double> xt, yt;
+  bool any_point = false;  // false: nothing to draw, say "no data"
+};
+
+Layout layout_chart(const LineChart& c) {
+  Layout L;
   // Data ranges over every usable point and band value.
   Range xr, yr;
-  bool any_point = false;
   for (const Series& s : c.series) {
     for (size_t i = 0; i < s.y.size(); ++i) {
       if (usable(s.x[i], s.y[i], c.y_scale)) {
         xr.add(s.x[i]);
         yr.add(s.y[i]);
-        any_point = true;
+        L.any_point = true;
       }
       if (!has_band(s)) continue;
       for (const double b : {s.lo[i], s.hi[i]}) {
@@ -265,8 +270,8 @@ std::string render_svg(const LineChart& c) {
   if (c.y_scale == Scale::linear && c.y_include_zero) yr.add(0);
 
   // Layout: margins sized from the longest tick label and legend entry.
-  const std::vector<double> yt =
-      c.y_scale == Scale::log10 ? log10_ticks(yr.lo, yr.hi) : linear_ticks(yr.lo, yr.hi, c.height / 70 + 1);
+  std::vector<double>& yt = L.yt;
+  yt = c.y_scale == Scale::log10 ? log10_ticks(yr.lo, yr.hi) : linear_ticks(yr.lo, yr.hi, c.height / 70 + 1);
   size_t ylabel_chars = 1;
   for (const double t : yt) ylabel_chars = std::max(ylabel_chars, tick_label(t).size());
   size_t legend_chars = 0;
@@ -274,22 +279,25 @@ std::string render_svg(const LineChart& c) {
     legend_chars = std::max(legend_chars, short_name(s.name).size() + (has_points(s, c.y_scale) ? 0 : 10));
   }
   const double legend_w = c.series.empty() ? 0 : 44 + kCharWidth * static_cast<double>(legend_chars);
-  Frame f{};
+  Frame& f = L.f;
   f.left = (c.y_label.empty() ? 10 : 30) + kCharWidth * static_cast<double>(ylabel_chars) + 8;
   f.right = c.width - 14 - legend_w;
   f.top = c.title.empty() ? 14 : 40;
   f.bottom = c.height - (c.x_label.empty() ? 28 : 48);
   XF_CHECK(f.right - f.left >= 60, "render_svg: chart '", c.title, "' is too narrow (", c.width,
            " px) for its labels and legend");
-  const std::vector<double> xt = linear_ticks(xr.lo, xr.hi, static_cast<int>((f.right - f.left) / 60) + 1);
+  std::vector<double>& xt = L.xt;
+  xt = linear_ticks(xr.lo, xr.hi, static_cast<int>((f.right - f.left) / 60) + 1);
   f.x0 = xt.front();
   f.x1 = xt.back();
   f.scale = c.y_scale;
   f.t0 = c.y_scale == Scale::log10 ? std::log10(yt.front()) : yt.front();
   f.t1 = c.y_scale == Scale::log10 ? std::log10(yt.back()) : yt.back();
+  return L;
+}
 
-  std::string o;
-  o.reserve(16384);
+void draw_axes(std::string& o, const LineChart& c, const Layout& L) {
+  const Frame& f = L.f;
   o += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(c.width) + "\" height=\"" +
        std::to_string(c.height) + "\" viewBox=\"0 0 " + std::to_string(c.width) + " " +
        std::to_string(c.height) +
@@ -305,15 +313,15 @@ std::string render_svg(const LineChart& c) {
 
   // Grid lines and tick labels.
   o += "<g class=\"grid\" stroke=\"#e3e3e3\" stroke-width=\"1\">";
-  for (const double t : xt)
+  for (const double t : L.xt)
     o += "<line x1=\"" + px(f.sx(t)) + "\" y1=\"" + px(f.top) + "\" x2=\"" + px(f.sx(t)) + "\" y2=\"" +
          px(f.bottom) + "\"/>";
-  for (const double t : yt)
+  for (const double t : L.yt)
     o += "<line x1=\"" + px(f.left) + "\" y1=\"" + px(f.sy(t)) + "\" x2=\"" + px(f.right) + "\" y2=\"" +
          px(f.sy(t)) + "\"/>";
   o += "</g>\n<g class=\"ticks\" fill=\"#333\" font-size=\"11\">";
-  for (const double t : xt) o += text(f.sx(t), f.bottom + 16, tick_label(t), " text-anchor=\"middle\"");
-  for (const double t : yt) o += text(f.left - 6, f.sy(t) + 4, tick_label(t), " text-anchor=\"end\"");
+  for (const double t : L.xt) o += text(f.sx(t), f.bottom + 16, tick_label(t), " text-anchor=\"middle\"");
+  for (const double t : L.yt) o += text(f.left - 6, f.sy(t) + 4, tick_label(t), " text-anchor=\"end\"");
   o += "</g>\n";
   o += "<rect x=\"" + px(f.left) + "\" y=\"" + px(f.top) + "\" width=\"" + px(f.right - f.left) +
        "\" height=\"" + px(f.bottom - f.top) + "\" fill=\"none\" stroke=\"#888\"/>\n";
@@ -325,7 +333,13 @@ std::string render_svg(const LineChart& c) {
     o += "<text x=\"" + px(yx) + "\" y=\"" + px(yy) + "\" text-anchor=\"middle\" transform=\"rotate(-90 " +
          px(yx) + " " + px(yy) + ")\">" + xml_escape(c.y_label) + "</text>\n";
   }
+}
 
+const char* series_dash(size_t i) {
+  return kDashes[(i / kPaletteSize) % (sizeof kDashes / sizeof kDashes[0])];
+}
+
+void draw_data(std::string& o, const LineChart& c, const Frame& f) {
   // Reference lines, then all bands (so no band hides another series' line), then lines and markers.
   for (const VLine& v : c.vlines) {
     if (!std::isfinite(v.x) || v.x < f.x0 || v.x > f.x1) continue;
@@ -345,7 +359,7 @@ std::string render_svg(const LineChart& c) {
   for (size_t i = 0; i < c.series.size(); ++i) {
     const Series& s = c.series[i];
     const char* color = series_color(i);
-    const char* dash = kDashes[(i / kPaletteSize) % (sizeof kDashes / sizeof kDashes[0])];
+    const char* dash = series_dash(i);
     std::vector<std::pair<double, double>> isolated;
     const std::string d = line_path(s, f, isolated);
     if (!d.empty()) {
@@ -368,12 +382,9 @@ std::string render_svg(const LineChart& c) {
     }
     o += "</g>\n";
   }
-  if (!any_point) {
-    o += text((f.left + f.right) / 2, (f.top + f.bottom) / 2, "no data",
-              " text-anchor=\"middle\" fill=\"#999\" font-size=\"14\"") +
-         "\n";
-  }
+}
 
+void draw_legend(std::string& o, const LineChart& c, const Frame& f) {
   // Legend: swatch (band + line sample) and name per series, right of the plot area.
   if (!c.series.empty()) {
     o += "<g class=\"legend\">";
@@ -382,7 +393,7 @@ std::string render_svg(const LineChart& c) {
       const Series& s = c.series[i];
       const double ly = f.top + 10 + 20 * static_cast<double>(i);
       const char* color = series_color(i);
-      const char* dash = kDashes[(i / kPaletteSize) % (sizeof kDashes / sizeof kDashes[0])];
+      const char* dash = series_dash(i);
       if (has_band(s)) {
         o += "<rect x=\"" + px(lx) + "\" y=\"" + px(ly - 6) + "\" width=\"22\" height=\"12\" fill=\"" +
              color + "\" fill-opacity=\"0.16\"/>";
@@ -396,6 +407,27 @@ std::string render_svg(const LineChart& c) {
     }
     o += "</g>\n";
   }
+}
+
+}  // namespace
+
+std::string render_svg(const LineChart& c) {
+  XF_CHECK(c.width >= 200 && c.height >= 150, "render_svg: chart '", c.title, "' is ", c.width, "x", c.height,
+           " pixels; need at least 200x150");
+  for (const Series& s : c.series) check_series(s);
+  const Layout L = layout_chart(c);
+  const Frame& f = L.f;
+  std::string o;
+  o.reserve(16384);
+  draw_axes(o, c, L);
+  draw_data(o, c, f);
+  if (!L.any_point) {
+    o += text((f.left + f.right) / 2, (f.top + f.bottom) / 2, "no data",
+              " text-anchor=\"middle\" fill=\"#999\" font-size=\"14\"") +
+         "\n";
+  }
+
+  draw_legend(o, c, f);
   o += "</svg>";
   return o;
 }
