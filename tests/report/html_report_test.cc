@@ -120,6 +120,17 @@ TEST(ReportHtml, NullValuesAndExplicitSummary) {
   EXPECT_EQ(test::xml_parse_error(html, dir.path()), "");
 }
 
+TEST(ReportHtml, ExtraTrainingCurvesFollowTheLoss) {
+  json r;
+  r["train"] = {{"step", {0, 10, 20}}, {"val_loss", {1.5, 0.9, 0.6}}, {"loss", {1.0, 0.5, nullptr}}};
+  const std::string html = render_report_html(r);
+  EXPECT_EQ(count(html, "<svg "), 1u);
+  const size_t loss = html.find(">loss</text>"), val = html.find(">val_loss</text>");
+  ASSERT_NE(loss, std::string::npos);
+  ASSERT_NE(val, std::string::npos);
+  EXPECT_LT(loss, val);  // legend order: loss first
+}
+
 TEST(ReportHtml, EmptyObjectGivesAMinimalPage) {
   const std::string html = render_report_html(json::object());
   EXPECT_NE(html.find("<h1>xfmr run</h1>"), std::string::npos);
