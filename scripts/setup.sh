@@ -9,6 +9,7 @@ PACKAGES=(
   libbenchmark-dev           # benchmarks
   nlohmann-json3-dev         # JSON for configs, results and fixtures
   python3-torch python3-numpy  # PyTorch parity oracle, run as /usr/bin/python3
+  chromium fonts-dejavu-core  # report.html browser test (headless --dump-dom/--screenshot), fixed fonts
 )
 
 missing=()
