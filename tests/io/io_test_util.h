@@ -13,9 +13,13 @@ namespace xfmr::test {
 // A fresh directory removed (with its contents) at the end of the test.
 class ScratchDir {
  public:
-  ScratchDir() {
+  // in_memory: under /dev/shm when it exists (tests that write thousands of small files).
+  explicit ScratchDir(bool in_memory = false) {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
+    const std::filesystem::path base = in_memory && std::filesystem::is_directory("/dev/shm")
+                                           ? std::filesystem::path("/dev/shm")
+                                           : std::filesystem::temp_directory_path();
+    path_ = base /
             (std::string("xfmr_io_") + info->test_suite_name() + "_" + info->name() + "_" + std::to_string(::getpid()));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);

@@ -282,7 +282,7 @@ TEST(Safetensors, BadFilesGiveOneLineErrors) {
 // Random truncations and byte flips of a valid file: each load must give an Error or a valid file whose tensors
 // can all be read. Meaningful under the debug (ASan + UBSan) preset.
 TEST(Safetensors, FuzzTruncationsAndByteFlips) {
-  ScratchDir dir;
+  ScratchDir dir(/*in_memory=*/true);
   const std::string good = dir.file("good.safetensors"), p = dir.file("fuzz.safetensors");
   save_safetensors(good, mixed_tensors(), {{"meta", "data"}});
   const std::string bytes = test::read_bytes(good);
