@@ -223,6 +223,9 @@ TEST(Safetensors, MissingNameListsAvailable) {
     EXPECT_NE(msg.find(path), std::string::npos) << msg;
   }
   EXPECT_THROW(f.copy("gamma"), Error);
+  SafetensorsFile empty;
+  EXPECT_THROW(empty.names(), Error);
+  EXPECT_THROW(empty.get("alpha"), Error);
 }
 
 TEST(Safetensors, BadFilesGiveOneLineErrors) {

@@ -362,20 +362,25 @@ SafetensorsFile load_safetensors(const std::string& path) {
   return f;
 }
 
-const std::string& SafetensorsFile::path() const { return impl_->path; }
-const std::map<std::string, std::string>& SafetensorsFile::metadata() const { return impl_->metadata; }
-const std::vector<std::string>& SafetensorsFile::names() const { return impl_->names; }
-bool SafetensorsFile::contains(const std::string& name) const { return impl_->entries.count(name) != 0; }
+const SafetensorsFile::Impl& SafetensorsFile::impl() const {
+  XF_CHECK(impl_, "SafetensorsFile: no file loaded (default-constructed; use load_safetensors)");
+  return *impl_;
+}
+
+const std::string& SafetensorsFile::path() const { return impl().path; }
+const std::map<std::string, std::string>& SafetensorsFile::metadata() const { return impl().metadata; }
+const std::vector<std::string>& SafetensorsFile::names() const { return impl().names; }
+bool SafetensorsFile::contains(const std::string& name) const { return impl().entries.count(name) != 0; }
 
 Tensor SafetensorsFile::get(const std::string& name) const {
-  const Entry& e = impl_->entry(name);
+  const Entry& e = impl().entry(name);
   if (e.base < 0) return copy(name);
   const Tensor& b = impl_->region->bases[static_cast<size_t>(e.base)];
   return b.as_strided(b.shape(), b.strides(), 0);  // a fresh handle: no shared autograd state between get()s
 }
 
 Tensor SafetensorsFile::copy(const std::string& name) const {
-  const Entry& e = impl_->entry(name);
+  const Entry& e = impl().entry(name);
   Tensor t = Tensor::empty(e.shape, e.dtype);
   if (e.end > e.begin) std::memcpy(t.raw_data(), impl_->buffer + e.begin, e.end - e.begin);
   return t;

@@ -36,6 +36,7 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
 // writer never truncates in place (it renames a new file over the old one), so a mapped checkpoint stays valid.
 class SafetensorsFile {
  public:
+  SafetensorsFile() = default;  // empty: every accessor throws until assigned from load_safetensors
   const std::string& path() const;
   const std::map<std::string, std::string>& metadata() const;
   // Tensor names in the order of their data in the file.
@@ -54,6 +55,7 @@ class SafetensorsFile {
 
  private:
   friend SafetensorsFile load_safetensors(const std::string& path);
+  const Impl& impl() const;
   std::shared_ptr<Impl> impl_;
 };
 
