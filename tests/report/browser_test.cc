@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "report/report_fixtures.h"
-#include "xfmr/io/atomic_file.h"
+#include "xfmr/io/file_util.h"
 #include "xfmr/report/html_report.h"
 
 namespace xfmr {

@@ -94,4 +94,8 @@ std::string read_file(const std::string& path) {
   return out;
 }
 
+void write_file_atomic(const std::string& path, std::string_view data) {
+  write_file_atomic(path, [&](FileWriter& w) { w.write(data.data(), data.size()); });
+}
+
 }  // namespace xfmr::io

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace xfmr::io {
 
@@ -26,6 +27,8 @@ class FileWriter {
 // On any failure (including an exception from the callback) the temp file is removed and the old file is left
 // untouched. The new file gets mode 0666 & ~umask, like a plain open().
 void write_file_atomic(const std::string& path, const std::function<void(FileWriter&)>& fill);
+// The same for a buffer already in memory (results.json, report.html, configs).
+void write_file_atomic(const std::string& path, std::string_view data);
 
 // Whole-file read; Error naming the path when it cannot be opened or read.
 std::string read_file(const std::string& path);

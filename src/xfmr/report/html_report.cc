@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "xfmr/core/check.h"
-#include "xfmr/io/atomic_file.h"
+#include "xfmr/io/file_util.h"
 #include "xfmr/report/format.h"
 #include "xfmr/report/svg_plot.h"
 
