@@ -158,6 +158,17 @@ TEST(Attention, FusedMatchesReferenceLarger) {
   }
 }
 
+TEST(Attention, FusedMatchesReferenceSingleKvHead) {
+  // B * Hkv = 1 < threads: the backward splits each head's key tiles across workers, each with its own dQ copy.
+  AttentionOptions o;
+  o.causal = true;
+  for (DType dt : {DType::f64, DType::f32}) {
+    SCOPED_TRACE(dtype_name(dt));
+    expect_fused_matches_reference({1, 4, 300, 32}, {1, 1, 300, 32}, {1, 1, 300, 32}, o, dt,
+                                   dt == DType::f64 ? 1e-12 : 2e-5);
+  }
+}
+
 TEST(Attention, DecodeStepAgainstCache) {
   // One new query against 100 cached keys: causal sees all of them (aligned to the end).
   AttentionOptions o;

@@ -27,7 +27,7 @@ void reference_forward(const detail::AttentionDims& d, bool causal, const T* q, 
     gemm(false, true, d.T, d.S, d.D, static_cast<T>(d.scale), q + bh * d.T * d.D, d.D, k + kvh * d.S * d.D, d.D,
          T(0), P + bh * d.T * d.S, d.S);
   }
-  parallel_for(d.B * d.Hq * d.T, 16, [&](int64_t begin, int64_t end) {
+  parallel_for(d.B * d.Hq * d.T, std::max<int64_t>(16, 65536 / std::max<int64_t>(d.S, 1)), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t t = r % d.T, h = (r / d.T) % d.Hq, b = r / (d.T * d.Hq);
       T* row = P + r * d.S;
@@ -70,7 +70,7 @@ void reference_backward(const detail::AttentionDims& d, const T* q, const T* k, 
     gemm(false, true, d.T, d.S, d.Dv, T(1), dO, d.Dv, v + kvh * d.S * d.Dv, d.Dv, T(0), dS + bh * d.T * d.S, d.S);
     gemm(true, false, d.S, d.Dv, d.T, T(1), P + bh * d.T * d.S, d.S, dO, d.Dv, T(1), dv + kvh * d.S * d.Dv, d.Dv);
   }
-  parallel_for(d.B * d.Hq * d.T, 16, [&](int64_t begin, int64_t end) {
+  parallel_for(d.B * d.Hq * d.T, std::max<int64_t>(16, 65536 / std::max<int64_t>(d.S, 1)), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const T* p = P + r * d.S;
       T* g = dS + r * d.S;

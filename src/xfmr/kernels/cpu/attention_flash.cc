@@ -8,6 +8,7 @@
 #include "xfmr/core/allocator.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/kernels/cpu/attention_gemm.h"
+#include "xfmr/kernels/cpu/fast_exp.h"
 
 namespace xfmr::kernels {
 
@@ -51,6 +52,64 @@ inline void add_mask_row(T* row, const T* m, int64_t stride, int64_t n) {
   }
 }
 
+// Row reductions with kLanes independent accumulators, so the loops vectorise without -ffast-math (a single
+// running max/sum is a serial dependency the compiler may not reorder).
+constexpr int kLanes = 16;
+
+template <class T>
+T row_max(const T* row, int64_t n) {
+  T acc[kLanes];
+  std::fill(acc, acc + kLanes, -kInf<T>);
+  int64_t c = 0;
+  for (; c + kLanes <= n; c += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] = std::max(acc[l], row[c + l]);
+  T m = -kInf<T>;
+  for (int l = 0; l < kLanes; ++l) m = std::max(m, acc[l]);
+  for (; c < n; ++c) m = std::max(m, row[c]);
+  return m;
+}
+
+// row[c] = exp(row[c] - shift) for c < n; returns their sum.
+template <class T>
+T exp_shift_sum(T* row, int64_t n, T shift) {
+  T acc[kLanes] = {};
+  int64_t c = 0;
+  for (; c + kLanes <= n; c += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const T e = fast_exp(row[c + l] - shift);
+      row[c + l] = e;
+      acc[l] += e;
+    }
+  T sum = 0;
+  for (; c < n; ++c) sum += (row[c] = fast_exp(row[c] - shift));
+  for (int l = 0; l < kLanes; ++l) sum += acc[l];
+  return sum;
+}
+
+// Work items smaller than this many multiply-adds are grouped, so tiny problems (decode steps, tests) run on
+// the calling thread instead of paying a thread-team start per call.
+constexpr int64_t kMinParallelWork = int64_t{1} << 18;
+
+inline int64_t grain_for(int64_t work_per_item) {
+  return std::max<int64_t>(1, kMinParallelWork / std::max<int64_t>(work_per_item, 1));
+}
+
+// dst[h, c, r] = src[h, r, c] for `heads` matrices of [rows, cols], in parallel over blocks of rows.
+template <class T>
+void transpose_heads(const T* src, T* dst, int64_t heads, int64_t rows, int64_t cols) {
+  constexpr int64_t kRowBlock = 32;
+  const int64_t nblk = (rows + kRowBlock - 1) / kRowBlock;
+  parallel_for(heads * nblk, grain_for(kRowBlock * cols * 8), [&](int64_t begin, int64_t end) {
+    for (int64_t u = begin; u < end; ++u) {
+      const int64_t h = u / nblk, r0 = (u % nblk) * kRowBlock, r1 = std::min(rows, r0 + kRowBlock);
+      const T* s = src + h * rows * cols;
+      T* d = dst + h * rows * cols;
+      for (int64_t c = 0; c < cols; ++c)
+        for (int64_t r = r0; r < r1; ++r) d[c * rows + r] = s[r * cols + c];
+    }
+  });
+}
+
 struct Tiles {
   int64_t br, bc, nqb, nkb;
 };
@@ -84,17 +143,26 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
   const int64_t group = p.Hq / p.Hkv, off = p.S - p.T;
   const T scale = static_cast<T>(p.scale);
   const int64_t* ms = p.mask_strides;
-  parallel_for(p.B * p.Hq * tl.nqb, 1, [&](int64_t begin, int64_t end) {
+  // Kᵀ [B, Hkv, D, S], so that S = Q Kᵀ is a row-major NN product: OpenBLAS (0.3.21) sends row-major NT
+  // products (its column-major TN) of 64 x 64 outputs to the packed large-matrix path at several times the cost
+  // of its small-matrix NN kernel. One O(S * D) copy, reused by every query tile.
+  Scratch<T> kt_buf(p.B * p.Hkv * p.D * p.S);
+  T* kt = kt_buf.get();
+  transpose_heads(k, kt, p.B * p.Hkv, p.S, p.D);
+  parallel_for(p.B * p.Hq * tl.nqb, grain_for(tl.br * p.S * (p.D + p.Dv)), [&](int64_t begin, int64_t end) {
     Scratch<T> scratch(tl.br * tl.bc + 2 * tl.br);
     T* sb = scratch.get();               // [br, bc] scores, then probabilities
     T* m = sb + tl.br * tl.bc;           // [br] running max
     T* l = m + tl.br;                    // [br] running sum of exp(score - m)
     for (int64_t u = begin; u < end; ++u) {
-      const int64_t qb = u % tl.nqb, bh = u / tl.nqb, h = bh % p.Hq, b = bh / p.Hq;
+      // Zigzag over query tiles (0, n-1, 1, n-2, ...): with causal masking late tiles cost more, and contiguous
+      // chunks of this order pair cheap tiles with expensive ones.
+      const int64_t idx = u % tl.nqb, qb = idx % 2 == 0 ? idx / 2 : tl.nqb - 1 - idx / 2;
+      const int64_t bh = u / tl.nqb, h = bh % p.Hq, b = bh / p.Hq;
       const int64_t kvh = b * p.Hkv + h / group;
       const int64_t i0 = qb * tl.br, nr = std::min(tl.br, p.T - i0);
       const T* Q = q + (bh * p.T + i0) * p.D;
-      const T* K = k + kvh * p.S * p.D;
+      const T* Kt = kt + kvh * p.D * p.S;
       const T* V = v + kvh * p.S * p.Dv;
       T* O = out + (bh * p.T + i0) * p.Dv;
       T* L = lse + bh * p.T + i0;
@@ -106,26 +174,19 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
       const int64_t s_end = p.causal ? std::clamp<int64_t>(i0 + nr + off, 0, p.S) : p.S;
       for (int64_t j0 = 0; j0 < s_end; j0 += tl.bc) {
         const int64_t nc = std::min(tl.bc, p.S - j0);
-        gemm(false, true, nr, nc, p.D, scale, Q, p.D, K + j0 * p.D, p.D, T(0), sb, tl.bc);  // S = scale Q Kᵀ
+        gemm(false, false, nr, nc, p.D, scale, Q, p.D, Kt + j0, p.S, T(0), sb, tl.bc);  // S = scale Q Kᵀ
         for (int64_t r = 0; r < nr; ++r) {
           T* row = sb + r * tl.bc;
           const int64_t t = i0 + r;
           const int64_t nvis = visible_keys(p.causal, t, off, j0, nc);
           if (M) add_mask_row(row, M + t * ms[2] + j0 * ms[3], ms[3], nvis);
-          T mx = -kInf<T>;
-          for (int64_t c = 0; c < nvis; ++c) mx = std::max(mx, row[c]);
-          const T m_new = std::max(m[r], mx);
+          const T m_new = std::max(m[r], row_max(row, nvis));
           if (m_new == -kInf<T>) {  // nothing visible yet in this row: contributes nothing
             std::fill(row, row + nc, T(0));
             continue;
           }
           const T alpha = std::exp(m[r] - m_new);  // 0 on the first visible tile (m = -inf)
-          T sum = 0;
-          for (int64_t c = 0; c < nvis; ++c) {
-            const T e = std::exp(row[c] - m_new);
-            row[c] = e;
-            sum += e;
-          }
+          const T sum = exp_shift_sum(row, nvis, m_new);
           std::fill(row + nvis, row + nc, T(0));
           l[r] = l[r] * alpha + sum;
           m[r] = m_new;
@@ -156,6 +217,9 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
 // therefore written by exactly one worker. dQ rows are shared between the key tiles of a head: with splits == 1
 // one worker owns them too; otherwise each split accumulates into its own dQ copy and the copies are summed in a
 // fixed order afterwards (race-free and reproducible, O(splits * |Q|) extra memory, still linear in T).
+// Tiles are kept transposed (key-major: Pᵀ, dSᵀ [keys, queries]) and Q, dO are transposed once up front, so
+// all five products are row-major NN GEMMs (OpenBLAS's fast small-matrix case); dQ needs one explicit tile
+// transpose of dSᵀ.
 template <class T>
 void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T* k, const T* v, const T* mask,
                               const T* out, const T* lse, const T* dout, T* dq, T* dk, T* dv) {
@@ -168,7 +232,7 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
   // delta[row] = rowsum(dO ∘ O) = rowsum(P ∘ dP): the softmax-backward correction (FA-2, Alg. 2 line 4).
   Scratch<T> delta_buf(rows);
   T* delta = delta_buf.get();
-  parallel_for(rows, 256, [&](int64_t begin, int64_t end) {
+  parallel_for(rows, grain_for(p.Dv * 8), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const T* o = out + r * p.Dv;
       const T* g = dout + r * p.Dv;
@@ -178,6 +242,13 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
     }
   });
 
+  // Qᵀ [B, Hq, D, T] and dOᵀ [B, Hq, Dv, T], so the products below are all row-major NN (see the forward).
+  Scratch<T> qt_buf(q_numel), dot_buf(rows * p.Dv);
+  T* qt = qt_buf.get();
+  T* dot = dot_buf.get();
+  transpose_heads(q, qt, p.B * p.Hq, p.T, p.D);
+  transpose_heads(dout, dot, p.B * p.Hq, p.T, p.Dv);
+
   const int64_t owners = p.B * p.Hkv;
   const int64_t nt = num_threads();
   const int64_t splits = owners >= nt || tl.nkb <= 1 ? 1 : std::min(tl.nkb, (nt + owners - 1) / owners);
@@ -185,10 +256,12 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
   T* dq_base = splits > 1 ? dq_parts.get() : dq;
   std::fill(dq_base, dq_base + (splits > 1 ? splits : 1) * q_numel, T(0));
 
-  parallel_for(owners * splits, 1, [&](int64_t begin, int64_t end) {
-    Scratch<T> scratch(2 * tl.br * tl.bc);
-    T* P = scratch.get();              // [br, bc] probabilities
-    T* dS = P + tl.br * tl.bc;         // [br, bc] dP, then dS = P ∘ (dP - delta)
+  parallel_for(owners * splits, grain_for(group * p.T * p.S * (2 * p.D + 3 * p.Dv) / splits),
+               [&](int64_t begin, int64_t end) {
+    Scratch<T> scratch(3 * tl.br * tl.bc);
+    T* Pt = scratch.get();             // [bc, br] probabilities, key-major
+    T* dSt = Pt + tl.br * tl.bc;       // [bc, br] dPᵀ, then dSᵀ = Pᵀ ∘ (dPᵀ - delta)
+    T* dS = dSt + tl.br * tl.bc;       // [br, bc] dS for the dQ product
     for (int64_t u = begin; u < end; ++u) {
       const int64_t split = u % splits, bg = u / splits, g = bg % p.Hkv, b = bg / p.Hkv;
       T* DQ = dq_base + split * q_numel;
@@ -209,27 +282,34 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
             const int64_t nr = std::min(tl.br, p.T - i0);
             const T* Qi = q + (bh * p.T + i0) * p.D;
             const T* dOi = dout + (bh * p.T + i0) * p.Dv;
+            const T* Qti = qt + bh * p.D * p.T + i0;     // columns i0 .. of Qᵀ
+            const T* dOti = dot + bh * p.Dv * p.T + i0;  // columns i0 .. of dOᵀ
+            const T* Li = lse + bh * p.T + i0;
+            const T* Di = delta + bh * p.T + i0;
             T* dQi = DQ + (bh * p.T + i0) * p.D;
-            gemm(false, true, nr, nc, p.D, scale, Qi, p.D, Kj, p.D, T(0), P, tl.bc);  // scale Q Kᵀ
-            for (int64_t r = 0; r < nr; ++r) {
-              T* row = P + r * tl.bc;
-              const int64_t t = i0 + r;
-              const T L = lse[bh * p.T + t];
-              const int64_t nvis = L < kInf<T> ? visible_keys(p.causal, t, off, j0, nc) : 0;
-              if (M) add_mask_row(row, M + t * ms[2] + j0 * ms[3], ms[3], nvis);
-              for (int64_t c = 0; c < nvis; ++c) row[c] = std::exp(row[c] - L);
-              std::fill(row + nvis, row + nc, T(0));
+            gemm(false, false, nc, nr, p.D, scale, Kj, p.D, Qti, p.T, T(0), Pt, tl.br);  // Sᵀ = scale K Qᵀ
+            for (int64_t c = 0; c < nc; ++c) {
+              T* col = Pt + c * tl.br;  // key j0 + c against queries i0 .. i0 + nr
+              // Causal: query t sees key s iff t >= s - off. Empty rows have lse = +inf, so exp gives 0.
+              const int64_t r_first = p.causal ? std::clamp<int64_t>(j0 + c - off - i0, 0, nr) : 0;
+              std::fill(col, col + r_first, T(0));
+              if (M) {
+                const T* mc = M + i0 * ms[2] + (j0 + c) * ms[3];
+                for (int64_t r = r_first; r < nr; ++r) col[r] += mc[r * ms[2]];
+              }
+              for (int64_t r = r_first; r < nr; ++r) col[r] = fast_exp(col[r] - Li[r]);
             }
-            gemm(true, false, nc, p.Dv, nr, T(1), P, tl.bc, dOi, p.Dv, T(1), dVj, p.Dv);     // dV += Pᵀ dO
-            gemm(false, true, nr, nc, p.Dv, T(1), dOi, p.Dv, Vj, p.Dv, T(0), dS, tl.bc);     // dP = dO Vᵀ
-            for (int64_t r = 0; r < nr; ++r) {
-              const T dl = delta[bh * p.T + i0 + r];
-              T* ds = dS + r * tl.bc;
-              const T* pr = P + r * tl.bc;
-              for (int64_t c = 0; c < nc; ++c) ds[c] = pr[c] * (ds[c] - dl);
+            gemm(false, false, nc, p.Dv, nr, T(1), Pt, tl.br, dOi, p.Dv, T(1), dVj, p.Dv);   // dV += Pᵀ dO
+            gemm(false, false, nc, nr, p.Dv, T(1), Vj, p.Dv, dOti, p.T, T(0), dSt, tl.br);   // dPᵀ = V dOᵀ
+            for (int64_t c = 0; c < nc; ++c) {
+              T* ds = dSt + c * tl.br;
+              const T* pc = Pt + c * tl.br;
+              for (int64_t r = 0; r < nr; ++r) ds[r] = pc[r] * (ds[r] - Di[r]);
             }
+            gemm(false, false, nc, p.D, nr, scale, dSt, tl.br, Qi, p.D, T(1), dKj, p.D);     // dK += scale dSᵀ Q
+            for (int64_t r = 0; r < nr; ++r)
+              for (int64_t c = 0; c < nc; ++c) dS[r * tl.bc + c] = dSt[c * tl.br + r];
             gemm(false, false, nr, p.D, nc, scale, dS, tl.bc, Kj, p.D, T(1), dQi, p.D);      // dQ += scale dS K
-            gemm(true, false, nc, p.D, nr, scale, dS, tl.bc, Qi, p.D, T(1), dKj, p.D);       // dK += scale dSᵀ Q
           }
         }
       }
@@ -237,7 +317,7 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
   });
 
   if (splits > 1) {
-    parallel_for(q_numel, 4096, [&](int64_t begin, int64_t end) {
+    parallel_for(q_numel, grain_for(splits * 8), [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         T s = dq_base[i];
         for (int64_t sp = 1; sp < splits; ++sp) s += dq_base[sp * q_numel + i];
