@@ -150,7 +150,7 @@ TEST(Attention, FusedMatchesReferenceLarger) {
                               {"masked", masked}, {"padded_causal", padded}}) {
       AttentionOptions o = base;
       if (o.mask.defined()) o.mask = o.mask.converted(dt);
-      for (int64_t tile : {int64_t{0}, int64_t{16}, int64_t{7}}) {
+      for (int64_t tile : {int64_t{0}, int64_t{13}}) {
         SCOPED_TRACE(std::string(name) + " " + dtype_name(dt) + " tile " + std::to_string(tile));
         expect_fused_matches_reference(qs, ks, vs, tiled(o, tile, tile), dt, tol);
       }

@@ -35,6 +35,8 @@ inline AttentionDims check_attention_args(const Tensor& q, const Tensor& k, cons
            "): ", shapes());
   XF_CHECK(std::isfinite(opt.scale) && opt.scale >= 0, op, ": scale must be finite and >= 0 (0 = 1/sqrt(D)), got ",
            opt.scale);
+  XF_CHECK(opt.block_q >= 0 && opt.block_k >= 0, op, ": tile sizes must be >= 0 (0 = automatic), got block_q ",
+           opt.block_q, ", block_k ", opt.block_k);
   if (d.scale == 0) d.scale = d.D > 0 ? 1.0 / std::sqrt(static_cast<double>(d.D)) : 1.0;
   if (opt.mask.defined()) {
     const Tensor& m = opt.mask;

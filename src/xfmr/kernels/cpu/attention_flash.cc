@@ -145,10 +145,12 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
   const int64_t* ms = p.mask_strides;
   // Kᵀ [B, Hkv, D, S], so that S = Q Kᵀ is a row-major NN product: OpenBLAS (0.3.21) sends row-major NT
   // products (its column-major TN) of 64 x 64 outputs to the packed large-matrix path at several times the cost
-  // of its small-matrix NN kernel. One O(S * D) copy, reused by every query tile.
-  Scratch<T> kt_buf(p.B * p.Hkv * p.D * p.S);
+  // of its small-matrix NN kernel. One O(S * D) copy, reused by every query tile; skipped when there is only one
+  // query tile per head (decoding), where the copy would cost as much as the product.
+  const bool use_kt = tl.nqb > 1;
+  Scratch<T> kt_buf(use_kt ? p.B * p.Hkv * p.D * p.S : 1);
   T* kt = kt_buf.get();
-  transpose_heads(k, kt, p.B * p.Hkv, p.S, p.D);
+  if (use_kt) transpose_heads(k, kt, p.B * p.Hkv, p.S, p.D);
   parallel_for(p.B * p.Hq * tl.nqb, grain_for(tl.br * p.S * (p.D + p.Dv)), [&](int64_t begin, int64_t end) {
     Scratch<T> scratch(tl.br * tl.bc + 2 * tl.br);
     T* sb = scratch.get();               // [br, bc] scores, then probabilities
@@ -162,6 +164,7 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
       const int64_t kvh = b * p.Hkv + h / group;
       const int64_t i0 = qb * tl.br, nr = std::min(tl.br, p.T - i0);
       const T* Q = q + (bh * p.T + i0) * p.D;
+      const T* K = k + kvh * p.S * p.D;
       const T* Kt = kt + kvh * p.D * p.S;
       const T* V = v + kvh * p.S * p.Dv;
       T* O = out + (bh * p.T + i0) * p.Dv;
@@ -174,7 +177,10 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
       const int64_t s_end = p.causal ? std::clamp<int64_t>(i0 + nr + off, 0, p.S) : p.S;
       for (int64_t j0 = 0; j0 < s_end; j0 += tl.bc) {
         const int64_t nc = std::min(tl.bc, p.S - j0);
-        gemm(false, false, nr, nc, p.D, scale, Q, p.D, Kt + j0, p.S, T(0), sb, tl.bc);  // S = scale Q Kᵀ
+        if (use_kt)  // S = scale Q Kᵀ
+          gemm(false, false, nr, nc, p.D, scale, Q, p.D, Kt + j0, p.S, T(0), sb, tl.bc);
+        else
+          gemm(false, true, nr, nc, p.D, scale, Q, p.D, K + j0 * p.D, p.D, T(0), sb, tl.bc);
         for (int64_t r = 0; r < nr; ++r) {
           T* row = sb + r * tl.bc;
           const int64_t t = i0 + r;
