@@ -59,6 +59,8 @@ std::vector<Case> small_cases() {
   padded.mask = padding_mask(2, 7, DType::f64);
   AttentionOptions scaled;
   scaled.scale = 0.3;
+  AttentionOptions strided_mask;  // a non-contiguous [T, S] view (transpose of an [S, T] buffer)
+  strided_mask.mask = transpose(bias_mask(7, 5, DType::f64, 4), 0, 1);
   return {
       {"plain", 2, 2, 2, 5, 7, 4, 3, {}},
       {"causal_T<S", 2, 2, 2, 5, 7, 4, 3, causal},
@@ -70,6 +72,7 @@ std::vector<Case> small_cases() {
       {"mask_causal", 1, 2, 2, 5, 7, 4, 3, masked_causal},
       {"padding_mask", 2, 2, 2, 4, 7, 3, 3, padded},
       {"scale", 1, 2, 2, 4, 4, 5, 2, scaled},
+      {"strided_mask", 1, 2, 2, 5, 7, 3, 3, strided_mask},
   };
 }
 
@@ -244,6 +247,23 @@ Tensor json_safe(const Tensor& mask) {
   for (double& x : m)
     if (x == -kInf) x = -1e30;
   return Tensor::from_vector(std::span<const double>(m), mask.shape(), mask.dtype());
+}
+
+TEST(Attention, SteadyStateStepAllocatesNothingNew) {
+  // After one step has warmed the caching allocator, a forward + backward reaches the system allocator 0 times.
+  Tensor q = test::random_input({1, 4, 200, 32}, 1, 0, DType::f32), k = test::random_input({1, 2, 200, 32}, 2, 0, DType::f32),
+         v = test::random_input({1, 2, 200, 32}, 3, 0, DType::f32);
+  Tensor up = Tensor::ones({1, 4, 200, 32}, DType::f32);
+  AttentionOptions o;
+  o.causal = true;
+  auto step = [&] {
+    q.set_grad(Tensor()), k.set_grad(Tensor()), v.set_grad(Tensor());
+    scaled_dot_product_attention(q, k, v, o).backward(up);
+  };
+  step();
+  const int64_t before = alloc_stats().system_allocs;
+  step();
+  EXPECT_EQ(alloc_stats().system_allocs, before);
 }
 
 TEST(AttentionParity, Torch) {
