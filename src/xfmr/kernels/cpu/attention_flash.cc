@@ -52,37 +52,26 @@ inline void add_mask_row(T* row, const T* m, int64_t stride, int64_t n) {
   }
 }
 
-// Row reductions with kLanes independent accumulators, so the loops vectorise without -ffast-math (a single
-// running max/sum is a serial dependency the compiler may not reorder).
-constexpr int kLanes = 16;
-
+// Row reductions. `omp simd reduction` licenses the reassociation that vectorising a running max/sum needs
+// (plain loops stay scalar without -ffast-math); the result differs from a serial sum only in rounding.
 template <class T>
 T row_max(const T* row, int64_t n) {
-  T acc[kLanes];
-  std::fill(acc, acc + kLanes, -kInf<T>);
-  int64_t c = 0;
-  for (; c + kLanes <= n; c += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] = std::max(acc[l], row[c + l]);
   T m = -kInf<T>;
-  for (int l = 0; l < kLanes; ++l) m = std::max(m, acc[l]);
-  for (; c < n; ++c) m = std::max(m, row[c]);
+#pragma omp simd reduction(max : m)
+  for (int64_t c = 0; c < n; ++c) m = std::max(m, row[c]);
   return m;
 }
 
 // row[c] = exp(row[c] - shift) for c < n; returns their sum.
 template <class T>
 T exp_shift_sum(T* row, int64_t n, T shift) {
-  T acc[kLanes] = {};
-  int64_t c = 0;
-  for (; c + kLanes <= n; c += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const T e = fast_exp(row[c + l] - shift);
-      row[c + l] = e;
-      acc[l] += e;
-    }
   T sum = 0;
-  for (; c < n; ++c) sum += (row[c] = fast_exp(row[c] - shift));
-  for (int l = 0; l < kLanes; ++l) sum += acc[l];
+#pragma omp simd reduction(+ : sum)
+  for (int64_t c = 0; c < n; ++c) {
+    const T e = fast_exp(row[c] - shift);
+    row[c] = e;
+    sum += e;
+  }
   return sum;
 }
 

@@ -19,7 +19,7 @@ inline float fast_exp(float x) {
   constexpr float kShift = 12582912.0f;
   const float t = x * 1.44269504088896341f + kShift;
   const float n = t - kShift;
-  const int32_t ni = std::bit_cast<int32_t>(t) - std::bit_cast<int32_t>(kShift);
+  const uint32_t ni = std::bit_cast<uint32_t>(t) - std::bit_cast<uint32_t>(kShift);  // n mod 2^32 (NaN: garbage)
   // r = x - n ln2 in two steps (ln2 split into a part exact in float and a correction) to keep r accurate.
   const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
   float p = 1.0f / 720.0f;
@@ -29,7 +29,7 @@ inline float fast_exp(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  const float scale = std::bit_cast<float>((ni + 127) << 23);
+  const float scale = std::bit_cast<float>((ni + 127u) << 23);  // 2^n; n + 127 is in [1, 254] after the clamp
   return underflow ? 0.0f : p * scale;
 }
 
