@@ -4,7 +4,10 @@
 #include <cmath>
 #include <limits>
 
+#include <omp.h>
+
 #include "xfmr/core/allocator.h"
+#include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/kernels/cpu/attention_gemm.h"
 #include "xfmr/kernels/cpu/fast_exp.h"
@@ -30,6 +33,29 @@ class Scratch {
  private:
   size_t bytes_;
   T* p_;
+};
+
+// Scratch for every worker of one parallel_for, allocated once on the calling thread: a fixed number of
+// fixed-size blocks per call, so the caching allocator sees the same requests every step (per-worker
+// allocations inside the region would need as many cached blocks as happened to be live at once, which varies
+// with scheduling). Worker w uses slice(w); w is omp_get_thread_num(), below the team size parallel_for uses
+// (<= num_threads()), or below the enclosing team's size when we run inside someone else's parallel region.
+template <class T>
+class WorkerScratch {
+ public:
+  explicit WorkerScratch(int64_t per_worker)
+      : per_(std::max<int64_t>(per_worker, 1)),
+        workers_(std::max<int64_t>(num_threads(), omp_in_parallel() ? omp_get_num_threads() : 1)),
+        buf_(per_ * workers_) {}
+  T* slice() const {
+    const int64_t w = omp_get_thread_num();
+    XF_DCHECK(w < workers_, "attention scratch: worker ", w, " of ", workers_);
+    return buf_.get() + w * per_;
+  }
+
+ private:
+  int64_t per_, workers_;
+  Scratch<T> buf_;
 };
 
 template <class T>
@@ -139,9 +165,9 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
   Scratch<T> kt_buf(use_kt ? p.B * p.Hkv * p.D * p.S : 1);
   T* kt = kt_buf.get();
   if (use_kt) transpose_heads(k, kt, p.B * p.Hkv, p.S, p.D);
+  const WorkerScratch<T> fwd_scratch(tl.br * tl.bc + 2 * tl.br);
   parallel_for(p.B * p.Hq * tl.nqb, grain_for(tl.br * p.S * (p.D + p.Dv)), [&](int64_t begin, int64_t end) {
-    Scratch<T> scratch(tl.br * tl.bc + 2 * tl.br);
-    T* sb = scratch.get();               // [br, bc] scores, then probabilities
+    T* sb = fwd_scratch.slice();         // [br, bc] scores, then probabilities
     T* m = sb + tl.br * tl.bc;           // [br] running max
     T* l = m + tl.br;                    // [br] running sum of exp(score - m)
     for (int64_t u = begin; u < end; ++u) {
@@ -250,10 +276,10 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
   T* dq_base = splits > 1 ? dq_parts.get() : dq;
   std::fill(dq_base, dq_base + (splits > 1 ? splits : 1) * q_numel, T(0));
 
+  const WorkerScratch<T> bwd_scratch(3 * tl.br * tl.bc);
   parallel_for(owners * splits, grain_for(group * p.T * p.S * (2 * p.D + 3 * p.Dv) / splits),
                [&](int64_t begin, int64_t end) {
-    Scratch<T> scratch(3 * tl.br * tl.bc);
-    T* Pt = scratch.get();             // [bc, br] probabilities, key-major
+    T* Pt = bwd_scratch.slice();       // [bc, br] probabilities, key-major
     T* dSt = Pt + tl.br * tl.bc;       // [bc, br] dPᵀ, then dSᵀ = Pᵀ ∘ (dPᵀ - delta)
     T* dS = dSt + tl.br * tl.bc;       // [br, bc] dS for the dQ product
     for (int64_t u = begin; u < end; ++u) {
