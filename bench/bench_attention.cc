@@ -1,0 +1,52 @@
+// Fused (tiled, online-softmax) attention vs the unfused reference that materialises the [T, S] probabilities:
+// forward + backward, causal, f32, B = 1, H = 4, D = 64. Reports time per step and the allocator's peak bytes in
+// use during the step (inputs included), so the O(T) vs O(T^2) memory shows next to the speed.
+//
+//   build/ci/bench/bench_attention --benchmark_min_time=0.1
+#include <benchmark/benchmark.h>
+
+#include "xfmr/core/allocator.h"
+#include "xfmr/core/autograd.h"
+#include "xfmr/core/rng.h"
+#include "xfmr/ops/attention.h"
+#include "xfmr/ops/attention_reference.h"
+
+using namespace xfmr;
+
+namespace {
+
+constexpr int64_t kB = 1, kH = 4, kD = 64;
+
+template <bool kFused>
+void BM_attention_fwd_bwd(benchmark::State& state) {
+  const int64_t T = state.range(0);
+  Generator g(1);
+  Tensor q = randn({kB, kH, T, kD}, DType::f32, g), k = randn({kB, kH, T, kD}, DType::f32, g),
+         v = randn({kB, kH, T, kD}, DType::f32, g), up = randn({kB, kH, T, kD}, DType::f32, g);
+  q.set_requires_grad(), k.set_requires_grad(), v.set_requires_grad();
+  AttentionOptions opt;
+  opt.causal = true;
+  auto step = [&] {
+    q.set_grad(Tensor()), k.set_grad(Tensor()), v.set_grad(Tensor());
+    Tensor out = kFused ? scaled_dot_product_attention(q, k, v, opt) : attention_reference(q, k, v, opt);
+    out.backward(up);
+  };
+  step();  // warm the caching allocator, then measure one step's peak
+  q.set_grad(Tensor()), k.set_grad(Tensor()), v.set_grad(Tensor());
+  reset_peak_bytes();
+  step();
+  const double peak = static_cast<double>(alloc_stats().peak_bytes_in_use);
+  for (auto _ : state) step();
+  state.counters["peak_MiB"] = peak / (1024.0 * 1024.0);
+  // Useful work of a causal step: forward 2 GEMMs + backward 5 GEMMs, each 2 T S D / 2 flops per head.
+  state.counters["GFLOP/s"] = benchmark::Counter(7.0 * kB * kH * T * T * kD, benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+  release_cached_memory();
+}
+
+}  // namespace
+
+BENCHMARK(BM_attention_fwd_bwd<true>)->Name("fused_causal")->Arg(256)->Arg(1024)->Arg(4096)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_attention_fwd_bwd<false>)->Name("reference_causal")->Arg(256)->Arg(1024)->Arg(4096)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+BENCHMARK_MAIN();

@@ -1,0 +1,40 @@
+// Scaled dot-product attention, fused and tiled (FlashAttention, Dao et al. 2022, adapted to CPU).
+//
+//   q: [B, Hq, T, D]   k: [B, Hkv, S, D]   v: [B, Hkv, S, Dv]   ->   out: [B, Hq, T, Dv]
+//   out = softmax(scale * q kᵀ + mask) v, row-wise over the S keys.
+//
+// - Grouped-query attention: Hq % Hkv == 0 and query head h reads kv head h / (Hq / Hkv) (Hkv == Hq is MHA,
+//   Hkv == 1 is MQA).
+// - causal: query t attends keys s <= t + (S - T), i.e. the mask is aligned to the *end* of the keys, so a
+//   decoder that passes T new queries against S cached keys gets the usual lower-triangular pattern.
+// - mask: optional ADDITIVE float mask of the inputs' dtype, broadcastable to [B, Hq, T, S] (e.g. [T, S],
+//   [B, 1, 1, S]); it is added to the scaled scores. Use 0 to keep a key and -inf to block it (finite values act
+//   as a bias, e.g. ALiBi). Combined with `causal` by intersection. The mask receives no gradient: passing a
+//   mask that requires grad is an error.
+// - A query row that can see no key at all (fully blocked by mask/causal, e.g. t < T - S when causal and T > S)
+//   outputs 0 and passes no gradient, instead of PyTorch's NaN.
+// - scale: 0 means 1 / sqrt(D).
+// Inputs may be non-contiguous (they are copied once). f32 and f64.
+//
+// Memory: the forward keeps only out and the per-row logsumexp [B, Hq, T] for backward, never a T x S matrix;
+// backward recomputes scores tile by tile. See kernels/cpu/attention_flash.h for the algorithm.
+#pragma once
+#include <cstdint>
+
+#include "xfmr/core/tensor.h"
+
+namespace xfmr {
+
+struct AttentionOptions {
+  bool causal = false;
+  Tensor mask;         // additive, broadcastable to [B, Hq, T, S]; undefined = none
+  double scale = 0;    // 0 -> 1 / sqrt(D)
+  // Tile edges of the fused kernel (query rows, key columns); 0 picks a default from D. Results do not depend on
+  // them beyond rounding; tests set small tiles to exercise partial tiles.
+  int64_t block_q = 0, block_k = 0;
+};
+
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const AttentionOptions& opt = {});
+
+}  // namespace xfmr
