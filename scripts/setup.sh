@@ -4,7 +4,7 @@ set -euo pipefail
 
 PACKAGES=(
   g++ cmake ninja-build pkg-config git
-  libopenblas-dev            # BLAS for matmul
+  libopenblas-dev libopenblas-openmp-dev  # BLAS for matmul; the OpenMP build shares xfmr's thread pool
   libgtest-dev libgmock-dev  # unit tests
   libbenchmark-dev           # benchmarks
   nlohmann-json3-dev         # JSON for configs, results and fixtures
