@@ -2,8 +2,8 @@
 //   C == 1: row reductions (the last dim, e.g. [B*T, C] -> [B*T]);
 //   A == 1: column reductions (leading dims, e.g. a bias gradient [B*T, C] -> [C]);
 //   otherwise a middle dim.
-// Sums keep 2 * 64 bytes of partial sums per row that the compiler vectorises, and add blocks of kBlock elements
-// in double, so the rounding error grows with kBlock / lanes rather than with K.
+// Sums keep 128 bytes of partial sums per row (or a tile of column sums) that the compiler vectorises, and add
+// block sums in double, so the rounding error grows with the block length rather than with K.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -36,13 +36,26 @@ T row_sum(const T* x, int64_t n) {
   return static_cast<T>(total);
 }
 
-// out[c] (+)= sum_k x[k*C + c] for k in [k0, k1).
+// out[c] = sum_k x[k*C + c] for k in [k0, k1). Columns are done in tiles of kTile; each tile sums blocks of kRows
+// rows in T (vectorised across c) and adds the block sums in double, so the error grows with kRows, not with K.
 template <class T>
 void column_sum(const T* x, int64_t k0, int64_t k1, int64_t C, T* __restrict out) {
-  for (int64_t c = 0; c < C; ++c) out[c] = 0;
-  for (int64_t k = k0; k < k1; ++k) {
-    const T* row = x + k * C;
-    for (int64_t c = 0; c < C; ++c) out[c] += row[c];
+  constexpr int64_t kTile = 256, kRows = 128;
+  for (int64_t c0 = 0; c0 < C; c0 += kTile) {
+    const int64_t w = std::min(kTile, C - c0);
+    double acc[kTile];
+    T blk[kTile];
+    for (int64_t c = 0; c < w; ++c) acc[c] = 0;
+    for (int64_t b0 = k0; b0 < k1; b0 += kRows) {
+      const int64_t b1 = std::min(k1, b0 + kRows);
+      for (int64_t c = 0; c < w; ++c) blk[c] = 0;
+      for (int64_t k = b0; k < b1; ++k) {
+        const T* row = x + k * C + c0;
+        for (int64_t c = 0; c < w; ++c) blk[c] += row[c];
+      }
+      for (int64_t c = 0; c < w; ++c) acc[c] += static_cast<double>(blk[c]);
+    }
+    for (int64_t c = 0; c < w; ++c) out[c0 + c] = static_cast<T>(acc[c]);
   }
 }
 
