@@ -7,6 +7,7 @@
 #include "support/gradcheck.h"
 #include "support/input_shaping.h"
 #include "support/torch_parity.h"
+#include "xfmr/kernels/cpu/vmath.h"
 #include "xfmr/ops/activation.h"
 #include "xfmr/ops/elementwise.h"
 
@@ -143,4 +144,34 @@ TEST(ActivationErrors, BadInput) {
       EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
     }
   }
+}
+
+// The vectorised f32 math used by exp and the activations, against libm in double over a dense sweep.
+TEST(ActivationKernels, VmathAccuracy) {
+  double exp_rel = 0, tanh_rel = 0, erf_abs = 0;
+  for (float x = -87.0f; x < 88.7f; x += 0.00071f) {
+    const double e = std::exp(static_cast<double>(x));
+    exp_rel = std::max(exp_rel, std::fabs(vmath::exp(x) - e) / e);
+  }
+  for (float x = -10.0f; x < 10.0f; x += 0.000037f) {
+    const double t = std::tanh(static_cast<double>(x));
+    if (t != 0) tanh_rel = std::max(tanh_rel, std::fabs(vmath::tanh(x) - t) / std::fabs(t));
+    erf_abs = std::max(erf_abs, std::fabs(vmath::erf(x) - std::erf(static_cast<double>(x))));
+  }
+  EXPECT_LT(exp_rel, 2.5e-7);   // ~2 ulp
+  EXPECT_LT(tanh_rel, 3e-7);
+  EXPECT_LT(erf_abs, 3e-7);
+  // Special values.
+  EXPECT_EQ(vmath::exp(89.0f), INFINITY);
+  EXPECT_EQ(vmath::exp(-104.0f), 0.0f);
+  EXPECT_GT(vmath::exp(-100.0f), 0.0f);  // denormal results are kept down to -103
+  EXPECT_TRUE(std::isnan(vmath::exp(NAN)));
+  EXPECT_EQ(vmath::exp(-INFINITY), 0.0f);
+  EXPECT_EQ(vmath::tanh(INFINITY), 1.0f);
+  EXPECT_EQ(vmath::tanh(-INFINITY), -1.0f);
+  EXPECT_EQ(vmath::tanh(1e-20f), 1e-20f);
+  EXPECT_TRUE(std::isnan(vmath::tanh(NAN)));
+  EXPECT_EQ(vmath::erf(INFINITY), 1.0f);
+  EXPECT_EQ(vmath::erf(-INFINITY), -1.0f);
+  EXPECT_TRUE(std::isnan(vmath::erf(NAN)));
 }

@@ -137,6 +137,17 @@ TEST(Reduce, MaxTiesAndNan) {
   Tensor mc = max(z, 0, false, &idx);
   EXPECT_TRUE(std::isnan(mc.at({1})));
   EXPECT_EQ(idx.to_int_vector(), (std::vector<int64_t>{1, 0, 1}));
+  // Long rows take the vectorised two-pass kernel: ties resolve to the first index, a NaN anywhere wins.
+  std::vector<double> v(300);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(static_cast<double>(i));
+  v[37] = v[101] = 5.0;  // row 0: tie between 37 and 101
+  v[150 + 70] = 9.0;     // row 1: a larger value before the NaN
+  v[150 + 90] = nan;
+  Tensor w = Tensor::from_vector(v, {2, 150}, DType::f32);
+  Tensor wm = max(w, 1, false, &idx);
+  EXPECT_EQ(idx.to_int_vector(), (std::vector<int64_t>{37, 90}));
+  EXPECT_EQ(wm.at({0}), 5.0);
+  EXPECT_TRUE(std::isnan(wm.at({1})));
 }
 
 // Every kernel path (long row split across threads, many rows, column sums with K split into partials, middle

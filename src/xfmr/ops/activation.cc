@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "xfmr/core/autograd.h"
+#include "xfmr/kernels/cpu/vmath.h"
 #include "xfmr/ops/elementwise_impl.h"
 
 namespace xfmr {
@@ -19,7 +20,7 @@ constexpr double kInvSqrt2Pi = 0.3989422804014327;  // 1 / sqrt(2 pi)
 
 template <class T>
 inline T sigmoid_of(T x) {
-  return T(1) / (T(1) + std::exp(-x));
+  return T(1) / (T(1) + vmath::exp(-x));
 }
 }  // namespace
 
@@ -42,12 +43,12 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
     out = map1(x, "gelu", [](auto v) {
       using T = decltype(v);
       const T inner = T(kSqrt2OverPi) * (v + T(kGeluCubic) * v * v * v);
-      return T(0.5) * v * (T(1) + std::tanh(inner));
+      return T(0.5) * v * (T(1) + vmath::tanh(inner));
     });
   } else {
     out = map1(x, "gelu", [](auto v) {
       using T = decltype(v);
-      return T(0.5) * v * (T(1) + std::erf(v * T(kInvSqrt2)));
+      return T(0.5) * v * (T(1) + vmath::erf(v * T(kInvSqrt2)));
     });
   }
   if (needs_grad(x)) {
@@ -56,7 +57,7 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
         gs.g[0] = map2(g, kx, "gelu", [](auto gv, auto v) {
           using T = decltype(v);
           const T inner = T(kSqrt2OverPi) * (v + T(kGeluCubic) * v * v * v);
-          const T t = std::tanh(inner);
+          const T t = vmath::tanh(inner);
           const T dinner = T(kSqrt2OverPi) * (T(1) + T(3 * kGeluCubic) * v * v);
           return gv * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * dinner);
         });
@@ -64,8 +65,8 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
         // d/dx x Phi(x) = Phi(x) + x phi(x)
         gs.g[0] = map2(g, kx, "gelu", [](auto gv, auto v) {
           using T = decltype(v);
-          const T cdf = T(0.5) * (T(1) + std::erf(v * T(kInvSqrt2)));
-          const T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * v * v);
+          const T cdf = T(0.5) * (T(1) + vmath::erf(v * T(kInvSqrt2)));
+          const T pdf = T(kInvSqrt2Pi) * vmath::exp(T(-0.5) * v * v);
           return gv * (cdf + v * pdf);
         });
       }
@@ -76,7 +77,7 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
 
 Tensor silu(const Tensor& x) {
   check_float(x, "silu");
-  Tensor out = map1(x, "silu", [](auto v) { return v / (decltype(v)(1) + std::exp(-v)); });
+  Tensor out = map1(x, "silu", [](auto v) { return v / (decltype(v)(1) + vmath::exp(-v)); });
   if (needs_grad(x)) {
     // d/dx x s(x) = s (1 + x (1 - s))
     record("silu", out, {&x}, [kx = x.detach()](const Tensor& g, GradSlots& gs) {
@@ -103,7 +104,7 @@ Tensor sigmoid(const Tensor& x) {
 
 Tensor tanh(const Tensor& x) {
   check_float(x, "tanh");
-  Tensor out = map1(x, "tanh", [](auto v) { return std::tanh(v); });
+  Tensor out = map1(x, "tanh", [](auto v) { return vmath::tanh(v); });
   if (needs_grad(x)) {
     record("tanh", out, {&x}, [ko = out.detach()](const Tensor& g, GradSlots& gs) {
       gs.g[0] = map2(g, ko, "tanh", [](auto gv, auto o) { return gv * (decltype(o)(1) - o * o); });
@@ -117,7 +118,7 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
   Tensor out = map1(x, "softplus", [beta, threshold](auto v) {
     using T = decltype(v);
     const T bx = v * static_cast<T>(beta);
-    return bx > static_cast<T>(threshold) ? v : std::log1p(std::exp(bx)) / static_cast<T>(beta);
+    return bx > static_cast<T>(threshold) ? v : std::log1p(vmath::exp(bx)) / static_cast<T>(beta);
   });
   if (needs_grad(x)) {
     record("softplus", out, {&x}, [kx = x.detach(), beta, threshold](const Tensor& g, GradSlots& gs) {
@@ -125,7 +126,7 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
         using T = decltype(v);
         const T bx = v * static_cast<T>(beta);
         if (bx > static_cast<T>(threshold)) return gv;
-        const T z = std::exp(bx);
+        const T z = vmath::exp(bx);
         return gv * z / (z + T(1));
       });
     });

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "xfmr/core/autograd.h"
+#include "xfmr/kernels/cpu/vmath.h"
 #include "xfmr/ops/elementwise_impl.h"
 #include "xfmr/ops/reduce.h"
 
@@ -196,7 +197,7 @@ Tensor neg(const Tensor& a) {
 
 Tensor exp(const Tensor& a) {
   check_float(a, "exp");
-  Tensor out = map1(a, "exp", [](auto x) { return std::exp(x); });
+  Tensor out = map1(a, "exp", [](auto x) { return vmath::exp(x); });
   if (needs_grad(a))
     record("exp", out, {&a}, [ko = out.detach()](const Tensor& g, GradSlots& gs) { gs.g[0] = mul(g, ko); });
   return out;

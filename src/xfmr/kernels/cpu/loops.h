@@ -103,10 +103,11 @@ void run_plan(const LoopPlan<N>& p, T* const (&base)[N], Row&& row) {
   });
 }
 
-// ---- inner kernels: out stride is always 1 (out is fresh and contiguous) ----
+// ---- inner kernels: out stride is always 1 (out is fresh and contiguous). flatten: the op's functor (and the
+// vmath it calls) must be inlined into the loop, or the loop cannot be vectorised. ----
 
 template <class T, class F>
-inline void unary_row(T* __restrict o, const T* __restrict x, int64_t sx, int64_t n, F f) {
+[[gnu::flatten]] inline void unary_row(T* __restrict o, const T* __restrict x, int64_t sx, int64_t n, F f) {
   if (sx == 1) {
     for (int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
   } else {
@@ -115,7 +116,7 @@ inline void unary_row(T* __restrict o, const T* __restrict x, int64_t sx, int64_
 }
 
 template <class T, class F>
-inline void binary_row(T* __restrict o, const T* a, int64_t sa, const T* b, int64_t sb, int64_t n, F f) {
+[[gnu::flatten]] inline void binary_row(T* __restrict o, const T* a, int64_t sa, const T* b, int64_t sb, int64_t n, F f) {
   if (sa == 1 && sb == 1) {
     for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i]);
   } else if (sa == 1 && sb == 0) {
@@ -130,7 +131,7 @@ inline void binary_row(T* __restrict o, const T* a, int64_t sa, const T* b, int6
 }
 
 template <class T, class F>
-inline void ternary_row(T* __restrict o, const T* a, int64_t sa, const T* b, int64_t sb, const T* c, int64_t sc,
+[[gnu::flatten]] inline void ternary_row(T* __restrict o, const T* a, int64_t sa, const T* b, int64_t sb, const T* c, int64_t sc,
                         int64_t n, F f) {
   if (sa == 1 && sb == 1 && sc == 1) {
     for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i], c[i]);

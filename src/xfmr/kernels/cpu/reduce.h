@@ -111,6 +111,41 @@ inline bool takes_max(T v, T best) {
   return v > best || (v != v && best == best);
 }
 
+// Index of the first maximum of x[0..n) (n >= 1), or of the first NaN if any; its value in `best`. Two passes: a
+// vectorised max (maxps semantics: `v > m ? v : m`) with a NaN count, then a scan for the first matching element.
+template <class T>
+int64_t row_argmax(const T* x, int64_t n, T& best) {
+  constexpr int L = 64 / sizeof(T);
+  T m[L];
+  int32_t nans[L] = {};
+  for (int j = 0; j < L; ++j) m[j] = x[0];
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int j = 0; j < L; ++j) {
+      const T v = x[i + j];
+      m[j] = v > m[j] ? v : m[j];
+      nans[j] += v != v;
+    }
+  T mx = m[0];
+  int32_t nan_count = 0;
+  for (int j = 0; j < L; ++j) {
+    mx = m[j] > mx ? m[j] : mx;
+    nan_count += nans[j];
+  }
+  for (; i < n; ++i) {
+    mx = x[i] > mx ? x[i] : mx;
+    nan_count += x[i] != x[i];
+  }
+  int64_t k = 0;
+  if (nan_count > 0) {
+    while (x[k] == x[k]) ++k;
+  } else {
+    while (x[k] != mx) ++k;
+  }
+  best = x[k];
+  return k;
+}
+
 // vals[a, c] = max_k x[a, k, c], idx[a, c] = its first arg max; x contiguous [A, K, C] with K >= 1.
 template <class T>
 void max_akc(const T* x, int64_t A, int64_t K, int64_t C, T* vals, int64_t* idx) {
@@ -120,12 +155,7 @@ void max_akc(const T* x, int64_t A, int64_t K, int64_t C, T* vals, int64_t* idx)
       T* va = vals + a * C;
       int64_t* ia = idx + a * C;
       if (C == 1) {
-        T best = xa[0];
-        int64_t bi = 0;
-        for (int64_t k = 1; k < K; ++k)
-          if (takes_max(xa[k], best)) best = xa[k], bi = k;
-        va[0] = best;
-        ia[0] = bi;
+        ia[0] = row_argmax(xa, K, va[0]);
         continue;
       }
       for (int64_t c = 0; c < C; ++c) va[c] = xa[c], ia[c] = 0;
