@@ -1,5 +1,6 @@
-// Elementwise, activation and reduction ops at transformer-block sizes (B*T = 4096 rows of C = 256, f32), forward
-// only, single thread and all threads. The PyTorch peer is bench/torch_elementwise.py (same shapes, same ops).
+// Elementwise, activation and reduction ops at transformer-block sizes (B*T = 4096 rows of C = 256, f32),
+// forward only, single thread and all threads. The PyTorch peer is bench/torch_elementwise.py (same shapes,
+// same ops).
 //   ./build/release/bench/bench_elementwise --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
 
@@ -27,10 +28,10 @@ void run(benchmark::State& st, F f) {
   st.SetItemsProcessed(st.iterations() * kRows * kC);
 }
 
-#define XF_BENCH(name, expr)                                                                                       \
-  void BM_##name(benchmark::State& st) {                                                                          \
-    run(st, [](const Tensor& x, const Tensor& y, const Tensor& row, const Tensor& col) { return expr; });           \
-  }                                                                                                               \
+#define XF_BENCH(name, expr)                                                                              \
+  void BM_##name(benchmark::State& st) {                                                                  \
+    run(st, [](const Tensor& x, const Tensor& y, const Tensor& row, const Tensor& col) { return expr; }); \
+  }                                                                                                       \
   BENCHMARK(BM_##name)->Arg(1)->Arg(0)
 
 XF_BENCH(add_same, add(x, y));

@@ -21,7 +21,8 @@ Tensor leaf(const Shape& s, uint64_t seed, bool transposed, double min_abs = 0.0
 // n evenly spaced values in [lo, hi] (f64 unless told).
 Tensor linspace(double lo, double hi, int64_t n, DType dt = DType::f64) {
   std::vector<double> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = lo + (hi - lo) * static_cast<double>(i) / static_cast<double>(n - 1);
+  for (int64_t i = 0; i < n; ++i)
+    v[static_cast<size_t>(i)] = lo + (hi - lo) * static_cast<double>(i) / static_cast<double>(n - 1);
   return Tensor::from_vector(v, {n}, dt);
 }
 }  // namespace
@@ -36,7 +37,8 @@ TEST(ActivationGrad, AllOps) {
     expect_gradcheck([](auto& in) { return sigmoid(in[0]); }, {leaf({3, 5}, 5, t)});
     expect_gradcheck([](auto& in) { return tanh(in[0]); }, {leaf({3, 5}, 6, t)});
     expect_gradcheck([](auto& in) { return softplus(in[0]); }, {leaf({3, 5}, 7, t)});
-    // beta = 2, threshold 1.5: the linear branch starts at x = 0.75 (the function jumps by log1p(e^-1.5)/2 there).
+    // beta = 2, threshold 1.5: the linear branch starts at x = 0.75 (the function jumps by log1p(e^-1.5)/2
+    // there).
     Tensor x = leaf({4, 6}, 8, t);
     test::avoid_points(x, {0.75}, 0.05);
     expect_gradcheck([](auto& in) { return softplus(in[0], 2.0, 1.5); }, {x});
@@ -44,8 +46,11 @@ TEST(ActivationGrad, AllOps) {
   // Wide inputs reach the saturated tails.
   Tensor wide = leaf({40}, 9, false);
   test::modify_elements(wide, [](double& v) { v *= 6; });
-  expect_gradcheck([](auto& in) { return gelu(in[0]) + gelu(in[0], GeluApprox::tanh) + silu(in[0]) + sigmoid(in[0]) + tanh(in[0]); },
-                   {wide});
+  expect_gradcheck(
+      [](auto& in) {
+        return gelu(in[0]) + gelu(in[0], GeluApprox::tanh) + silu(in[0]) + sigmoid(in[0]) + tanh(in[0]);
+      },
+      {wide});
 }
 
 TEST(Activation, ForwardValues) {
@@ -69,9 +74,9 @@ TEST(Activation, ForwardValues) {
   EXPECT_EQ(gelu(big, GeluApprox::tanh).to_vector(), (std::vector<double>{-0.0, 1000}));
 }
 
-// The two GELU variants differ, and by exactly what torch's differ by: both are matched to torch in f64 at 1e-12,
-// and the gap is the documented size of the tanh approximation error (max ~ 4.7e-4 near |x| = 2.4; Hendrycks &
-// Gimpel 2016).
+// The two GELU variants differ, and by exactly what torch's differ by: both are matched to torch in f64 at
+// 1e-12, and the gap is the documented size of the tanh approximation error (max ~ 4.7e-4 near |x| = 2.4;
+// Hendrycks & Gimpel 2016).
 TEST(Activation, GeluTanhDiffersFromExactLikeTorch) {
   Tensor x = linspace(-6, 6, 241);
   const std::vector<double> exact = gelu(x).to_vector(), approx = gelu(x, GeluApprox::tanh).to_vector();
@@ -93,7 +98,8 @@ TEST(Activation, GeluTanhDiffersFromExactLikeTorch) {
 // softplus switches to the identity where beta * x > threshold, in forward and backward, as torch does.
 TEST(Activation, SoftplusThresholdLikeTorch) {
   // beta = 2, threshold = 20: x = 10.5 (bx = 21) is returned exactly; x = 2 (bx = 4) is not.
-  Tensor x = Tensor::from_vector(std::vector<double>{10.5, 2.0, 30.0}, {3}, DType::f32).set_requires_grad(true);
+  Tensor x =
+      Tensor::from_vector(std::vector<double>{10.5, 2.0, 30.0}, {3}, DType::f32).set_requires_grad(true);
   Tensor y = softplus(x, 2.0, 20.0);
   EXPECT_EQ(y.at({0}), x.at({0}));
   EXPECT_EQ(y.at({2}), x.at({2}));
@@ -104,9 +110,10 @@ TEST(Activation, SoftplusThresholdLikeTorch) {
   // A low threshold makes the jump visible: softplus(x=0.6, beta=1, threshold=0.5) = 0.6, not log1p(e^0.6).
   EXPECT_NEAR(softplus(Tensor::scalar(0.6, DType::f64), 1.0, 0.5).item(), 0.6, 0);
   test::ParityBatch b;
-  b.add("softplus_thr_default", "act_softplus", {}, {b.randn({5, 8}, DType::f32, 15.0)}, [](auto& in) { return softplus(in[0]); });
-  b.add("softplus_thr_beta", "act_softplus", {{"beta", 3.0}, {"threshold", 5.0}}, {b.randn({5, 8}, DType::f32, 4.0)},
-        [](auto& in) { return softplus(in[0], 3.0, 5.0); });
+  b.add("softplus_thr_default", "act_softplus", {}, {b.randn({5, 8}, DType::f32, 15.0)},
+        [](auto& in) { return softplus(in[0]); });
+  b.add("softplus_thr_beta", "act_softplus", {{"beta", 3.0}, {"threshold", 5.0}},
+        {b.randn({5, 8}, DType::f32, 4.0)}, [](auto& in) { return softplus(in[0], 3.0, 5.0); });
   b.add("softplus_thr_low", "act_softplus", {{"beta", 0.5}, {"threshold", 0.25}}, {b.randn({5, 8})},
         [](auto& in) { return softplus(in[0], 0.5, 0.25); });
   b.run();
@@ -119,7 +126,8 @@ TEST(ActivationParity, Torch) {
   b.add("gelu_tanh", "act_gelu", {{"approximate", "tanh"}}, {b.randn({4, 9}, DType::f32, 3.0)},
         [](auto& in) { return gelu(in[0], GeluApprox::tanh); });
   b.add("silu", "act_silu", {}, {b.randn({4, 9}, DType::f32, 3.0)}, [](auto& in) { return silu(in[0]); });
-  b.add("sigmoid", "act_sigmoid", {}, {b.randn({4, 9}, DType::f32, 3.0)}, [](auto& in) { return sigmoid(in[0]); });
+  b.add("sigmoid", "act_sigmoid", {}, {b.randn({4, 9}, DType::f32, 3.0)},
+        [](auto& in) { return sigmoid(in[0]); });
   b.add("tanh", "act_tanh", {}, {b.randn({4, 9}, DType::f32, 2.0)}, [](auto& in) { return tanh(in[0]); });
   b.add("softplus", "act_softplus", {{"beta", 1.5}}, {b.randn({4, 9}, DType::f32, 3.0)},
         [](auto& in) { return softplus(in[0], 1.5); });
@@ -131,9 +139,8 @@ TEST(ActivationParity, Torch) {
 TEST(ActivationErrors, BadInput) {
   Tensor i64 = Tensor::zeros({3}, DType::i64);
   const std::pair<const char*, std::function<void()>> cases[] = {
-      {"relu", [&] { relu(i64); }},       {"gelu", [&] { gelu(i64); }},
-      {"silu", [&] { silu(i64); }},       {"sigmoid", [&] { sigmoid(i64); }},
-      {"tanh", [&] { tanh(i64); }},       {"softplus", [&] { softplus(i64); }},
+      {"relu", [&] { relu(i64); }},       {"gelu", [&] { gelu(i64); }}, {"silu", [&] { silu(i64); }},
+      {"sigmoid", [&] { sigmoid(i64); }}, {"tanh", [&] { tanh(i64); }}, {"softplus", [&] { softplus(i64); }},
       {"gelu", [&] { gelu(Tensor()); }},
   };
   for (auto& [name, f] : cases) {
@@ -158,7 +165,7 @@ TEST(ActivationKernels, VmathAccuracy) {
     if (t != 0) tanh_rel = std::max(tanh_rel, std::fabs(vmath::tanh(x) - t) / std::fabs(t));
     erf_abs = std::max(erf_abs, std::fabs(vmath::erf(x) - std::erf(static_cast<double>(x))));
   }
-  EXPECT_LT(exp_rel, 2.5e-7);   // ~2 ulp
+  EXPECT_LT(exp_rel, 2.5e-7);  // ~2 ulp
   EXPECT_LT(tanh_rel, 3e-7);
   EXPECT_LT(erf_abs, 3e-7);
   // Special values.

@@ -34,17 +34,26 @@ struct Layout {
 
 // Same shape, row / column / two-sided / scalar / middle broadcasts, and non-contiguous operands.
 const Layout kLayouts[] = {
-    {{3, 4}, {3, 4}},           {{2, 3, 4}, {4}},          {{2, 3, 4}, {2, 3, 1}},
-    {{3, 1}, {1, 4}},           {{}, {2, 3}},              {{2, 3}, {}},
-    {{2, 1, 4}, {2, 3, 4}},     {{3, 4}, {3, 4}, true},    {{3, 4}, {3, 4}, false, true},
-    {{2, 3, 4}, {3, 4}, false, true}, {{4, 3}, {3}, true}, {{5}, {2, 5}},
+    {{3, 4}, {3, 4}},
+    {{2, 3, 4}, {4}},
+    {{2, 3, 4}, {2, 3, 1}},
+    {{3, 1}, {1, 4}},
+    {{}, {2, 3}},
+    {{2, 3}, {}},
+    {{2, 1, 4}, {2, 3, 4}},
+    {{3, 4}, {3, 4}, true},
+    {{3, 4}, {3, 4}, false, true},
+    {{2, 3, 4}, {3, 4}, false, true},
+    {{4, 3}, {3}, true},
+    {{5}, {2, 5}},
 };
 
 // Gradchecks f over every layout; b is kept at least b_min_abs from 0; a_positive makes a > 0.
 void gradcheck_binary(const BinaryFn& f, double b_min_abs = 0.0, bool a_positive = false) {
   uint64_t seed = 10;
   for (const Layout& l : kLayouts) {
-    SCOPED_TRACE("a " + l.a.str() + (l.ta ? " (transposed)" : "") + ", b " + l.b.str() + (l.tb ? " (transposed)" : ""));
+    SCOPED_TRACE("a " + l.a.str() + (l.ta ? " (transposed)" : "") + ", b " + l.b.str() +
+                 (l.tb ? " (transposed)" : ""));
     Tensor a = leaf(l.a, seed++, l.ta), b = leaf(l.b, seed++, l.tb, b_min_abs);
     if (a_positive) test::make_positive(a);
     expect_gradcheck([&](auto& in) { return f(in[0], in[1]); }, {a, b});
@@ -55,16 +64,27 @@ void gradcheck_binary(const BinaryFn& f, double b_min_abs = 0.0, bool a_positive
 
 // ---------------------------------------------------------------- gradients (f64 finite differences)
 
-TEST(ElementwiseGrad, Add) { gradcheck_binary([](auto& a, auto& b) { return add(a, b); }); }
-TEST(ElementwiseGrad, Sub) { gradcheck_binary([](auto& a, auto& b) { return sub(a, b); }); }
-TEST(ElementwiseGrad, Mul) { gradcheck_binary([](auto& a, auto& b) { return mul(a, b); }); }
-TEST(ElementwiseGrad, Div) { gradcheck_binary([](auto& a, auto& b) { return div(a, b); }, 0.5); }
-TEST(ElementwiseGrad, PowTensor) { gradcheck_binary([](auto& a, auto& b) { return pow(a, b); }, 0.0, true); }
+TEST(ElementwiseGrad, Add) {
+  gradcheck_binary([](auto& a, auto& b) { return add(a, b); });
+}
+TEST(ElementwiseGrad, Sub) {
+  gradcheck_binary([](auto& a, auto& b) { return sub(a, b); });
+}
+TEST(ElementwiseGrad, Mul) {
+  gradcheck_binary([](auto& a, auto& b) { return mul(a, b); });
+}
+TEST(ElementwiseGrad, Div) {
+  gradcheck_binary([](auto& a, auto& b) { return div(a, b); }, 0.5);
+}
+TEST(ElementwiseGrad, PowTensor) {
+  gradcheck_binary([](auto& a, auto& b) { return pow(a, b); }, 0.0, true);
+}
 
 TEST(ElementwiseGrad, Operators) {
   gradcheck_binary([](auto& a, auto& b) { return (a + b) * a - b / (b * b + 1.0); });
-  expect_gradcheck([](auto& in) { return -in[0] + 2.0 * in[0] - 3.0 + (1.5 - in[0]) / 4.0 + 1.0 + in[0] * 0.5; },
-                   {random_transposed_input({3, 4}, 3)});
+  expect_gradcheck(
+      [](auto& in) { return -in[0] + 2.0 * in[0] - 3.0 + (1.5 - in[0]) / 4.0 + 1.0 + in[0] * 0.5; },
+      {random_transposed_input({3, 4}, 3)});
   expect_gradcheck([](auto& in) { return 2.0 / in[0]; }, {random_input({3, 4}, 4, 0.5)});
 }
 
@@ -112,7 +132,8 @@ TEST(ElementwiseGrad, Where) {
   Generator g(3);
   // Integer condition broadcast over a, b a 0-d tensor.
   Tensor cond = randint(0, 2, {3, 1}, DType::i64, g);
-  expect_gradcheck([&](auto& in) { return where(cond, in[0], in[1]); }, {random_input({2, 3, 4}, 1), random_input({}, 2)});
+  expect_gradcheck([&](auto& in) { return where(cond, in[0], in[1]); },
+                   {random_input({2, 3, 4}, 1), random_input({}, 2)});
   // Float condition of a's dtype, non-contiguous a, broadcast b.
   Tensor fc = randn({3, 4}, DType::f64, g);
   expect_gradcheck([&](auto& in) { return where(fc, in[0], in[1]); },
@@ -145,12 +166,14 @@ TEST(Elementwise, ForwardValuesAndBroadcastShape) {
 
 TEST(Elementwise, NanAndZeroEdgeCases) {
   const double nan = std::nan("");
-  Tensor x = Tensor::from_vector(std::vector<double>{nan, 0.0, -2.0}, {3}, DType::f64).set_requires_grad(true);
+  Tensor x =
+      Tensor::from_vector(std::vector<double>{nan, 0.0, -2.0}, {3}, DType::f64).set_requires_grad(true);
   Tensor c = clamp(x, -1, 1);
   EXPECT_TRUE(std::isnan(c.at({0})));
   EXPECT_EQ(c.at({2}), -1.0);
   // abs'(0) = 0 (torch), clamp' = 1 on the closed interval, pow(x, 0)' = 0 even at x = 0.
-  Tensor x2 = Tensor::from_vector(std::vector<double>{0.0, 1.0, 2.0}, {3}, DType::f64).set_requires_grad(true);
+  Tensor x2 =
+      Tensor::from_vector(std::vector<double>{0.0, 1.0, 2.0}, {3}, DType::f64).set_requires_grad(true);
   abs(x2).backward(Tensor::ones({3}, DType::f64));
   EXPECT_EQ(x2.grad().to_vector(), (std::vector<double>{0, 1, 1}));
   x2.set_grad(Tensor());
@@ -171,9 +194,15 @@ TEST(Elementwise, NanAndZeroEdgeCases) {
 // including tensors big enough to be split across threads.
 TEST(ElementwiseKernels, FastLoopsMatchReference) {
   const Layout layouts[] = {
-      {{300, 257}, {300, 257}},       {{300, 257}, {257}},        {{300, 257}, {300, 1}},
-      {{300, 257}, {}},               {{257, 300}, {300}, true},  {{7, 300, 33}, {7, 1, 33}},
-      {{40, 1, 30}, {1, 50, 1}},      {{3, 4}, {4}},              {{300, 257}, {300, 257}, true, true},
+      {{300, 257}, {300, 257}},
+      {{300, 257}, {257}},
+      {{300, 257}, {300, 1}},
+      {{300, 257}, {}},
+      {{257, 300}, {300}, true},
+      {{7, 300, 33}, {7, 1, 33}},
+      {{40, 1, 30}, {1, 50, 1}},
+      {{3, 4}, {4}},
+      {{300, 257}, {300, 257}, true, true},
   };
   for (DType dt : {DType::f32, DType::f64}) {
     for (const Layout& l : layouts) {
@@ -223,7 +252,8 @@ TEST(ElementwiseParity, Torch) {
     Tensor t = b.randn(s);
     return test::make_positive(t);
   };
-  const std::pair<Shape, Shape> shapes[] = {{{4, 5}, {4, 5}}, {{2, 3, 5}, {5}}, {{2, 3, 5}, {2, 3, 1}}, {{3, 1}, {1, 4}}, {{}, {3, 2}}};
+  const std::pair<Shape, Shape> shapes[] = {
+      {{4, 5}, {4, 5}}, {{2, 3, 5}, {5}}, {{2, 3, 5}, {2, 3, 1}}, {{3, 1}, {1, 4}}, {{}, {3, 2}}};
   int i = 0;
   for (auto& [sa, sb] : shapes) {
     const std::string k = std::to_string(i++);
@@ -240,7 +270,8 @@ TEST(ElementwiseParity, Torch) {
   b.add("div_s", "ew_div_scalar", {{"s", 7.0}}, {b.randn({3, 4})}, [](auto& in) { return in[0] / 7.0; });
   b.add("rdiv_s", "ew_rdiv_scalar", {{"s", 2.0}}, {pos({3, 4})}, [](auto& in) { return 2.0 / in[0]; });
   for (double e : {2.0, 3.0, 0.5, -0.5, 1.7}) {
-    b.add("pow_s" + std::to_string(e), "ew_pow_scalar", {{"e", e}}, {pos({3, 4})}, [e](auto& in) { return pow(in[0], e); });
+    b.add("pow_s" + std::to_string(e), "ew_pow_scalar", {{"e", e}}, {pos({3, 4})},
+          [e](auto& in) { return pow(in[0], e); });
   }
   b.add("neg", "ew_neg", {}, {b.randn({3, 4})}, [](auto& in) { return neg(in[0]); });
   b.add("exp", "ew_exp", {}, {b.randn({3, 4})}, [](auto& in) { return exp(in[0]); });
@@ -248,7 +279,8 @@ TEST(ElementwiseParity, Torch) {
   b.add("sqrt", "ew_sqrt", {}, {pos({3, 4})}, [](auto& in) { return sqrt(in[0]); });
   b.add("rsqrt", "ew_rsqrt", {}, {pos({3, 4})}, [](auto& in) { return rsqrt(in[0]); });
   b.add("abs", "ew_abs", {}, {b.randn({3, 4})}, [](auto& in) { return abs(in[0]); });
-  b.add("clamp", "ew_clamp", {{"lo", -0.5}, {"hi", 0.8}}, {b.randn({6, 7})}, [](auto& in) { return clamp(in[0], -0.5, 0.8); });
+  b.add("clamp", "ew_clamp", {{"lo", -0.5}, {"hi", 0.8}}, {b.randn({6, 7})},
+        [](auto& in) { return clamp(in[0], -0.5, 0.8); });
   b.add("where", "ew_where", {}, {b.randint(0, 2, {3, 1}), b.randn({2, 3, 4}), b.randn({4})},
         [](auto& in) { return where(in[0], in[1], in[2]); });
   b.run();
@@ -263,13 +295,15 @@ void expect_error(const std::function<void()>& f, std::initializer_list<const ch
     f();
     ADD_FAILURE() << "no error thrown";
   } catch (const Error& e) {
-    for (const char* frag : fragments) EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what();
+    for (const char* frag : fragments)
+      EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what();
   }
 }
 }  // namespace
 
 TEST(ElementwiseErrors, BadInput) {
-  Tensor f32 = Tensor::ones({2, 3}), f64 = Tensor::ones({3}, DType::f64), i64 = Tensor::zeros({3}, DType::i64);
+  Tensor f32 = Tensor::ones({2, 3}), f64 = Tensor::ones({3}, DType::f64),
+         i64 = Tensor::zeros({3}, DType::i64);
   expect_error([&] { add(f32, f64); }, {"add", "dtype mismatch", "[2, 3]", "[3]"});
   expect_error([&] { mul(f32, Tensor::ones({4})); }, {"mul", "[2, 3]", "[4]", "broadcast"});
   expect_error([&] { sub(f32, Tensor::ones({2, 2})); }, {"sub", "[2, 3]", "[2, 2]"});

@@ -25,15 +25,16 @@ struct DimsCase {
   bool keepdim;
 };
 // Last dim, leading dims, a middle dim, a non-adjacent pair (generic path), negative dims, all dims.
-const DimsCase kDims[] = {{{-1}, false}, {{2}, true},      {{0}, false},     {{0, 1}, true}, {{1}, false},
-                          {{0, 2}, false}, {{-3, -1}, true}, {{}, false},    {{0, 1, 2}, true}};
+const DimsCase kDims[] = {{{-1}, false},   {{2}, true},      {{0}, false}, {{0, 1}, true},   {{1}, false},
+                          {{0, 2}, false}, {{-3, -1}, true}, {{}, false},  {{0, 1, 2}, true}};
 
 void expect_error(const std::function<void()>& f, std::initializer_list<const char*> fragments) {
   try {
     f();
     ADD_FAILURE() << "no error thrown";
   } catch (const Error& e) {
-    for (const char* frag : fragments) EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what();
+    for (const char* frag : fragments)
+      EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what();
   }
 }
 }  // namespace
@@ -72,20 +73,24 @@ TEST(ReduceGrad, Var) {
           if (reduced) n *= Shape{2, 3, 4}[d];
         }
         if (n <= corr) continue;  // inf/nan output (tested in ValuesShapesAndSemantics)
-        SCOPED_TRACE("dims " + c.dims.str() + " correction " + std::to_string(corr) + (t ? " transposed" : ""));
-        expect_gradcheck([&](auto& in) { return var(in[0], c.dims, c.keepdim, corr); }, {leaf({2, 3, 4}, 6, t)});
+        SCOPED_TRACE("dims " + c.dims.str() + " correction " + std::to_string(corr) +
+                     (t ? " transposed" : ""));
+        expect_gradcheck([&](auto& in) { return var(in[0], c.dims, c.keepdim, corr); },
+                         {leaf({2, 3, 4}, 6, t)});
       }
     }
   }
 }
 
 TEST(ReduceGrad, ReduceSumTo) {
-  for (const Shape& target : {Shape{4}, Shape{3, 1}, Shape{1, 4}, Shape{2, 1, 4}, Shape{}, Shape{1, 1, 1}, Shape{2, 3, 4}}) {
+  for (const Shape& target :
+       {Shape{4}, Shape{3, 1}, Shape{1, 4}, Shape{2, 1, 4}, Shape{}, Shape{1, 1, 1}, Shape{2, 3, 4}}) {
     SCOPED_TRACE("target " + target.str());
     expect_gradcheck([&](auto& in) { return reduce_sum_to(in[0], target); }, {leaf({2, 3, 4}, 7, true)});
     Tensor g = leaf({2, 3, 4}, 8, false);
     EXPECT_EQ(reduce_sum_to(g, target).shape(), target);
-    const std::vector<double> mine = reduce_sum_to(g, target).to_vector(), theirs = sum_to(g, target).to_vector();
+    const std::vector<double> mine = reduce_sum_to(g, target).to_vector(),
+                              theirs = sum_to(g, target).to_vector();
     ASSERT_EQ(mine.size(), theirs.size());
     for (size_t i = 0; i < mine.size(); ++i) EXPECT_NEAR(mine[i], theirs[i], 1e-12);
   }
@@ -120,7 +125,8 @@ TEST(Reduce, ValuesShapesAndSemantics) {
 
 TEST(Reduce, MaxTiesAndNan) {
   // The gradient goes to the first maximal index only.
-  Tensor x = Tensor::from_vector(std::vector<double>{1, 3, 3, 2, 4, 4}, {2, 3}, DType::f64).set_requires_grad(true);
+  Tensor x =
+      Tensor::from_vector(std::vector<double>{1, 3, 3, 2, 4, 4}, {2, 3}, DType::f64).set_requires_grad(true);
   max(x, 1).backward(Tensor::ones({2}, DType::f64));
   EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{0, 1, 0, 0, 1, 0}));
   Tensor y = Tensor::from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2}, DType::f64).set_requires_grad(true);
@@ -158,9 +164,9 @@ TEST(ReduceKernels, MatchReference) {
     Shape dims;
   };
   const Case cases[] = {
-      {{200000}, {0}},          {{300, 129}, {-1}},       {{4096, 65}, {0}},       {{3, 5000, 17}, {1}},
-      {{64, 40, 33}, {1}},      {{20, 30, 40}, {0, 2}},   {{2, 3000, 16}, {0, 1}}, {{7, 11}, {0}},
-      {{1, 1000, 1, 70}, {1}},  {{5, 1, 7}, {1}},
+      {{200000}, {0}},         {{300, 129}, {-1}},     {{4096, 65}, {0}},       {{3, 5000, 17}, {1}},
+      {{64, 40, 33}, {1}},     {{20, 30, 40}, {0, 2}}, {{2, 3000, 16}, {0, 1}}, {{7, 11}, {0}},
+      {{1, 1000, 1, 70}, {1}}, {{5, 1, 7}, {1}},
   };
   const int saved = num_threads();
   for (int threads : {1, 3}) {
@@ -201,7 +207,8 @@ TEST(ReduceParity, Torch) {
   b.add("mean_all", "red_mean_all", {}, {b.randn({3, 4, 5})}, [](auto& in) { return mean(in[0]); });
   int i = 0;
   for (const DimsCase& c : kDims) {
-    if (c.dims.empty()) continue;  // torch's empty dim list means "all" for sum but is deprecated; covered above
+    if (c.dims.empty())
+      continue;  // torch's empty dim list means "all" for sum but is deprecated; covered above
     const std::string k = std::to_string(i++);
     const std::vector<int64_t> dims(c.dims.begin(), c.dims.end());
     b.add("sum" + k, "red_sum", {{"dims", dims}, {"keepdim", c.keepdim}}, {b.randn({3, 4, 5})},
@@ -225,8 +232,8 @@ TEST(ReduceParity, Torch) {
         [](auto& in) { return sum(in[0], {0}); });
   b.add("mean_rows_big", "red_mean", {{"dims", {-1}}, {"keepdim", true}}, {b.randn({64, 1024})},
         [](auto& in) { return mean(in[0], {-1}, true); });
-  b.add("var_rows_big", "red_var", {{"dims", {-1}}, {"keepdim", false}, {"correction", 1}}, {b.randn({64, 1024})},
-        [](auto& in) { return var(in[0], {-1}); });
+  b.add("var_rows_big", "red_var", {{"dims", {-1}}, {"keepdim", false}, {"correction", 1}},
+        {b.randn({64, 1024})}, [](auto& in) { return var(in[0], {-1}); });
   b.run();
 }
 

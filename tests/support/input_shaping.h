@@ -1,6 +1,6 @@
 // In-place adjustments of random test inputs (leaves, possibly non-contiguous views), for ops whose domain or
-// kinks need care in finite-difference checks: log/sqrt need positive inputs, clamp/relu/softplus have points where
-// the derivative jumps. The tensor keeps its requires_grad flag (these writes are not recorded).
+// kinks need care in finite-difference checks: log/sqrt need positive inputs, clamp/relu/softplus have points
+// where the derivative jumps. The tensor keeps its requires_grad flag (these writes are not recorded).
 #pragma once
 #include <cmath>
 #include <initializer_list>

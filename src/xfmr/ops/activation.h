@@ -1,5 +1,5 @@
-// Differentiable activation functions (f32 and f64), elementwise with PyTorch's definitions. Any shape; inputs
-// may be non-contiguous; outputs are fresh contiguous tensors of the input's shape.
+// Differentiable activation functions (f32 and f64), elementwise with PyTorch's definitions. Any shape;
+// inputs may be non-contiguous; outputs are fresh contiguous tensors of the input's shape.
 #pragma once
 #include "xfmr/core/tensor.h"
 
@@ -16,7 +16,8 @@ Tensor gelu(const Tensor& x, GeluApprox approx = GeluApprox::none);
 Tensor silu(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
-// log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (torch's overflow guard, also in backward).
+// log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (torch's overflow guard, also in
+// backward).
 Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
 
 }  // namespace xfmr

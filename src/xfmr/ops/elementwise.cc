@@ -20,8 +20,11 @@ void check_binary(const Tensor& a, const Tensor& b, const char* op) {
   check_float(a, op);
 }
 
-// A tensor to keep for the backward pass only when it will be used (saved tensors hold memory until backward).
-Tensor keep_if(bool needed, const Tensor& t) { return needed ? t.detach() : Tensor(); }
+// A tensor to keep for the backward pass only when it will be used (saved tensors hold memory until
+// backward).
+Tensor keep_if(bool needed, const Tensor& t) {
+  return needed ? t.detach() : Tensor();
+}
 
 }  // namespace
 
@@ -75,7 +78,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
              if (gs.needed[0]) gs.g[0] = reduce_sum_to(div(g, kb), sa);
              // d(a/b)/db = -a/b^2 = -out/b
              if (gs.needed[1])
-               gs.g[1] = reduce_sum_to(map3(g, ko, kb, "div", [](auto gv, auto o, auto y) { return -gv * o / y; }), sb);
+               gs.g[1] = reduce_sum_to(
+                   map3(g, ko, kb, "div", [](auto gv, auto o, auto y) { return -gv * o / y; }), sb);
            });
   }
   return out;
@@ -149,7 +153,8 @@ Tensor rdiv(const Tensor& a, double s) {
   Tensor out = map1(a, "rdiv", [s](auto x) { return static_cast<decltype(x)>(s) / x; });
   if (needs_grad(a)) {
     record("rdiv", out, {&a}, [ka = a.detach(), s](const Tensor& g, GradSlots& gs) {
-      gs.g[0] = map2(g, ka, "rdiv", [s](auto gv, auto x) { return -gv * static_cast<decltype(x)>(s) / (x * x); });
+      gs.g[0] =
+          map2(g, ka, "rdiv", [s](auto gv, auto x) { return -gv * static_cast<decltype(x)>(s) / (x * x); });
     });
   }
   return out;
@@ -279,8 +284,9 @@ Tensor as_mask(const Tensor& cond, DType dt) {
   const DType cdt = cond.dtype();
   int64_t i = 0;
   // Tested as != 0 in the source dtype, so tiny f64 values do not underflow to false in f32.
-  for_each_offset<1>(cond.shape(), {cond.strides()}, {0},
-                     [&](int64_t o) { store_from_double(dst, dt, i++, load_as_double(src, cdt, o) != 0.0 ? 1.0 : 0.0); });
+  for_each_offset<1>(cond.shape(), {cond.strides()}, {0}, [&](int64_t o) {
+    store_from_double(dst, dt, i++, load_as_double(src, cdt, o) != 0.0 ? 1.0 : 0.0);
+  });
   return m;
 }
 }  // namespace
@@ -288,16 +294,21 @@ Tensor as_mask(const Tensor& cond, DType dt) {
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_defined(cond, "where");
   check_binary(a, b, "where");
-  const Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  const Shape shape =
+      broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   (void)shape;  // validates all three shapes before any work
   Tensor mask = as_mask(cond, a.dtype());
   Tensor out = map3(mask, a, b, "where", [](auto c, auto x, auto y) { return c != decltype(c)(0) ? x : y; });
   if (needs_grad(a, b)) {
     record("where", out, {&a, &b}, [mask, sa = a.shape(), sb = b.shape()](const Tensor& g, GradSlots& gs) {
       if (gs.needed[0])
-        gs.g[0] = reduce_sum_to(map2(mask, g, "where", [](auto c, auto gv) { return c != decltype(c)(0) ? gv : decltype(c)(0); }), sa);
+        gs.g[0] = reduce_sum_to(
+            map2(mask, g, "where", [](auto c, auto gv) { return c != decltype(c)(0) ? gv : decltype(c)(0); }),
+            sa);
       if (gs.needed[1])
-        gs.g[1] = reduce_sum_to(map2(mask, g, "where", [](auto c, auto gv) { return c != decltype(c)(0) ? decltype(c)(0) : gv; }), sb);
+        gs.g[1] = reduce_sum_to(
+            map2(mask, g, "where", [](auto c, auto gv) { return c != decltype(c)(0) ? decltype(c)(0) : gv; }),
+            sb);
     });
   }
   return out;

@@ -4,8 +4,8 @@
 //   a: [B, T, C] + b: [C]        -> [B, T, C]
 //   a: [B, T, C] * b: [B, T, 1]  -> [B, T, C]
 // Both operands must have the same dtype (no type promotion): "add: dtype mismatch: f32 [2, 3] vs f64 [3]".
-// The gradient of a broadcast operand is summed back to its own shape. Inputs may be non-contiguous; outputs are
-// fresh contiguous tensors.
+// The gradient of a broadcast operand is summed back to its own shape. Inputs may be non-contiguous; outputs
+// are fresh contiguous tensors.
 #pragma once
 #include "xfmr/core/tensor.h"
 
@@ -37,26 +37,54 @@ Tensor log(const Tensor& a);
 Tensor sqrt(const Tensor& a);
 Tensor rsqrt(const Tensor& a);  // 1 / sqrt(a)
 Tensor abs(const Tensor& a);    // gradient sign(a), 0 at a == 0 (torch)
-// min(max(a, lo), hi). Gradient 1 where lo <= a <= hi, else 0: torch's clamp_backward uses the closed interval.
+// min(max(a, lo), hi). Gradient 1 where lo <= a <= hi, else 0: torch's clamp_backward uses the closed
+// interval.
 Tensor clamp(const Tensor& a, double lo, double hi);
 
 // cond ? a : b elementwise, broadcasting over all three. cond may have any dtype (nonzero = true) and gets no
-// gradient; a and b must share a float dtype. E.g. cond: [T, T] (a causal mask), a: [B, H, T, T], b: [] -> [B, H, T, T].
+// gradient; a and b must share a float dtype. E.g. cond: [T, T] (a causal mask), a: [B, H, T, T], b: [] ->
+// [B, H, T, T].
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
 // ---- operators (same semantics as the functions above) ----
-inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
-inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
-inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
-inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
-inline Tensor operator-(const Tensor& a) { return neg(a); }
-inline Tensor operator+(const Tensor& a, double s) { return add(a, s); }
-inline Tensor operator-(const Tensor& a, double s) { return sub(a, s); }
-inline Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
-inline Tensor operator/(const Tensor& a, double s) { return div(a, s); }
-inline Tensor operator+(double s, const Tensor& a) { return add(a, s); }
-inline Tensor operator-(double s, const Tensor& a) { return rsub(a, s); }
-inline Tensor operator*(double s, const Tensor& a) { return mul(a, s); }
-inline Tensor operator/(double s, const Tensor& a) { return rdiv(a, s); }
+inline Tensor operator+(const Tensor& a, const Tensor& b) {
+  return add(a, b);
+}
+inline Tensor operator-(const Tensor& a, const Tensor& b) {
+  return sub(a, b);
+}
+inline Tensor operator*(const Tensor& a, const Tensor& b) {
+  return mul(a, b);
+}
+inline Tensor operator/(const Tensor& a, const Tensor& b) {
+  return div(a, b);
+}
+inline Tensor operator-(const Tensor& a) {
+  return neg(a);
+}
+inline Tensor operator+(const Tensor& a, double s) {
+  return add(a, s);
+}
+inline Tensor operator-(const Tensor& a, double s) {
+  return sub(a, s);
+}
+inline Tensor operator*(const Tensor& a, double s) {
+  return mul(a, s);
+}
+inline Tensor operator/(const Tensor& a, double s) {
+  return div(a, s);
+}
+inline Tensor operator+(double s, const Tensor& a) {
+  return add(a, s);
+}
+inline Tensor operator-(double s, const Tensor& a) {
+  return rsub(a, s);
+}
+inline Tensor operator*(double s, const Tensor& a) {
+  return mul(a, s);
+}
+inline Tensor operator/(double s, const Tensor& a) {
+  return rdiv(a, s);
+}
 
 }  // namespace xfmr

@@ -1,5 +1,5 @@
-// Internal helpers shared by the elementwise and activation ops: allocate the output and run one of the loops of
-// kernels/cpu/loops.h over it, dispatching on the float dtype. Not part of the public API.
+// Internal helpers shared by the elementwise and activation ops: allocate the output and run one of the loops
+// of kernels/cpu/loops.h over it, dispatching on the float dtype. Not part of the public API.
 #pragma once
 #include "xfmr/kernels/cpu/loops.h"
 
@@ -26,7 +26,8 @@ Tensor map2(const Tensor& a, const Tensor& b, const char* op, F f) {
 // out = f(a, b, c) over the broadcast shape of all three (same float dtype).
 template <class F>
 Tensor map3(const Tensor& a, const Tensor& b, const Tensor& c, const char* op, F f) {
-  Tensor out = Tensor::empty(broadcast_shapes(broadcast_shapes(a.shape(), b.shape(), op), c.shape(), op), a.dtype());
+  Tensor out =
+      Tensor::empty(broadcast_shapes(broadcast_shapes(a.shape(), b.shape(), op), c.shape(), op), a.dtype());
   if (out.numel() == 0) return out;
   XF_DISPATCH_FLOAT(a.dtype(), op, [&] { kernels::ternary<scalar_t>(out, a, b, c, f); });
   return out;

@@ -29,7 +29,8 @@ Reduction plan_reduction(const Tensor& x, const Shape& dims, bool keepdim, const
     for (int i = 0; i < dims.size(); ++i) {
       const int d = wrap_dim(static_cast<int>(dims[i]), rank, op);
       if (rank == 0) continue;  // torch accepts dim 0 / -1 on a 0-d tensor
-      XF_CHECK(!r.mask[d], op, ": dimension ", d, " repeated in dims ", dims.str(), " for shape ", x.shape().str());
+      XF_CHECK(!r.mask[d], op, ": dimension ", d, " repeated in dims ", dims.str(), " for shape ",
+               x.shape().str());
       r.mask[d] = true;
     }
   }
@@ -41,7 +42,8 @@ Reduction plan_reduction(const Tensor& x, const Shape& dims, bool keepdim, const
   return r;
 }
 
-// Views contiguous x as [A, K, C] with the reduced dims forming K, if they are one run (ignoring extents of 1).
+// Views contiguous x as [A, K, C] with the reduced dims forming K, if they are one run (ignoring extents of
+// 1).
 bool as_akc(const Shape& shape, const bool* mask, int64_t& A, int64_t& K, int64_t& C) {
   A = K = C = 1;
   int state = 0;  // 0: before the reduced run, 1: inside it, 2: after it
@@ -80,7 +82,8 @@ Tensor sum_raw(const Tensor& x, const Reduction& r, const char* op) {
       const Strides ost = broadcast_strides(out, x.shape());
       T* o = out.data<T>();
       const T* s = x.data<T>();
-      for_each_offset<2>(x.shape(), {ost, x.strides()}, {0, 0}, [&](int64_t oo, int64_t os) { o[oo] += s[os]; });
+      for_each_offset<2>(x.shape(), {ost, x.strides()}, {0, 0},
+                         [&](int64_t oo, int64_t os) { o[oo] += s[os]; });
     }
   });
   return out;
@@ -126,12 +129,22 @@ Tensor sum_impl(const Tensor& x, const Shape& dims, bool keepdim, bool is_mean) 
 
 }  // namespace
 
-Tensor sum(const Tensor& x) { return sum_impl(x, Shape{}, false, false); }
-Tensor sum(const Tensor& x, const Shape& dims, bool keepdim) { return sum_impl(x, dims, keepdim, false); }
-Tensor mean(const Tensor& x) { return sum_impl(x, Shape{}, false, true); }
-Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) { return sum_impl(x, dims, keepdim, true); }
+Tensor sum(const Tensor& x) {
+  return sum_impl(x, Shape{}, false, false);
+}
+Tensor sum(const Tensor& x, const Shape& dims, bool keepdim) {
+  return sum_impl(x, dims, keepdim, false);
+}
+Tensor mean(const Tensor& x) {
+  return sum_impl(x, Shape{}, false, true);
+}
+Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
+  return sum_impl(x, dims, keepdim, true);
+}
 
-Tensor max(const Tensor& x, int dim, bool keepdim) { return max(x, dim, keepdim, nullptr); }
+Tensor max(const Tensor& x, int dim, bool keepdim) {
+  return max(x, dim, keepdim, nullptr);
+}
 
 Tensor max(const Tensor& x, int dim, bool keepdim, Tensor* indices) {
   check_float(x, "max");
@@ -148,7 +161,8 @@ Tensor max(const Tensor& x, int dim, bool keepdim, Tensor* indices) {
   Tensor out = Tensor::empty(r.out_shape, x.dtype());
   Tensor idx = Tensor::empty(r.out_shape, DType::i64);
   XF_DISPATCH_FLOAT(x.dtype(), "max", [&] {
-    if (out.numel() > 0) kernels::max_akc(xc.data<scalar_t>(), A, K, C, out.data<scalar_t>(), idx.data<int64_t>());
+    if (out.numel() > 0)
+      kernels::max_akc(xc.data<scalar_t>(), A, K, C, out.data<scalar_t>(), idx.data<int64_t>());
   });
   if (indices) *indices = idx;
   if (needs_grad(x)) {
@@ -189,7 +203,8 @@ Tensor var(const Tensor& x, const Shape& dims, bool keepdim, int64_t correction)
   });
   if (out.shape() != r.out_shape) out = out.as_strided(r.out_shape, contiguous_strides(r.out_shape), 0);
   if (needs_grad(x)) {
-    // d var / dx = 2 (x - mean) / (N - correction); the mean's own dependence on x cancels (sum of deviations = 0).
+    // d var / dx = 2 (x - mean) / (N - correction); the mean's own dependence on x cancels (sum of deviations
+    // = 0).
     record("var", out, {&x}, [r, diff, denom](const Tensor& g, GradSlots& gs) {
       const Tensor gk = g.shape() == r.keep_shape ? g : reshape(g, r.keep_shape);
       Tensor gx = Tensor::empty(diff.shape(), diff.dtype());

@@ -3,9 +3,9 @@
 // An elementwise op writes a fresh contiguous output `out` from inputs that may be broadcast or strided. The
 // operands' strides (inputs viewed as broadcast to out's shape, stride 0 along broadcast dims) are coalesced
 // like PyTorch's TensorIterator: size-1 dims are dropped and adjacent dims merged when every operand steps
-// through them as one run. What is left is an outer loop over "rows" and an inner loop whose input strides are
-// usually 1 (contiguous) or 0 (broadcast scalar), for which the inner kernels below have plain loops the compiler
-// vectorises. The common cases reduce to:
+// through them as one run. What is left is an outer loop over "rows" and an inner loop whose input strides
+// are usually 1 (contiguous) or 0 (broadcast scalar), for which the inner kernels below have plain loops the
+// compiler vectorises. The common cases reduce to:
 //   same-shape contiguous     -> one row of numel elements, strides (1, 1)
 //   row broadcast  [..., C] op [C]      -> rows of C, strides (1, 1), b's row stride 0
 //   column broadcast [R, C] op [R, 1]   -> rows of C, strides (1, 0)
@@ -21,7 +21,8 @@
 
 namespace xfmr::kernels {
 
-// Below this many elements an elementwise loop stays on the calling thread (thread start-up costs ~ a few us).
+// Below this many elements an elementwise loop stays on the calling thread (thread start-up costs ~ a few
+// us).
 constexpr int64_t kGrain = 32768;
 
 // Coalesced iteration space for N operands (operand 0 is the output).
@@ -103,8 +104,8 @@ void run_plan(const LoopPlan<N>& p, T* const (&base)[N], Row&& row) {
   });
 }
 
-// ---- inner kernels: out stride is always 1 (out is fresh and contiguous). flatten: the op's functor (and the
-// vmath it calls) must be inlined into the loop, or the loop cannot be vectorised. ----
+// ---- inner kernels: out stride is always 1 (out is fresh and contiguous). flatten: the op's functor (and
+// the vmath it calls) must be inlined into the loop, or the loop cannot be vectorised. ----
 
 template <class T, class F>
 [[gnu::flatten]] inline void unary_row(T* __restrict o, const T* __restrict x, int64_t sx, int64_t n, F f) {
@@ -116,7 +117,8 @@ template <class T, class F>
 }
 
 template <class T, class F>
-[[gnu::flatten]] inline void binary_row(T* __restrict o, const T* a, int64_t sa, const T* b, int64_t sb, int64_t n, F f) {
+[[gnu::flatten]] inline void binary_row(T* __restrict o, const T* a, int64_t sa, const T* b, int64_t sb,
+                                        int64_t n, F f) {
   if (sa == 1 && sb == 1) {
     for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i]);
   } else if (sa == 1 && sb == 0) {
@@ -131,8 +133,8 @@ template <class T, class F>
 }
 
 template <class T, class F>
-[[gnu::flatten]] inline void ternary_row(T* __restrict o, const T* a, int64_t sa, const T* b, int64_t sb, const T* c, int64_t sc,
-                        int64_t n, F f) {
+[[gnu::flatten]] inline void ternary_row(T* __restrict o, const T* a, int64_t sa, const T* b, int64_t sb,
+                                         const T* c, int64_t sc, int64_t n, F f) {
   if (sa == 1 && sb == 1 && sc == 1) {
     for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i], c[i]);
   } else {
@@ -147,7 +149,8 @@ void unary(Tensor& out, const Tensor& x, F f) {
   const Strides st[2] = {out.strides(), broadcast_strides(x, out.shape())};
   const LoopPlan<2> p = make_plan<2>(out.shape(), st);
   T* const base[2] = {out.data<T>(), const_cast<T*>(x.data<T>())};
-  run_plan<T, 2>(p, base, [&](T* const* ptr, const int64_t* s, int64_t n) { unary_row<T>(ptr[0], ptr[1], s[1], n, f); });
+  run_plan<T, 2>(
+      p, base, [&](T* const* ptr, const int64_t* s, int64_t n) { unary_row<T>(ptr[0], ptr[1], s[1], n, f); });
 }
 
 template <class T, class F>

@@ -2,8 +2,8 @@
 //   C == 1: row reductions (the last dim, e.g. [B*T, C] -> [B*T]);
 //   A == 1: column reductions (leading dims, e.g. a bias gradient [B*T, C] -> [C]);
 //   otherwise a middle dim.
-// Sums keep 128 bytes of partial sums per row (or a tile of column sums) that the compiler vectorises, and add
-// block sums in double, so the rounding error grows with the block length rather than with K.
+// Sums keep 128 bytes of partial sums per row (or a tile of column sums) that the compiler vectorises, and
+// add block sums in double, so the rounding error grows with the block length rather than with K.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -36,8 +36,9 @@ T row_sum(const T* x, int64_t n) {
   return static_cast<T>(total);
 }
 
-// out[c] = sum_k x[k*C + c] for k in [k0, k1). Columns are done in tiles of kTile; each tile sums blocks of kRows
-// rows in T (vectorised across c) and adds the block sums in double, so the error grows with kRows, not with K.
+// out[c] = sum_k x[k*C + c] for k in [k0, k1). Columns are done in tiles of kTile; each tile sums blocks of
+// kRows rows in T (vectorised across c) and adds the block sums in double, so the error grows with kRows, not
+// with K.
 template <class T>
 void column_sum(const T* x, int64_t k0, int64_t k1, int64_t C, T* __restrict out) {
   constexpr int64_t kTile = 256, kRows = 128;
@@ -69,7 +70,8 @@ void sum_akc(const T* x, int64_t A, int64_t K, int64_t C, T* out) {
     const int64_t chunks = std::clamp<int64_t>(total / kReduceGrain, 1, std::min(nt, 256));
     double part[256];
     parallel_for(chunks, 1, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) part[t] = row_sum(x + K * t / chunks, K * (t + 1) / chunks - K * t / chunks);
+      for (int64_t t = b; t < e; ++t)
+        part[t] = row_sum(x + K * t / chunks, K * (t + 1) / chunks - K * t / chunks);
     });
     double s = 0;
     for (int64_t t = 0; t < chunks; ++t) s += part[t];
@@ -83,12 +85,14 @@ void sum_akc(const T* x, int64_t A, int64_t K, int64_t C, T* out) {
     return;
   }
   if (A >= nt || total <= kReduceGrain) {
-    parallel_for(A, std::max<int64_t>(1, kReduceGrain / std::max<int64_t>(K * C, 1)), [&](int64_t b, int64_t e) {
-      for (int64_t a = b; a < e; ++a) column_sum(x + a * K * C, 0, K, C, out + a * C);
-    });
+    parallel_for(A, std::max<int64_t>(1, kReduceGrain / std::max<int64_t>(K * C, 1)),
+                 [&](int64_t b, int64_t e) {
+                   for (int64_t a = b; a < e; ++a) column_sum(x + a * K * C, 0, K, C, out + a * C);
+                 });
     return;
   }
-  // Few outputs rows, long columns: split K across threads into partial [A, C] buffers, then add them in order.
+  // Few outputs rows, long columns: split K across threads into partial [A, C] buffers, then add them in
+  // order.
   const int64_t chunks = std::clamp<int64_t>(total / kReduceGrain, 1, std::min<int64_t>({nt, K, 256}));
   Tensor partial = Tensor::empty(Shape{chunks, A, C}, dtype_of<T>());
   T* p = partial.data<T>();
@@ -111,8 +115,9 @@ inline bool takes_max(T v, T best) {
   return v > best || (v != v && best == best);
 }
 
-// Index of the first maximum of x[0..n) (n >= 1), or of the first NaN if any; its value in `best`. Two passes: a
-// vectorised max (maxps semantics: `v > m ? v : m`) with a NaN count, then a scan for the first matching element.
+// Index of the first maximum of x[0..n) (n >= 1), or of the first NaN if any; its value in `best`. Two
+// passes: a vectorised max (maxps semantics: `v > m ? v : m`) with a NaN count, then a scan for the first
+// matching element.
 template <class T>
 int64_t row_argmax(const T* x, int64_t n, T& best) {
   constexpr int L = 64 / sizeof(T);
@@ -149,23 +154,24 @@ int64_t row_argmax(const T* x, int64_t n, T& best) {
 // vals[a, c] = max_k x[a, k, c], idx[a, c] = its first arg max; x contiguous [A, K, C] with K >= 1.
 template <class T>
 void max_akc(const T* x, int64_t A, int64_t K, int64_t C, T* vals, int64_t* idx) {
-  parallel_for(A, std::max<int64_t>(1, kReduceGrain / std::max<int64_t>(K * C, 1)), [&](int64_t b, int64_t e) {
-    for (int64_t a = b; a < e; ++a) {
-      const T* xa = x + a * K * C;
-      T* va = vals + a * C;
-      int64_t* ia = idx + a * C;
-      if (C == 1) {
-        ia[0] = row_argmax(xa, K, va[0]);
-        continue;
-      }
-      for (int64_t c = 0; c < C; ++c) va[c] = xa[c], ia[c] = 0;
-      for (int64_t k = 1; k < K; ++k) {
-        const T* row = xa + k * C;
-        for (int64_t c = 0; c < C; ++c)
-          if (takes_max(row[c], va[c])) va[c] = row[c], ia[c] = k;
-      }
-    }
-  });
+  parallel_for(A, std::max<int64_t>(1, kReduceGrain / std::max<int64_t>(K * C, 1)),
+               [&](int64_t b, int64_t e) {
+                 for (int64_t a = b; a < e; ++a) {
+                   const T* xa = x + a * K * C;
+                   T* va = vals + a * C;
+                   int64_t* ia = idx + a * C;
+                   if (C == 1) {
+                     ia[0] = row_argmax(xa, K, va[0]);
+                     continue;
+                   }
+                   for (int64_t c = 0; c < C; ++c) va[c] = xa[c], ia[c] = 0;
+                   for (int64_t k = 1; k < K; ++k) {
+                     const T* row = xa + k * C;
+                     for (int64_t c = 0; c < C; ++c)
+                       if (takes_max(row[c], va[c])) va[c] = row[c], ia[c] = k;
+                   }
+                 }
+               });
 }
 
 }  // namespace xfmr::kernels

@@ -1,9 +1,9 @@
 // Vectorisable float math for elementwise loops (internal).
 //
-// libm's expf/tanhf/erff are scalar calls, so a loop over them runs at ~3-20 ns per element. The float versions
-// below are branch-free inline code (selects instead of branches, bit tricks instead of ldexp) that GCC vectorises
-// inside the plain loops of kernels/cpu/loops.h. The double versions forward to libm: f64 is for gradient checks,
-// where exactness matters more than speed.
+// libm's expf/tanhf/erff are scalar calls, so a loop over them runs at ~3-20 ns per element. The float
+// versions below are branch-free inline code (selects instead of branches, bit tricks instead of ldexp) that
+// GCC vectorises inside the plain loops of kernels/cpu/loops.h. The double versions forward to libm: f64 is
+// for gradient checks, where exactness matters more than speed.
 //
 // Accuracy (f32, checked against libm in double by tests/ops/activation_test.cc):
 //   exp   ~2 ulp, inf above ln(FLT_MAX), denormal results down to -103, then 0; NaN propagates;
@@ -32,7 +32,8 @@ inline float exp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const float er = p * r * r + r + 1.0f;
-  // 2^n as two normal powers of two, so n in [-149, 128] works (denormal results come out of the last product).
+  // 2^n as two normal powers of two, so n in [-149, 128] works (denormal results come out of the last
+  // product).
   const int32_t ni = static_cast<int32_t>(n);
   const int32_t n1 = ni >> 1, n2 = ni - n1;
   const float s1 = std::bit_cast<float>(static_cast<int32_t>((n1 + 127) << 23));
@@ -42,7 +43,9 @@ inline float exp(float x) {
   y = x < -103.0f ? 0.0f : y;
   return x != x ? x : y;
 }
-inline double exp(double x) { return std::exp(x); }
+inline double exp(double x) {
+  return std::exp(x);
+}
 
 inline float tanh(float x) {
   const float ax = x < 0 ? -x : x;
@@ -60,11 +63,13 @@ inline float tanh(float x) {
   const float y = ax < 0.625f ? small : signed_big;
   return x != x ? x : y;
 }
-inline double tanh(double x) { return std::tanh(x); }
+inline double tanh(double x) {
+  return std::tanh(x);
+}
 
 // erf: for |x| < 0.9 its Maclaurin series 2/sqrt(pi) sum_n (-1)^n x^(2n+1) / (n! (2n+1)) up to n = 9 (the
-// alternating tail is below 2e-9 there); beyond, A&S 7.1.26: 1 - t (a1 + t (a2 + ...)) e^{-x^2}, t = 1 / (1 + p|x|),
-// whose 1 - (...) would cancel badly near 0. Odd extension for x < 0.
+// alternating tail is below 2e-9 there); beyond, A&S 7.1.26: 1 - t (a1 + t (a2 + ...)) e^{-x^2}, t = 1 / (1 +
+// p|x|), whose 1 - (...) would cancel badly near 0. Odd extension for x < 0.
 inline float erf(float x) {
   const float ax = x < 0 ? -x : x;
   const float z = x * x;
@@ -89,6 +94,8 @@ inline float erf(float x) {
   const float y = ax < 0.9f ? series : (x < 0 ? -tail : tail);
   return x != x ? x : y;
 }
-inline double erf(double x) { return std::erf(x); }
+inline double erf(double x) {
+  return std::erf(x);
+}
 
 }  // namespace xfmr::vmath

@@ -1,5 +1,5 @@
-// Scalar reference for the elementwise loops of kernels/cpu/loops.h: one element at a time through the generic
-// strided walk, no coalescing, no threads. Tests compare the fast loops with it on every layout.
+// Scalar reference for the elementwise loops of kernels/cpu/loops.h: one element at a time through the
+// generic strided walk, no coalescing, no threads. Tests compare the fast loops with it on every layout.
 #pragma once
 #include "xfmr/core/strided.h"
 
@@ -12,7 +12,8 @@ void binary(Tensor& out, const Tensor& a, const Tensor& b, F f) {
   T* o = out.data<T>();
   const T* pa = a.data<T>();
   const T* pb = b.data<T>();
-  for_each_offset<3>(out.shape(), st, {0, 0, 0}, [&](int64_t oo, int64_t oa, int64_t ob) { o[oo] = f(pa[oa], pb[ob]); });
+  for_each_offset<3>(out.shape(), st, {0, 0, 0},
+                     [&](int64_t oo, int64_t oa, int64_t ob) { o[oo] = f(pa[oa], pb[ob]); });
 }
 
 // out = f(x); same shape.
