@@ -10,7 +10,9 @@
 #include "xfmr/core/parallel.h"
 #include "xfmr/kernels/cpu/loops.h"
 #include "xfmr/kernels/ref/elementwise.h"
+#include "xfmr/ops/activation.h"
 #include "xfmr/ops/elementwise.h"
+#include "xfmr/ops/reduce.h"
 #include "xfmr/ops/view.h"
 
 using namespace xfmr;
@@ -317,4 +319,24 @@ TEST(ElementwiseErrors, BadInput) {
   expect_error([&] { where(Tensor::ones({3}), f32, f64); }, {"where", "dtype mismatch"});
   expect_error([&] { where(Tensor(), f32, f32); }, {"where", "undefined"});
   expect_error([&] { neg(Tensor()); }, {"neg", "undefined"});
+}
+
+// A repeated forward + backward through these ops reuses cached buffers: after the first step nothing reaches
+// the system allocator (closures capture Tensors and Shapes only).
+TEST(ElementwiseAlloc, SteadyStateStepReusesBuffers) {
+  Generator g(9);
+  Tensor x = randn({64, 48}, DType::f32, g), w = randn({48}, DType::f32, g),
+         b = randn({64, 1}, DType::f32, g);
+  w.set_requires_grad(true);
+  b.set_requires_grad(true);
+  auto step = [&] {
+    Tensor h = gelu(x * w + b, GeluApprox::tanh);
+    Tensor y = where(x, h, sigmoid(h)) / 3.0 - exp(clamp(h, -1, 1)) + pow(abs(h) + 1.0, 1.5);
+    sum(mean(y, {0}) + max(y, 1, true) * var(y, {-1}, true)).backward();
+  };
+  step();
+  step();
+  const int64_t before = alloc_stats().system_allocs;
+  for (int i = 0; i < 3; ++i) step();
+  EXPECT_EQ(alloc_stats().system_allocs, before);
 }
