@@ -1,0 +1,137 @@
+#include "xfmr/ops/activation.h"
+
+#include <cmath>
+
+#include "xfmr/core/autograd.h"
+#include "xfmr/kernels/cpu/vmath.h"
+#include "xfmr/ops/elementwise_impl.h"
+
+namespace xfmr {
+
+using detail::map1;
+using detail::map2;
+
+namespace {
+// sqrt(2/pi) and the cubic coefficient of the tanh GELU approximation (Hendrycks & Gimpel 2016, section 2).
+constexpr double kSqrt2OverPi = 0.7978845608028654;
+constexpr double kGeluCubic = 0.044715;
+constexpr double kInvSqrt2 = 0.7071067811865476;
+constexpr double kInvSqrt2Pi = 0.3989422804014327;  // 1 / sqrt(2 pi)
+
+template <class T>
+inline T sigmoid_of(T x) {
+  return T(1) / (T(1) + vmath::exp(-x));
+}
+}  // namespace
+
+Tensor relu(const Tensor& x) {
+  check_float(x, "relu");
+  Tensor out = map1(x, "relu", [](auto v) { return v < decltype(v)(0) ? decltype(v)(0) : v; });
+  if (needs_grad(x)) {
+    // torch's threshold_backward: the gradient passes where the output is > 0.
+    record("relu", out, {&x}, [ko = out.detach()](const Tensor& g, GradSlots& gs) {
+      gs.g[0] = map2(g, ko, "relu", [](auto gv, auto o) { return o > decltype(o)(0) ? gv : decltype(o)(0); });
+    });
+  }
+  return out;
+}
+
+Tensor gelu(const Tensor& x, GeluApprox approx) {
+  check_float(x, "gelu");
+  Tensor out;
+  if (approx == GeluApprox::tanh) {
+    out = map1(x, "gelu", [](auto v) {
+      using T = decltype(v);
+      const T inner = T(kSqrt2OverPi) * (v + T(kGeluCubic) * v * v * v);
+      return T(0.5) * v * (T(1) + vmath::tanh(inner));
+    });
+  } else {
+    out = map1(x, "gelu", [](auto v) {
+      using T = decltype(v);
+      return T(0.5) * v * (T(1) + vmath::erf(v * T(kInvSqrt2)));
+    });
+  }
+  if (needs_grad(x)) {
+    record("gelu", out, {&x}, [kx = x.detach(), approx](const Tensor& g, GradSlots& gs) {
+      if (approx == GeluApprox::tanh) {
+        gs.g[0] = map2(g, kx, "gelu", [](auto gv, auto v) {
+          using T = decltype(v);
+          const T inner = T(kSqrt2OverPi) * (v + T(kGeluCubic) * v * v * v);
+          const T t = vmath::tanh(inner);
+          const T dinner = T(kSqrt2OverPi) * (T(1) + T(3 * kGeluCubic) * v * v);
+          return gv * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * dinner);
+        });
+      } else {
+        // d/dx x Phi(x) = Phi(x) + x phi(x)
+        gs.g[0] = map2(g, kx, "gelu", [](auto gv, auto v) {
+          using T = decltype(v);
+          const T cdf = T(0.5) * (T(1) + vmath::erf(v * T(kInvSqrt2)));
+          const T pdf = T(kInvSqrt2Pi) * vmath::exp(T(-0.5) * v * v);
+          return gv * (cdf + v * pdf);
+        });
+      }
+    });
+  }
+  return out;
+}
+
+Tensor silu(const Tensor& x) {
+  check_float(x, "silu");
+  Tensor out = map1(x, "silu", [](auto v) { return v / (decltype(v)(1) + vmath::exp(-v)); });
+  if (needs_grad(x)) {
+    // d/dx x s(x) = s (1 + x (1 - s))
+    record("silu", out, {&x}, [kx = x.detach()](const Tensor& g, GradSlots& gs) {
+      gs.g[0] = map2(g, kx, "silu", [](auto gv, auto v) {
+        using T = decltype(v);
+        const T s = sigmoid_of(v);
+        return gv * s * (T(1) + v * (T(1) - s));
+      });
+    });
+  }
+  return out;
+}
+
+Tensor sigmoid(const Tensor& x) {
+  check_float(x, "sigmoid");
+  Tensor out = map1(x, "sigmoid", [](auto v) { return sigmoid_of(v); });
+  if (needs_grad(x)) {
+    record("sigmoid", out, {&x}, [ko = out.detach()](const Tensor& g, GradSlots& gs) {
+      gs.g[0] = map2(g, ko, "sigmoid", [](auto gv, auto o) { return gv * o * (decltype(o)(1) - o); });
+    });
+  }
+  return out;
+}
+
+Tensor tanh(const Tensor& x) {
+  check_float(x, "tanh");
+  Tensor out = map1(x, "tanh", [](auto v) { return vmath::tanh(v); });
+  if (needs_grad(x)) {
+    record("tanh", out, {&x}, [ko = out.detach()](const Tensor& g, GradSlots& gs) {
+      gs.g[0] = map2(g, ko, "tanh", [](auto gv, auto o) { return gv * (decltype(o)(1) - o * o); });
+    });
+  }
+  return out;
+}
+
+Tensor softplus(const Tensor& x, double beta, double threshold) {
+  check_float(x, "softplus");
+  Tensor out = map1(x, "softplus", [beta, threshold](auto v) {
+    using T = decltype(v);
+    const T bx = v * static_cast<T>(beta);
+    return bx > static_cast<T>(threshold) ? v : std::log1p(vmath::exp(bx)) / static_cast<T>(beta);
+  });
+  if (needs_grad(x)) {
+    record("softplus", out, {&x}, [kx = x.detach(), beta, threshold](const Tensor& g, GradSlots& gs) {
+      gs.g[0] = map2(g, kx, "softplus", [beta, threshold](auto gv, auto v) {
+        using T = decltype(v);
+        const T bx = v * static_cast<T>(beta);
+        if (bx > static_cast<T>(threshold)) return gv;
+        const T z = vmath::exp(bx);
+        return gv * z / (z + T(1));
+      });
+    });
+  }
+  return out;
+}
+
+}  // namespace xfmr
