@@ -83,12 +83,22 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
             "gemm_into: shapes ", a.shape().str(), " x ", b.shape().str(), " -> ", c.shape().str());
   XF_CHECK(M <= INT_MAX && N <= INT_MAX && K <= INT_MAX, "matmul: matrix extent exceeds the BLAS int range (",
            M, ", ", N, ", ", K, ")");
+  if (c.numel() == 0) return;
+  if (K == 0) {
+    // An empty contraction: the product is zero (no BLAS call: K = 0 operands have arbitrary strides).
+    if (!accumulate) {
+      XF_DISPATCH_FLOAT(c.dtype(), "matmul", [&] {
+        scalar_t* pc = c.data<scalar_t>();
+        for_each_offset<1>(c.shape(), {c.strides()}, {0}, [&](int64_t o) { pc[o] = 0; });
+      });
+    }
+    return;
+  }
   MatLayout la, lb, lc;
   XF_CHECK(layout_of(a, la) && layout_of(b, lb), "internal error: gemm_into: operand not BLAS-compatible (",
            a.shape().str(), " strides ", a.strides().str(), ", ", b.shape().str(), " strides ", b.strides().str(), ")");
   XF_CHECK(layout_of(c, lc) && !lc.trans, "internal error: gemm_into: output ", c.shape().str(), " strides ",
            c.strides().str(), " is not row-major");
-  if (c.numel() == 0) return;
 
   Shape batch;
   for (int i = 0; i < rc - 2; ++i) batch.push_back(c.size(i));
@@ -100,12 +110,6 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
     const scalar_t* pa = a.data<scalar_t>();
     const scalar_t* pb = b.data<scalar_t>();
     scalar_t* pc = c.data<scalar_t>();
-    if (K == 0) {
-      // An empty contraction: the product is zero (the BLAS is not asked to handle K = 0 leading dims).
-      if (!accumulate)
-        for_each_offset<1>(c.shape(), {c.strides()}, {0}, [&](int64_t o) { pc[o] = 0; });
-      return;
-    }
     const scalar_t beta = accumulate ? scalar_t(1) : scalar_t(0);
     for_each_offset<3>(batch, {sa, sb, sc}, {0, 0, 0}, [&](int64_t oa, int64_t ob, int64_t oc) {
       blas_gemm(la.trans, lb.trans, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), pa + oa,
