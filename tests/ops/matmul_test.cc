@@ -84,6 +84,8 @@ TEST(Matmul, EmptyDims) {
   EXPECT_EQ(c.shape(), (Shape{2, 3}));
   for (double v : c.to_vector()) EXPECT_EQ(v, 0.0);
   EXPECT_EQ(matmul(Tensor::ones({0, 4}), Tensor::ones({4, 3})).shape(), (Shape{0, 3}));
+  EXPECT_EQ(matmul(Tensor::ones({2, 3, 0}), Tensor::ones({0, 5})).shape(), (Shape{2, 3, 5}));
+  EXPECT_EQ(matmul(Tensor::ones({2, 0, 4}), Tensor::ones({2, 4, 5})).shape(), (Shape{2, 0, 5}));
   EXPECT_EQ(linear(Tensor::ones({0, 4}), Tensor::ones({3, 4}), Tensor::ones({3})).shape(), (Shape{0, 3}));
 }
 

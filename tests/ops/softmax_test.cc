@@ -5,6 +5,7 @@
 #include "support/gradcheck.h"
 #include "support/strided_inputs.h"
 #include "support/torch_parity.h"
+#include "xfmr/kernels/cpu/vexp.h"
 #include "xfmr/ops/softmax.h"
 
 using namespace xfmr;
@@ -53,4 +54,19 @@ TEST(SoftmaxErrors, BadInputs) {
   test::expect_error([] { softmax(Tensor::ones({2, 3}), 2); }, {"softmax", "2"});
   test::expect_error([] { log_softmax(Tensor::ones({2, 3}), -3); }, {"log_softmax"});
   test::expect_error([] { softmax(Tensor::ones({2, 3}, DType::i64), -1); }, {"softmax", "i64"});
+}
+
+TEST(SoftmaxKernel, FastExpMatchesStdExp) {
+  // kern::exp_fast (float) against std::exp in double over the whole useful range; edge values exact.
+  double worst = 0;
+  for (float x = -87.0f; x < 88.0f; x += 0.00037f) {
+    const double ref = std::exp(static_cast<double>(x));
+    worst = std::max(worst, std::fabs(kern::exp_fast(x) - ref) / ref);
+  }
+  EXPECT_LT(worst, 2e-7);
+  EXPECT_EQ(kern::exp_fast(0.0f), 1.0f);
+  EXPECT_EQ(kern::exp_fast(-std::numeric_limits<float>::infinity()), 0.0f);
+  EXPECT_EQ(kern::exp_fast(-100.0f), 0.0f);
+  EXPECT_TRUE(std::isinf(kern::exp_fast(100.0f)));
+  EXPECT_TRUE(std::isnan(kern::exp_fast(std::numeric_limits<float>::quiet_NaN())));
 }

@@ -7,6 +7,7 @@
 #include "xfmr/core/autograd.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/kernels/cpu/rowsum.h"
+#include "xfmr/kernels/cpu/vexp.h"
 
 namespace xfmr {
 
@@ -44,9 +45,9 @@ void ce_forward(const T* x, const int64_t* t, double* row_loss, double* lse, int
       double acc[8] = {};
       int64_t c = 0;
       for (; c + 8 <= C; c += 8)
-        for (int k = 0; k < 8; ++k) acc[k] += static_cast<double>(std::exp(xr[c + k] - m));
+        for (int k = 0; k < 8; ++k) acc[k] += static_cast<double>(kern::exp_fast(xr[c + k] - m));
       double s = 0;
-      for (; c < C; ++c) s += static_cast<double>(std::exp(xr[c] - m));
+      for (; c < C; ++c) s += static_cast<double>(kern::exp_fast(xr[c] - m));
       for (int k = 0; k < 8; ++k) s += acc[k];
       const double l = static_cast<double>(m) + std::log(s);
       lse[r] = l;
@@ -72,7 +73,7 @@ void ce_backward(const T* x, const int64_t* t, const double* lse, T* dx, int64_t
       }
       const T* xr = x + r * C;
       const T l = static_cast<T>(lse[r]);
-      for (int64_t c = 0; c < C; ++c) dr[c] = sc * (std::exp(xr[c] - l) - off);
+      for (int64_t c = 0; c < C; ++c) dr[c] = sc * (kern::exp_fast(xr[c] - l) - off);
       dr[t[r]] -= static_cast<T>(scale * (1.0 - eps));
     }
   });

@@ -122,7 +122,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     out_shape.push_back(a.size(-2));
     out_shape.push_back(b.size(-1));
     const Tensor b2 = b.dim() == 2 ? b : reshape(b, {b.size(-2), b.size(-1)});
-    return reshape(matmul_nd(reshape(a, {-1, ka}), b2), out_shape);
+    const int64_t rows = Shape::from(a.shape().begin(), a.shape().end() - 1).numel();
+    return reshape(matmul_nd(reshape(a, {rows, ka}), b2), out_shape);
   }
   return matmul_nd(a, b);
 }

@@ -6,6 +6,7 @@
 #include "xfmr/core/autograd.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/kernels/cpu/rowsum.h"
+#include "xfmr/kernels/cpu/vexp.h"
 
 namespace xfmr {
 
@@ -46,14 +47,14 @@ void softmax_forward(const T* x, T* y, const Lines& l) {
           double acc[8] = {};
           int64_t j = 0;
           for (; j + 8 <= n; j += 8)
-            for (int k = 0; k < 8; ++k) acc[k] += static_cast<double>(std::exp(yr[j + k]));
+            for (int k = 0; k < 8; ++k) acc[k] += static_cast<double>(kern::exp_fast(yr[j + k]));
           double s = 0;
-          for (; j < n; ++j) s += static_cast<double>(std::exp(yr[j]));
+          for (; j < n; ++j) s += static_cast<double>(kern::exp_fast(yr[j]));
           for (int k = 0; k < 8; ++k) s += acc[k];
           const T ls = static_cast<T>(std::log(s));
           for (j = 0; j < n; ++j) yr[j] -= ls;
         } else {
-          for (int64_t j = 0; j < n; ++j) yr[j] = std::exp(yr[j]);
+          for (int64_t j = 0; j < n; ++j) yr[j] = kern::exp_fast(yr[j]);
           const T inv = static_cast<T>(1.0 / kern::row_sum(yr, n));
           for (int64_t j = 0; j < n; ++j) yr[j] *= inv;
         }
@@ -61,13 +62,13 @@ void softmax_forward(const T* x, T* y, const Lines& l) {
         T m = xr[0];
         for (int64_t j = 1; j < n; ++j) m = std::max(m, xr[j * st]);
         double s = 0;
-        for (int64_t j = 0; j < n; ++j) s += std::exp(static_cast<double>(xr[j * st] - m));
+        for (int64_t j = 0; j < n; ++j) s += static_cast<double>(kern::exp_fast(xr[j * st] - m));
         if constexpr (LOG) {
           const T ls = static_cast<T>(std::log(s));
           for (int64_t j = 0; j < n; ++j) yr[j * st] = xr[j * st] - m - ls;
         } else {
           const T inv = static_cast<T>(1.0 / s);
-          for (int64_t j = 0; j < n; ++j) yr[j * st] = static_cast<T>(std::exp(xr[j * st] - m)) * inv;
+          for (int64_t j = 0; j < n; ++j) yr[j * st] = kern::exp_fast(xr[j * st] - m) * inv;
         }
       }
     }
@@ -87,7 +88,7 @@ void softmax_backward(const T* y, const T* g, T* dx, const Lines& l) {
       if (st == 1) {
         if constexpr (LOG) {
           const T s = static_cast<T>(kern::row_sum(gr, n));
-          for (int64_t j = 0; j < n; ++j) dr[j] = gr[j] - std::exp(yr[j]) * s;
+          for (int64_t j = 0; j < n; ++j) dr[j] = gr[j] - kern::exp_fast(yr[j]) * s;
         } else {
           const T s = static_cast<T>(kern::row_dot(gr, yr, n));
           for (int64_t j = 0; j < n; ++j) dr[j] = yr[j] * (gr[j] - s);
@@ -99,7 +100,7 @@ void softmax_backward(const T* y, const T* g, T* dx, const Lines& l) {
         const T s = static_cast<T>(acc);
         for (int64_t j = 0; j < n; ++j) {
           const int64_t k = j * st;
-          dr[k] = LOG ? gr[k] - std::exp(yr[k]) * s : yr[k] * (gr[k] - s);
+          dr[k] = LOG ? gr[k] - kern::exp_fast(yr[k]) * s : yr[k] * (gr[k] - s);
         }
       }
     }
