@@ -42,13 +42,7 @@ void ce_forward(const T* x, const int64_t* t, double* row_loss, double* lse, int
       }
       const T* xr = x + r * C;
       const T m = kern::row_max(xr, C);
-      double acc[8] = {};
-      int64_t c = 0;
-      for (; c + 8 <= C; c += 8)
-        for (int k = 0; k < 8; ++k) acc[k] += static_cast<double>(kern::exp_fast(xr[c + k] - m));
-      double s = 0;
-      for (; c < C; ++c) s += static_cast<double>(kern::exp_fast(xr[c] - m));
-      for (int k = 0; k < 8; ++k) s += acc[k];
+      const double s = kern::row_exp_sum(xr, m, C);
       const double l = static_cast<double>(m) + std::log(s);
       lse[r] = l;
       const double nll = l - static_cast<double>(xr[t[r]]);
@@ -144,20 +138,7 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target) {
     parallel_for(nb, 4, [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t i0 = b * kBlock, i1 = std::min(n, i0 + kBlock);
-        double acc[8] = {};
-        int64_t i = i0;
-        for (; i + 8 <= i1; i += 8)
-          for (int k = 0; k < 8; ++k) {
-            const double d = static_cast<double>(p[i + k]) - static_cast<double>(q[i + k]);
-            acc[k] += d * d;
-          }
-        double s = 0;
-        for (; i < i1; ++i) {
-          const double d = static_cast<double>(p[i]) - static_cast<double>(q[i]);
-          s += d * d;
-        }
-        for (int k = 0; k < 8; ++k) s += acc[k];
-        pp[b] = s;
+        pp[b] = kern::row_sq_diff(p + i0, q + i0, i1 - i0);
       }
     });
   });

@@ -60,23 +60,15 @@ void norm_backward(const T* x, const T* g, const T* w, const T* mean, const T* r
         T* dxr = dx ? dx + r * C : nullptr;
         const T m = mean[r], s = rstd[r];
         if (dxr) {
-          double a1[8] = {}, a2[8] = {};
-          int64_t c = 0;
-          for (; c + 8 <= C; c += 8)
-            for (int k = 0; k < 8; ++k) {
-              const T gh = gr[c + k] * w[c + k];
-              a1[k] += gh;
-              a2[k] += static_cast<double>(gh) * static_cast<double>((xr[c + k] - m) * s);
-            }
           double m1 = 0, m2 = 0;
-          for (; c < C; ++c) {
+#pragma omp simd reduction(+ : m1, m2)
+          for (int64_t c = 0; c < C; ++c) {
             const T gh = gr[c] * w[c];
-            m1 += gh;
+            m1 += static_cast<double>(gh);
             m2 += static_cast<double>(gh) * static_cast<double>((xr[c] - m) * s);
           }
-          for (int k = 0; k < 8; ++k) m1 += a1[k], m2 += a2[k];
           const T t1 = d.center ? static_cast<T>(m1 * invC) : T(0), t2 = static_cast<T>(m2 * invC);
-          for (c = 0; c < C; ++c) dxr[c] = s * (gr[c] * w[c] - t1 - (xr[c] - m) * s * t2);
+          for (int64_t c = 0; c < C; ++c) dxr[c] = s * (gr[c] * w[c] - t1 - (xr[c] - m) * s * t2);
         }
         if (bw)
           for (int64_t c = 0; c < C; ++c) bw[c] += static_cast<double>(gr[c]) * static_cast<double>((xr[c] - m) * s);

@@ -44,15 +44,9 @@ void softmax_forward(const T* x, T* y, const Lines& l) {
         for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] - m;
         // exp into y, then normalise (the sum is taken over the values actually stored)
         if constexpr (LOG) {
-          double acc[8] = {};
-          int64_t j = 0;
-          for (; j + 8 <= n; j += 8)
-            for (int k = 0; k < 8; ++k) acc[k] += static_cast<double>(kern::exp_fast(yr[j + k]));
-          double s = 0;
-          for (; j < n; ++j) s += static_cast<double>(kern::exp_fast(yr[j]));
-          for (int k = 0; k < 8; ++k) s += acc[k];
+          const double s = kern::row_exp_sum(yr, T(0), n);
           const T ls = static_cast<T>(std::log(s));
-          for (j = 0; j < n; ++j) yr[j] -= ls;
+          for (int64_t j = 0; j < n; ++j) yr[j] -= ls;
         } else {
           for (int64_t j = 0; j < n; ++j) yr[j] = kern::exp_fast(yr[j]);
           const T inv = static_cast<T>(1.0 / kern::row_sum(yr, n));
