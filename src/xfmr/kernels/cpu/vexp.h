@@ -19,7 +19,7 @@ inline float exp_fast(float x) {
   const float xc = std::min(std::max(x, -87.0f), 88.0f);
   const float t = xc * 1.44269504088896341f + 12582912.0f;  // 1.5·2^23: the low mantissa bits hold round(x·log2 e)
   const float n = t - 12582912.0f;
-  const int32_t ni = std::bit_cast<int32_t>(t) - 0x4B400000;
+  const uint32_t ni = std::bit_cast<uint32_t>(t) - 0x4B400000u;  // n mod 2^32 (unsigned: wraps, no UB)
   const float r = xc - n * 0.693359375f + n * 2.12194440e-4f;  // ln 2 = 0.693359375 - 2.12194440e-4
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -28,7 +28,7 @@ inline float exp_fast(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const float scale = std::bit_cast<float>((ni + 127) << 23);
+  const float scale = std::bit_cast<float>((ni + 127u) << 23);  // 2^n for n in [-126, 127]
   const float y = x < -87.0f ? 0.0f : p * scale;
   return x > 88.0f ? std::numeric_limits<float>::infinity() : y;
 }
