@@ -78,3 +78,17 @@ TEST(LossErrors, BadInputs) {
   test::expect_error([&] { mse_loss(x, Tensor::ones({5, 3})); }, {"mse_loss", "[3, 5]", "[5, 3]"});
   test::expect_error([&] { mse_loss(x, Tensor::ones({3, 5}, DType::f64)); }, {"mse_loss", "dtype"});
 }
+
+TEST(Loss, CrossEntropyLargeLogitsF32) {
+  // Logits around 1000 in f32: the loss and gradient must not lose precision to the magnitude of the max.
+  Tensor x = Tensor::from_vector(std::vector<double>{1000, 1001, 1002, 999}, {1, 4}, DType::f32);
+  x.set_requires_grad(true);
+  Tensor l = cross_entropy(x, targets_of({2}, {1}));
+  double z = 0;
+  for (double v : {-2.0, -1.0, 0.0, -3.0}) z += std::exp(v);
+  EXPECT_NEAR(l.item(), std::log(z), 1e-6);
+  l.backward();
+  const std::vector<double> g = x.grad().to_vector();
+  EXPECT_NEAR(g[2], std::exp(0.0) / z - 1.0, 1e-6);
+  EXPECT_NEAR(g[0], std::exp(-2.0) / z, 1e-6);
+}

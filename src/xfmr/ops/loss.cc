@@ -29,7 +29,7 @@ Tensor checked_targets(const Tensor& targets, const Tensor& logits, int64_t C, i
   return t;
 }
 
-// Per-row loss (f64) and log-sum-exp (f64) of logits x: [N, C]; ignored rows get 0.
+// Per-row loss (f64) and (max, log Σ exp(x - max)) pairs (lse: [N, 2] f64) of logits x: [N, C]; ignored rows get 0.
 template <class T>
 void ce_forward(const T* x, const int64_t* t, double* row_loss, double* lse, int64_t N, int64_t C, int64_t ignore,
                 double eps) {
@@ -37,14 +37,15 @@ void ce_forward(const T* x, const int64_t* t, double* row_loss, double* lse, int
     for (int64_t r = r0; r < r1; ++r) {
       if (t[r] == ignore) {
         row_loss[r] = 0;
-        lse[r] = 0;
+        lse[2 * r] = lse[2 * r + 1] = 0;
         continue;
       }
       const T* xr = x + r * C;
       const T m = kern::row_max(xr, C);
       const double s = kern::row_exp_sum(xr, m, C);
       const double l = static_cast<double>(m) + std::log(s);
-      lse[r] = l;
+      lse[2 * r] = static_cast<double>(m);
+      lse[2 * r + 1] = std::log(s);
       const double nll = l - static_cast<double>(xr[t[r]]);
       // -mean_c log p_c = lse - mean_c x_c
       const double smooth = eps > 0 ? l - kern::row_sum(xr, C) / static_cast<double>(C) : 0.0;
@@ -53,7 +54,7 @@ void ce_forward(const T* x, const int64_t* t, double* row_loss, double* lse, int
   });
 }
 
-// dx[r, c] = scale·(p[r, c] - ε/C - (1-ε)·[c == t[r]]), p = exp(x - lse); ignored rows get 0.
+// dx[r, c] = scale·(p[r, c] - ε/C - (1-ε)·[c == t[r]]), p = softmax(x) from the saved pairs; ignored rows get 0.
 template <class T>
 void ce_backward(const T* x, const int64_t* t, const double* lse, T* dx, int64_t N, int64_t C, int64_t ignore,
                  double eps, double scale) {
@@ -66,8 +67,9 @@ void ce_backward(const T* x, const int64_t* t, const double* lse, T* dx, int64_t
         continue;
       }
       const T* xr = x + r * C;
-      const T l = static_cast<T>(lse[r]);
-      for (int64_t c = 0; c < C; ++c) dr[c] = sc * (kern::exp_fast(xr[c] - l) - off);
+      // p = exp((x - max) - log Σ): subtracting max + log Σ in one go would round at the magnitude of max.
+      const T m = static_cast<T>(lse[2 * r]), ls = static_cast<T>(lse[2 * r + 1]);
+      for (int64_t c = 0; c < C; ++c) dr[c] = sc * (kern::exp_fast((xr[c] - m) - ls) - off);
       dr[t[r]] -= static_cast<T>(scale * (1.0 - eps));
     }
   });
@@ -92,7 +94,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
   int64_t n_valid = 0;
   const Tensor t = checked_targets(targets, logits, C, ignore_index, n_valid);
   const Tensor xc = logits.is_contiguous() ? logits : logits.contiguous_copy();
-  Tensor lse = Tensor::empty({N}, DType::f64), row_loss = Tensor::empty({N}, DType::f64);
+  Tensor lse = Tensor::empty({N, 2}, DType::f64), row_loss = Tensor::empty({N}, DType::f64);
   XF_DISPATCH_FLOAT(logits.dtype(), "cross_entropy", [&] {
     ce_forward(xc.data<scalar_t>(), t.data<int64_t>(), row_loss.data<double>(), lse.data<double>(), N, C,
                ignore_index, label_smoothing);

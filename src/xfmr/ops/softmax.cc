@@ -41,14 +41,13 @@ void softmax_forward(const T* x, T* y, const Lines& l) {
       T* yr = y + o;
       if (st == 1) {  // fast path: a contiguous row
         const T m = kern::row_max(xr, n);
-        for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] - m;
-        // exp into y, then normalise (the sum is taken over the values actually stored)
         if constexpr (LOG) {
-          const double s = kern::row_exp_sum(yr, T(0), n);
-          const T ls = static_cast<T>(std::log(s));
-          for (int64_t j = 0; j < n; ++j) yr[j] -= ls;
+          // (x - m) - log Σ, not x - (m + log Σ): m + log Σ would round at the magnitude of m
+          const T ls = static_cast<T>(std::log(kern::row_exp_sum(xr, m, n)));
+          for (int64_t j = 0; j < n; ++j) yr[j] = (xr[j] - m) - ls;
         } else {
-          for (int64_t j = 0; j < n; ++j) yr[j] = kern::exp_fast(yr[j]);
+          // exp into y, then normalise by the sum of the values actually stored
+          for (int64_t j = 0; j < n; ++j) yr[j] = kern::exp_fast(xr[j] - m);
           const T inv = static_cast<T>(1.0 / kern::row_sum(yr, n));
           for (int64_t j = 0; j < n; ++j) yr[j] *= inv;
         }

@@ -3,7 +3,8 @@
 // parts so r is exact), then Cephes' degree-6 polynomial for exp(r) on |r| <= ln2/2; 2^n is built in the exponent
 // bits. Rounding uses the 1.5·2^23 trick instead of floor(), which GCC only vectorises with -fno-trapping-math.
 // Max relative error ~1e-7 (about 1.5 ulp) on [-87, 88]; returns 0 below -87 (the true value is < 1.7e-38, and
-// -inf, e.g. a masked logit, gives exactly 0), +inf above 88, NaN for NaN. The softmax family only evaluates
+// -inf, e.g. a masked logit, gives exactly 0), saturates at exp(88) above 88 (callers here only pass x <= 0),
+// NaN for NaN. The softmax family only evaluates
 // x - max <= 0. double: std::exp (the f64 path is for gradient checks, where accuracy matters, not speed).
 // Reference: std::exp (tests/ops/softmax_test.cc compares the two).
 #pragma once
@@ -16,7 +17,9 @@
 namespace xfmr::kern {
 
 inline float exp_fast(float x) {
-  const float xc = std::min(std::max(x, -87.0f), 88.0f);
+  // Branch-free (selects and masks only), so every loop that calls it vectorises.
+  float xc = x < -87.0f ? -87.0f : x;
+  xc = xc > 88.0f ? 88.0f : xc;
   const float t = xc * 1.44269504088896341f + 12582912.0f;  // 1.5·2^23: the low mantissa bits hold round(x·log2 e)
   const float n = t - 12582912.0f;
   const uint32_t ni = std::bit_cast<uint32_t>(t) - 0x4B400000u;  // n mod 2^32 (unsigned: wraps, no UB)
@@ -29,8 +32,10 @@ inline float exp_fast(float x) {
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
   const float scale = std::bit_cast<float>((ni + 127u) << 23);  // 2^n for n in [-126, 127]
-  const float y = x < -87.0f ? 0.0f : p * scale;
-  return x > 88.0f ? std::numeric_limits<float>::infinity() : y;
+  // Below -87 the result is 0 (mask), NaN stays NaN (x != x keeps the NaN p): x >= -87 is false for both.
+  const float keep = (x >= -87.0f) ? 1.0f : 0.0f;
+  const float y = p * scale * keep;
+  return x != x ? x : y;
 }
 
 inline double exp_fast(double x) { return std::exp(x); }
