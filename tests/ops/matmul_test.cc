@@ -117,3 +117,14 @@ TEST(MatmulErrors, BadInputs) {
   test::expect_error([] { linear(Tensor::ones({2, 4}), Tensor::ones({5, 4}), Tensor::ones({4})); }, {"linear", "bias", "[4]"});
   test::expect_error([] { linear(Tensor::ones({2, 4}), Tensor::ones({5, 4}, DType::f64)); }, {"linear", "dtype"});
 }
+
+TEST(MatmulGrad, OnlySomeInputsNeedGrad) {
+  Tensor a = random_input({2, 3, 4}, 1), b = random_input({2, 4, 5}, 2);
+  a.set_requires_grad(false);
+  expect_gradcheck(mm(), {a, b});
+  Tensor x = random_input({3, 4}, 3), w = random_input({5, 4}, 4), bias = random_input({5}, 5);
+  x.set_requires_grad(false);
+  expect_gradcheck([](auto& in) { return linear(in[0], in[1], in[2]); }, {x, w, bias});
+  w.set_requires_grad(false);
+  expect_gradcheck([](auto& in) { return linear(in[0], in[1], in[2]); }, {x, w, bias});
+}
