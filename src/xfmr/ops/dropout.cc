@@ -8,7 +8,7 @@ namespace xfmr {
 namespace {
 constexpr int64_t kGrain = 1 << 15;
 
-// out = a * b elementwise over contiguous buffers of n elements (a may be a strided gradient: made contiguous).
+// a * b for b contiguous of a's shape (a, an upstream gradient, may be strided: it is made contiguous).
 Tensor mul_contiguous(const Tensor& a, const Tensor& b) {
   const Tensor ac = a.is_contiguous() ? a : a.contiguous_copy();
   Tensor out = Tensor::empty(a.shape(), a.dtype());
@@ -31,14 +31,20 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   // mask = keep / (1 - p), stored in x's dtype: the forward and the backward are the same product.
   Tensor mask = Tensor::empty(x.shape(), x.dtype());
   bernoulli_(mask, 1.0 - p, gen);
+  const Tensor xc = x.is_contiguous() ? x : x.contiguous_copy();
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
   XF_DISPATCH_FLOAT(x.dtype(), "dropout", [&] {
     scalar_t* m = mask.data<scalar_t>();
+    const scalar_t* px = xc.data<scalar_t>();
+    scalar_t* po = out.data<scalar_t>();
     const scalar_t scale = static_cast<scalar_t>(1.0 / (1.0 - p));
     parallel_for(mask.numel(), kGrain, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) m[i] *= scale;
+      for (int64_t i = lo; i < hi; ++i) {
+        m[i] *= scale;
+        po[i] = px[i] * m[i];
+      }
     });
   });
-  Tensor out = mul_contiguous(x, mask);
   if (needs_grad(x)) {
     record("dropout", out, {&x}, [mask](const Tensor& g, GradSlots& gs) { gs.g[0] = mul_contiguous(g, mask); });
   }
