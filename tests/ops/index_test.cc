@@ -210,7 +210,8 @@ TEST(IndexSelectTest, ForwardValues) {
   EXPECT_EQ(index_select(x, 1, ids({2, 0, 2}, {3})).to_vector(), (std::vector<double>{2, 0, 2, 5, 3, 5}));
   EXPECT_EQ(index_select(x, 0, ids({1}, {1}, DType::i32)).to_vector(), (std::vector<double>{3, 4, 5}));
   EXPECT_EQ(index_select(transpose(x, 0, 1), 0, ids({2, 0}, {2})).to_vector(), (std::vector<double>{2, 5, 0, 3}));
-  EXPECT_EQ(index_select(x, 0, ids({}, {0})).shape(), (Shape{0, 3}));
+  // (Tensor::empty: from_vector with an empty span passes a null pointer to memcpy in core/tensor.cc.)
+  EXPECT_EQ(index_select(x, 0, Tensor::empty({0}, DType::i64)).shape(), (Shape{0, 3}));
   EXPECT_EQ(index_select(x, -1, Tensor::scalar(1, DType::i64)).to_vector(), (std::vector<double>{1, 4}));
 }
 
