@@ -97,6 +97,8 @@ TEST(StackTest, ForwardAndGradcheck) {
   EXPECT_EQ(stack({a, b}, 0).to_vector(), (std::vector<double>{1, 2, 3, 4}));
   EXPECT_EQ(stack({a, b}, -1).to_vector(), (std::vector<double>{1, 3, 2, 4}));
   EXPECT_EQ(stack({a, b}, 1).shape(), (Shape{2, 2}));
+  EXPECT_EQ(stack({Tensor::scalar(1), Tensor::scalar(2)}, -1).to_vector(), (std::vector<double>{1, 2}));
+  expect_gradcheck([](auto& in) { return stack(in, 0); }, leaves(3, Shape{}, 9));
   expect_gradcheck([](auto& in) { return stack({in[0], in[1], in[2]}, 0); },
                    {test::random_input({2, 3}, 1), test::random_transposed_input({2, 3}, 2), test::random_input({2, 3}, 3)});
   expect_gradcheck([](auto& in) { return stack({in[0], in[1]}, 1); },
@@ -172,6 +174,11 @@ TEST(GatherTest, ForwardValues) {
   // Non-contiguous input and index.
   Tensor xt = transpose(x, 0, 1);  // [[0, 3], [1, 4], [2, 5]]
   EXPECT_EQ(gather(xt, 1, transposed_ids({1, 0, 0, 1, 1, 1}, 3, 2)).to_vector(), (std::vector<double>{3, 3, 1, 4, 2, 5}));
+  // An empty index gives an empty output that still carries the graph.
+  Tensor xg = test::random_input({2, 3});
+  Tensor e = gather(xg, 1, Tensor::empty({2, 0}, DType::i64));
+  EXPECT_EQ(e.shape(), (Shape{2, 0}));
+  EXPECT_TRUE(e.requires_grad());
   // Integer tensors can be gathered (forward only).
   EXPECT_EQ(gather(ids({5, 6, 7}, {3}), 0, ids({2, 2, 0}, {3})).to_int_vector(), (std::vector<int64_t>{7, 7, 5}));
 }

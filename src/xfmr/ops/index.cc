@@ -364,12 +364,12 @@ Tensor gather(const Tensor& x, int dim, const Tensor& index) {
              " exceeds input shape ", x.shape().str(), " in dimension ", k, " (only dimension ", d, " may be larger)");
   const Tensor idx = index.is_contiguous() ? index : index.contiguous_copy();
   Tensor out = Tensor::empty(index.shape(), x.dtype());
-  if (out.numel() == 0) return out;
   Strides xst = x.strides();
   const int64_t step = xst[d];
   xst[d] = 0;  // the gathered dim moves by index value, not by position
   dispatch_index(idx.dtype(), [&]<class I>() {
     check_index_range(idx.data<I>(), idx.numel(), x.size(d), "gather", d, x, index);
+    if (out.numel() == 0) return;
     dispatch_bits(x.dtype(), [&]<class E>() {
       gather_kernel(static_cast<E*>(out.raw_data()), out.strides(), static_cast<const E*>(x.raw_data()), xst, step,
                     idx.data<I>(), idx.strides(), idx.shape());
