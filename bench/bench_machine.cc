@@ -1,9 +1,11 @@
 // The machine's own ceilings, against which every xfmr kernel is judged (DESIGN.md, "Performance model"):
 //   - BM_Sgemm: raw cblas_sgemm throughput (counter GFLOPS = 2*M*N*K per call / wall second / 1e9) at square
-//     sizes and at the GEMM shapes of a small transformer (B*T = 1536 rows, K = N = d_model 128/384 or 4*384);
+//     sizes and at the GEMM shapes of a small transformer (B*T = 1536 rows, K = N = d_model 128/384 or
+//     4*384);
 //   - BM_StreamTriad: STREAM triad a[i] = b[i] + s*c[i] (McCalpin, "Memory bandwidth and machine balance",
 //     1995) on three 64 MiB float arrays; bytes_per_second counts the 3 arrays moved per pass, as STREAM does
-//     (the write-allocate read of `a` is not counted), so it is a lower bound on the traffic the memory served.
+//     (the write-allocate read of `a` is not counted), so it is a lower bound on the traffic the memory
+//     served.
 // Both run at 1 and 2 threads: set_num_threads (core/parallel.h) sets OpenMP and OpenBLAS together.
 //
 //   build/ci/bench/bench_machine --benchmark_min_time=0.2
@@ -44,9 +46,10 @@ void BM_Sgemm(benchmark::State& state) {
     benchmark::DoNotOptimize(c.get());
     benchmark::ClobberMemory();
   }
-  const double flops_per_call = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  state.counters["GFLOPS"] =
-      benchmark::Counter(flops_per_call * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  const double flops_per_call =
+      2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  state.counters["GFLOPS"] = benchmark::Counter(
+      flops_per_call * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 void SgemmArgs(benchmark::internal::Benchmark* b) {

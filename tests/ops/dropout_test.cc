@@ -21,21 +21,23 @@ void expect_dropout_error(F&& f, const std::vector<std::string>& fragments) {
     ADD_FAILURE() << "expected an xfmr::Error";
   } catch (const Error& e) {
     const std::string msg = e.what();
-    for (const auto& s : fragments) EXPECT_NE(msg.find(s), std::string::npos) << "'" << s << "' not in: " << msg;
+    for (const auto& s : fragments)
+      EXPECT_NE(msg.find(s), std::string::npos) << "'" << s << "' not in: " << msg;
   }
 }
 
 }  // namespace
 
-// Fraction kept ~ Binomial(n, 1-p)/n: within 4 sigma; the mean of dropout(ones) is preserved (E = 1); every kept
-// element is exactly 1/(1-p).
+// Fraction kept ~ Binomial(n, 1-p)/n: within 4 sigma; the mean of dropout(ones) is preserved (E = 1); every
+// kept element is exactly 1/(1-p).
 TEST(DropoutTest, Statistics) {
   const int64_t n = 100000;
   for (double p : {0.1, 0.5, 0.8}) {
     for (DType dt : {DType::f32, DType::f64}) {
       Generator g(1234);
       const std::vector<double> v = dropout(Tensor::ones({n}, dt), p, true, g).to_vector();
-      const double scale = dt == DType::f32 ? static_cast<double>(static_cast<float>(1.0 / (1.0 - p))) : 1.0 / (1.0 - p);
+      const double scale =
+          dt == DType::f32 ? static_cast<double>(static_cast<float>(1.0 / (1.0 - p))) : 1.0 / (1.0 - p);
       int64_t kept = 0;
       double sum = 0;
       for (double x : v) {
@@ -81,14 +83,18 @@ TEST(DropoutTest, MaskIndependentOfThreadCount) {
 
 TEST(DropoutTest, Gradcheck) {
   // Each evaluation re-seeds, so every forward draws the same mask.
-  expect_gradcheck([](auto& in) {
-    Generator g(5);
-    return dropout(in[0], 0.3, true, g);
-  }, {test::random_input({4, 5})});
-  expect_gradcheck([](auto& in) {
-    Generator g(6);
-    return dropout(in[0], 0.6, true, g);
-  }, {test::random_transposed_input({3, 2, 4})});
+  expect_gradcheck(
+      [](auto& in) {
+        Generator g(5);
+        return dropout(in[0], 0.3, true, g);
+      },
+      {test::random_input({4, 5})});
+  expect_gradcheck(
+      [](auto& in) {
+        Generator g(6);
+        return dropout(in[0], 0.6, true, g);
+      },
+      {test::random_transposed_input({3, 2, 4})});
 }
 
 TEST(DropoutTest, GradientIsScaledMask) {

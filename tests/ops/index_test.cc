@@ -32,7 +32,8 @@ void expect_error(F&& f, const std::vector<std::string>& fragments) {
     ADD_FAILURE() << "expected an xfmr::Error mentioning '" << fragments[0] << "'";
   } catch (const Error& e) {
     const std::string msg = e.what();
-    for (const auto& s : fragments) EXPECT_NE(msg.find(s), std::string::npos) << "'" << s << "' not in: " << msg;
+    for (const auto& s : fragments)
+      EXPECT_NE(msg.find(s), std::string::npos) << "'" << s << "' not in: " << msg;
   }
 }
 
@@ -59,12 +60,21 @@ TEST(ConcatTest, ForwardValues) {
 }
 
 TEST(ConcatTest, Gradcheck) {
-  expect_gradcheck([](auto& in) { return concat({in[0], in[1], in[2]}, 0); },
-                   {test::random_input({2, 3}, 1), test::random_input({1, 3}, 2), test::random_input({4, 3}, 3)});
-  expect_gradcheck([](auto& in) { return concat({in[0], in[1]}, 1); },
-                   {test::random_transposed_input({2, 3, 4}, 4), test::random_input({2, 2, 4}, 5)});
-  expect_gradcheck([](auto& in) { return concat({in[0], in[1], in[0]}, -1); },  // an input used twice
-                   {test::random_input({2, 3, 2}, 6), test::random_transposed_input({2, 3, 4}, 7)});
+  expect_gradcheck(
+      [](auto& in) {
+        return concat({in[0], in[1], in[2]}, 0);
+      },
+      {test::random_input({2, 3}, 1), test::random_input({1, 3}, 2), test::random_input({4, 3}, 3)});
+  expect_gradcheck(
+      [](auto& in) {
+        return concat({in[0], in[1]}, 1);
+      },
+      {test::random_transposed_input({2, 3, 4}, 4), test::random_input({2, 2, 4}, 5)});
+  expect_gradcheck(
+      [](auto& in) {
+        return concat({in[0], in[1], in[0]}, -1);
+      },  // an input used twice
+      {test::random_input({2, 3, 2}, 6), test::random_transposed_input({2, 3, 4}, 7)});
 }
 
 TEST(ConcatTest, ManyInputsBuildATree) {
@@ -81,7 +91,8 @@ TEST(ConcatTest, ManyInputsBuildATree) {
   Tensor out = concat(ys, 1);
   Tensor g = Tensor::arange(18, DType::f64);
   out.backward(reshape(g, {2, 9}));
-  for (int i = 0; i < 9; ++i) EXPECT_EQ(ys[i].grad().to_vector(), (std::vector<double>{double(i), double(9 + i)}));
+  for (int i = 0; i < 9; ++i)
+    EXPECT_EQ(ys[i].grad().to_vector(), (std::vector<double>{double(i), double(9 + i)}));
 }
 
 TEST(ConcatTest, NoGradModeRecordsNothing) {
@@ -99,12 +110,22 @@ TEST(StackTest, ForwardAndGradcheck) {
   EXPECT_EQ(stack({a, b}, 1).shape(), (Shape{2, 2}));
   EXPECT_EQ(stack({Tensor::scalar(1), Tensor::scalar(2)}, -1).to_vector(), (std::vector<double>{1, 2}));
   expect_gradcheck([](auto& in) { return stack(in, 0); }, leaves(3, Shape{}, 9));
-  expect_gradcheck([](auto& in) { return stack({in[0], in[1], in[2]}, 0); },
-                   {test::random_input({2, 3}, 1), test::random_transposed_input({2, 3}, 2), test::random_input({2, 3}, 3)});
-  expect_gradcheck([](auto& in) { return stack({in[0], in[1]}, 1); },
-                   {test::random_input({2, 3}, 4), test::random_transposed_input({2, 3}, 5)});
-  expect_gradcheck([](auto& in) { return stack({in[0], in[1]}, -1); },
-                   {test::random_input({2, 3}, 6), test::random_input({2, 3}, 7)});
+  expect_gradcheck(
+      [](auto& in) {
+        return stack({in[0], in[1], in[2]}, 0);
+      },
+      {test::random_input({2, 3}, 1), test::random_transposed_input({2, 3}, 2),
+       test::random_input({2, 3}, 3)});
+  expect_gradcheck(
+      [](auto& in) {
+        return stack({in[0], in[1]}, 1);
+      },
+      {test::random_input({2, 3}, 4), test::random_transposed_input({2, 3}, 5)});
+  expect_gradcheck(
+      [](auto& in) {
+        return stack({in[0], in[1]}, -1);
+      },
+      {test::random_input({2, 3}, 6), test::random_input({2, 3}, 7)});
   expect_gradcheck([](auto& in) { return stack(in, -2); }, leaves(11, {3, 2}, 8));
 }
 
@@ -147,9 +168,13 @@ TEST(SplitTest, Gradcheck) {
     return concat(r, dim);
   };
   expect_gradcheck([&](auto& in) { return rev_cat(split(in[0], 2, 1), 1); }, {test::random_input({2, 5, 3})});
-  expect_gradcheck([&](auto& in) { return rev_cat(split(in[0], 3, -1), -1); }, {test::random_transposed_input({3, 7})});
-  expect_gradcheck([&](auto& in) { return rev_cat(split(in[0], std::vector<int64_t>{2, 1, 3}, 0), 0); },
-                   {test::random_transposed_input({6, 2, 3})});
+  expect_gradcheck([&](auto& in) { return rev_cat(split(in[0], 3, -1), -1); },
+                   {test::random_transposed_input({3, 7})});
+  expect_gradcheck(
+      [&](auto& in) {
+        return rev_cat(split(in[0], std::vector<int64_t>{2, 1, 3}, 0), 0);
+      },
+      {test::random_transposed_input({6, 2, 3})});
   // One piece alone: gradient zero outside it.
   expect_gradcheck([](auto& in) { return split(in[0], 2, -2)[1]; }, {test::random_input({5, 2})});
 }
@@ -173,14 +198,16 @@ TEST(GatherTest, ForwardValues) {
   EXPECT_EQ(gather(x, -1, ids({1}, {1, 1}, DType::i32)).to_vector(), (std::vector<double>{1}));
   // Non-contiguous input and index.
   Tensor xt = transpose(x, 0, 1);  // [[0, 3], [1, 4], [2, 5]]
-  EXPECT_EQ(gather(xt, 1, transposed_ids({1, 0, 0, 1, 1, 1}, 3, 2)).to_vector(), (std::vector<double>{3, 3, 1, 4, 2, 5}));
+  EXPECT_EQ(gather(xt, 1, transposed_ids({1, 0, 0, 1, 1, 1}, 3, 2)).to_vector(),
+            (std::vector<double>{3, 3, 1, 4, 2, 5}));
   // An empty index gives an empty output that still carries the graph.
   Tensor xg = test::random_input({2, 3});
   Tensor e = gather(xg, 1, Tensor::empty({2, 0}, DType::i64));
   EXPECT_EQ(e.shape(), (Shape{2, 0}));
   EXPECT_TRUE(e.requires_grad());
   // Integer tensors can be gathered (forward only).
-  EXPECT_EQ(gather(ids({5, 6, 7}, {3}), 0, ids({2, 2, 0}, {3})).to_int_vector(), (std::vector<int64_t>{7, 7, 5}));
+  EXPECT_EQ(gather(ids({5, 6, 7}, {3}), 0, ids({2, 2, 0}, {3})).to_int_vector(),
+            (std::vector<int64_t>{7, 7, 5}));
 }
 
 TEST(GatherTest, Gradcheck) {
@@ -216,7 +243,8 @@ TEST(IndexSelectTest, ForwardValues) {
   Tensor x = reshape(Tensor::arange(6, DType::f64), {2, 3});
   EXPECT_EQ(index_select(x, 1, ids({2, 0, 2}, {3})).to_vector(), (std::vector<double>{2, 0, 2, 5, 3, 5}));
   EXPECT_EQ(index_select(x, 0, ids({1}, {1}, DType::i32)).to_vector(), (std::vector<double>{3, 4, 5}));
-  EXPECT_EQ(index_select(transpose(x, 0, 1), 0, ids({2, 0}, {2})).to_vector(), (std::vector<double>{2, 5, 0, 3}));
+  EXPECT_EQ(index_select(transpose(x, 0, 1), 0, ids({2, 0}, {2})).to_vector(),
+            (std::vector<double>{2, 5, 0, 3}));
   // (Tensor::empty: from_vector with an empty span passes a null pointer to memcpy in core/tensor.cc.)
   EXPECT_EQ(index_select(x, 0, Tensor::empty({0}, DType::i64)).shape(), (Shape{0, 3}));
   EXPECT_EQ(index_select(x, -1, Tensor::scalar(1, DType::i64)).to_vector(), (std::vector<double>{1, 4}));
@@ -226,8 +254,10 @@ TEST(IndexSelectTest, Gradcheck) {
   // Duplicates accumulate; dim 0 (embedding-style, column-parallel backward) and inner dims (outer-parallel).
   Tensor idx = ids({3, 1, 3, 0, 3}, {5});
   expect_gradcheck([&](auto& in) { return index_select(in[0], 0, idx); }, {test::random_input({4, 3})});
-  expect_gradcheck([&](auto& in) { return index_select(in[0], 1, idx); }, {test::random_transposed_input({3, 4, 2})});
-  expect_gradcheck([&](auto& in) { return index_select(in[0], -1, idx); }, {test::random_transposed_input({5, 4})});
+  expect_gradcheck([&](auto& in) { return index_select(in[0], 1, idx); },
+                   {test::random_transposed_input({3, 4, 2})});
+  expect_gradcheck([&](auto& in) { return index_select(in[0], -1, idx); },
+                   {test::random_transposed_input({5, 4})});
   Tensor idx32 = ids({1, 1, 0}, {3}, DType::i32);
   expect_gradcheck([&](auto& in) { return index_select(in[0], -2, idx32); }, {test::random_input({2, 2, 3})});
   // Non-contiguous index (a strided view).
@@ -260,10 +290,15 @@ TEST(IndexSelectTest, BackwardIsThreadCountInvariant) {
 
 TEST(IndexSelectTest, BadInput) {
   Tensor x = Tensor::zeros({2, 3});
-  expect_error([&] { index_select(x, 1, ids({0, 3}, {2})); }, {"index_select", "index 3", "[0, 3)", "[2, 3]"});
+  expect_error(
+      [&] {
+        index_select(x, 1, ids({0, 3}, {2}));
+      },
+      {"index_select", "index 3", "[0, 3)", "[2, 3]"});
   expect_error([&] { index_select(x, 0, ids({-2}, {1})); }, {"index_select", "index -2", "[0, 2)"});
   expect_error([&] { index_select(x, 0, ids({0, 0}, {1, 2})); }, {"index_select", "1-D", "[1, 2]", "[2, 3]"});
-  expect_error([&] { index_select(x, 0, Tensor::zeros({2}, DType::f64)); }, {"index_select", "i64 or i32", "f64"});
+  expect_error([&] { index_select(x, 0, Tensor::zeros({2}, DType::f64)); },
+               {"index_select", "i64 or i32", "f64"});
   expect_error([&] { index_select(Tensor::scalar(1), 0, ids({0}, {1})); }, {"index_select", "scalar"});
 }
 
@@ -326,17 +361,20 @@ TEST(IndexParity, Torch) {
 TEST(SplitParity, Torch) {
   test::ParityBatch b;
   for (int piece = 0; piece < 3; ++piece)
-    b.add("split_piece_" + std::to_string(piece), "split_piece", {{"split_size", 2}, {"dim", 1}, {"piece", piece}},
-          {b.randn({3, 5})}, [piece](auto& in) { return split(in[0], 2, 1)[piece]; });
-  b.add("split_sizes_piece", "split_piece", {{"sizes", {1, 3, 2}}, {"dim", -1}, {"piece", 1}}, {b.randn({2, 2, 6})},
-        [](auto& in) { return split(in[0], std::vector<int64_t>{1, 3, 2}, -1)[1]; });
+    b.add("split_piece_" + std::to_string(piece), "split_piece",
+          {{"split_size", 2}, {"dim", 1}, {"piece", piece}}, {b.randn({3, 5})},
+          [piece](auto& in) { return split(in[0], 2, 1)[piece]; });
+  b.add("split_sizes_piece", "split_piece", {{"sizes", {1, 3, 2}}, {"dim", -1}, {"piece", 1}},
+        {b.randn({2, 2, 6})}, [](auto& in) {
+          return split(in[0], std::vector<int64_t>{1, 3, 2}, -1)[1];
+        });
   b.add("split_cat_reversed", "split_cat_reversed", {{"split_size", 3}, {"dim", 0}}, {b.randn({8, 3})},
         [](auto& in) {
           auto p = split(in[0], 3, 0);
           return concat({p[2], p[1], p[0]}, 0);
         });
-  b.add("split_sizes_cat_reversed", "split_cat_reversed", {{"sizes", {2, 0, 3}}, {"dim", 1}}, {b.randn({2, 5})},
-        [](auto& in) {
+  b.add("split_sizes_cat_reversed", "split_cat_reversed", {{"sizes", {2, 0, 3}}, {"dim", 1}},
+        {b.randn({2, 5})}, [](auto& in) {
           auto p = split(in[0], std::vector<int64_t>{2, 0, 3}, 1);
           return concat({p[2], p[1], p[0]}, 1);
         });

@@ -26,7 +26,8 @@ Tensor mul_contiguous(const Tensor& a, const Tensor& b) {
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   check_float(x, "dropout");
-  XF_CHECK(p >= 0.0 && p < 1.0, "dropout: p must lie in [0, 1), got ", p, " (input shape ", x.shape().str(), ")");
+  XF_CHECK(p >= 0.0 && p < 1.0, "dropout: p must lie in [0, 1), got ", p, " (input shape ", x.shape().str(),
+           ")");
   if (!training || p == 0.0) return x;
   // mask = keep / (1 - p), stored in x's dtype: the forward and the backward are the same product.
   Tensor mask = Tensor::empty(x.shape(), x.dtype());
@@ -46,7 +47,8 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
     });
   });
   if (needs_grad(x)) {
-    record("dropout", out, {&x}, [mask](const Tensor& g, GradSlots& gs) { gs.g[0] = mul_contiguous(g, mask); });
+    record("dropout", out, {&x},
+           [mask](const Tensor& g, GradSlots& gs) { gs.g[0] = mul_contiguous(g, mask); });
   }
   return out;
 }

@@ -1,5 +1,5 @@
-// Dropout (Srivastava et al. 2014, "Dropout: a simple way to prevent neural networks from overfitting"), in the
-// "inverted" form: kept activations are scaled by 1/(1-p) at training time so evaluation is the identity.
+// Dropout (Srivastava et al. 2014, "Dropout: a simple way to prevent neural networks from overfitting"), in
+// the "inverted" form: kept activations are scaled by 1/(1-p) at training time so evaluation is the identity.
 #pragma once
 #include "xfmr/core/rng.h"
 #include "xfmr/core/tensor.h"

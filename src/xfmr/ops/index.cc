@@ -12,7 +12,8 @@ namespace xfmr {
 
 namespace {
 
-// Work below about this many bytes (or elements) stays on the calling thread: a parallel region costs a few µs.
+// Work below about this many bytes (or elements) stays on the calling thread: a parallel region costs a few
+// µs.
 constexpr int64_t kGrain = 1 << 15;
 
 // Calls f.template operator()<I>() with I = the C++ type of an integer index dtype.
@@ -27,9 +28,12 @@ decltype(auto) dispatch_index(DType dt, F&& f) {
 template <class F>
 decltype(auto) dispatch_bits(DType dt, F&& f) {
   switch (dtype_size(dt)) {
-    case 2: return f.template operator()<uint16_t>();
-    case 4: return f.template operator()<uint32_t>();
-    default: return f.template operator()<uint64_t>();
+    case 2:
+      return f.template operator()<uint16_t>();
+    case 4:
+      return f.template operator()<uint32_t>();
+    default:
+      return f.template operator()<uint64_t>();
   }
 }
 
@@ -54,16 +58,16 @@ void check_index_tensor(const Tensor& x, const Tensor& index, const char* op) {
            index.shape().str(), ")");
 }
 
-// Every index in [0, bound), else an Error naming the offending value and the bound. Runs before the kernels so
-// that no exception has to leave an OpenMP region.
+// Every index in [0, bound), else an Error naming the offending value and the bound. Runs before the kernels
+// so that no exception has to leave an OpenMP region.
 template <class I>
 void check_index_range(const I* p, int64_t n, int64_t bound, const char* op, int dim, const Tensor& x,
                        const Tensor& index) {
   for (int64_t i = 0; i < n; ++i) {
     if (p[i] < 0 || p[i] >= bound) [[unlikely]]
       throw Error(detail::concat(op, ": index ", static_cast<int64_t>(p[i]), " out of range [0, ", bound,
-                                 ") for dimension ", dim, " of input shape ", x.shape().str(), " (index shape ",
-                                 index.shape().str(), ")"));
+                                 ") for dimension ", dim, " of input shape ", x.shape().str(),
+                                 " (index shape ", index.shape().str(), ")"));
   }
 }
 
@@ -98,12 +102,14 @@ void concat_copy(const Tensor& out, const std::vector<Tensor>& xs, int dim, bool
       const char* src = static_cast<const char*>(x.raw_data());
       const int64_t row = len * inner * es, out_row = total * inner * es, col = start * inner * es;
       parallel_for(outer, std::max<int64_t>(1, kGrain / row), [&](int64_t b, int64_t e) {
-        for (int64_t r = b; r < e; ++r) std::memcpy(o + r * out_row + col, src + r * row, static_cast<size_t>(row));
+        for (int64_t r = b; r < e; ++r)
+          std::memcpy(o + r * out_row + col, src + r * row, static_cast<size_t>(row));
       });
     } else {
       Shape ws = s;
       ws[dim] = len;
-      out.as_strided(ws, out.strides(), out.offset() + start * out.stride(dim)).copy_(as_part(x, dim, unsqueeze));
+      out.as_strided(ws, out.strides(), out.offset() + start * out.stride(dim))
+          .copy_(as_part(x, dim, unsqueeze));
     }
     start += len;
   }
@@ -223,7 +229,8 @@ void check_join_inputs(const std::vector<Tensor>& xs, const char* op) {
   for (size_t i = 0; i < xs.size(); ++i) {
     XF_CHECK(xs[i].defined(), op, ": input ", i, " is an undefined tensor");
     XF_CHECK(xs[i].dtype() == xs[0].dtype(), op, ": input ", i, " has dtype ", dtype_name(xs[i].dtype()), " ",
-             xs[i].shape().str(), " but input 0 has dtype ", dtype_name(xs[0].dtype()), " ", xs[0].shape().str());
+             xs[i].shape().str(), " but input 0 has dtype ", dtype_name(xs[0].dtype()), " ",
+             xs[0].shape().str());
   }
 }
 
@@ -238,22 +245,24 @@ void gather_kernel(E* out, const Strides& ost, const E* x, const Strides& xst, i
   parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, per_row)), [&](int64_t b, int64_t e) {
     Shape sub = shape;
     sub[0] = e - b;
-    for_each_offset<3>(sub, {ost, xst, ist}, {b * ost[0], b * xst[0], b * ist[0]},
-                       [&](int64_t oo, int64_t xo, int64_t io) { out[oo] = x[xo + static_cast<int64_t>(idx[io]) * step]; });
+    for_each_offset<3>(
+        sub, {ost, xst, ist}, {b * ost[0], b * xst[0], b * ist[0]},
+        [&](int64_t oo, int64_t xo, int64_t io) { out[oo] = x[xo + static_cast<int64_t>(idx[io]) * step]; });
   });
 }
 
 // gx[gx_off(n) + index[n] * step] += g[n]. Rows along dimension 0 write disjoint parts of gx unless the
 // gathered dimension is 0 itself, so only then does the loop stay on one thread.
 template <class T, class I>
-void scatter_add_kernel(T* gx, const Strides& gxst, int64_t step, const T* g, const Strides& gst, const I* idx,
-                        const Strides& ist, const Shape& shape, bool parallel_rows) {
+void scatter_add_kernel(T* gx, const Strides& gxst, int64_t step, const T* g, const Strides& gst,
+                        const I* idx, const Strides& ist, const Shape& shape, bool parallel_rows) {
   const int64_t rows = shape[0], per_row = shape.numel() / std::max<int64_t>(1, rows);
   auto body = [&](int64_t b, int64_t e) {
     Shape sub = shape;
     sub[0] = e - b;
-    for_each_offset<3>(sub, {gxst, gst, ist}, {b * gxst[0], b * gst[0], b * ist[0]},
-                       [&](int64_t xo, int64_t go, int64_t io) { gx[xo + static_cast<int64_t>(idx[io]) * step] += g[go]; });
+    for_each_offset<3>(
+        sub, {gxst, gst, ist}, {b * gxst[0], b * gst[0], b * ist[0]},
+        [&](int64_t xo, int64_t go, int64_t io) { gx[xo + static_cast<int64_t>(idx[io]) * step] += g[go]; });
   };
   if (parallel_rows)
     parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, per_row)), body);
@@ -273,9 +282,9 @@ void index_add_kernel(T* gx, const T* g, const I* idx, int64_t outer, int64_t N,
         for (int64_t c = cb; c < ce; ++c) dst[c] += src[c];
       }
   };
-  // Duplicated indices make rows j collide, so split over `outer` (independent slabs) when there are enough of
-  // them, else over columns of the inner extent. Each element sums its contributions in order of j either way,
-  // so results do not depend on the thread count.
+  // Duplicated indices make rows j collide, so split over `outer` (independent slabs) when there are enough
+  // of them, else over columns of the inner extent. Each element sums its contributions in order of j either
+  // way, so results do not depend on the thread count.
   if (outer >= num_threads()) {
     parallel_for(outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, n * inner)),
                  [&](int64_t b, int64_t e) { rows(b, e, 0, inner); });
@@ -310,8 +319,8 @@ Tensor stack(const std::vector<Tensor>& xs, int dim) {
   for (size_t i = 1; i < xs.size(); ++i)
     XF_CHECK(xs[i].shape() == x0.shape(), "stack: input ", i, " has shape ", xs[i].shape().str(),
              " but input 0 has shape ", x0.shape().str(), "; all shapes must be equal");
-  XF_CHECK(x0.dim() < kMaxRank, "stack: inputs of shape ", x0.shape().str(), " already have the maximum rank ",
-           kMaxRank);
+  XF_CHECK(x0.dim() < kMaxRank, "stack: inputs of shape ", x0.shape().str(),
+           " already have the maximum rank ", kMaxRank);
   const int d = wrap_dim(dim, x0.dim() + 1, "stack");
   return concat_impl(xs, d, "stack", true);
 }
@@ -361,7 +370,8 @@ Tensor gather(const Tensor& x, int dim, const Tensor& index) {
            " (input shape ", x.shape().str(), ", index shape ", index.shape().str(), ")");
   for (int k = 0; k < x.dim(); ++k)
     XF_CHECK(k == d || index.size(k) <= x.size(k), "gather: index shape ", index.shape().str(),
-             " exceeds input shape ", x.shape().str(), " in dimension ", k, " (only dimension ", d, " may be larger)");
+             " exceeds input shape ", x.shape().str(), " in dimension ", k, " (only dimension ", d,
+             " may be larger)");
   const Tensor idx = index.is_contiguous() ? index : index.contiguous_copy();
   Tensor out = Tensor::empty(index.shape(), x.dtype());
   Strides xst = x.strides();
@@ -371,8 +381,8 @@ Tensor gather(const Tensor& x, int dim, const Tensor& index) {
     check_index_range(idx.data<I>(), idx.numel(), x.size(d), "gather", d, x, index);
     if (out.numel() == 0) return;
     dispatch_bits(x.dtype(), [&]<class E>() {
-      gather_kernel(static_cast<E*>(out.raw_data()), out.strides(), static_cast<const E*>(x.raw_data()), xst, step,
-                    idx.data<I>(), idx.strides(), idx.shape());
+      gather_kernel(static_cast<E*>(out.raw_data()), out.strides(), static_cast<const E*>(x.raw_data()), xst,
+                    step, idx.data<I>(), idx.strides(), idx.shape());
     });
   });
   if (needs_grad(x)) {
@@ -396,8 +406,8 @@ Tensor gather(const Tensor& x, int dim, const Tensor& index) {
 Tensor index_select(const Tensor& x, int dim, const Tensor& index) {
   check_index_tensor(x, index, "index_select");
   const int d = wrap_dim(dim, x.dim(), "index_select");
-  XF_CHECK(index.dim() <= 1, "index_select: index must be 1-D, got shape ", index.shape().str(), " (input shape ",
-           x.shape().str(), ")");
+  XF_CHECK(index.dim() <= 1, "index_select: index must be 1-D, got shape ", index.shape().str(),
+           " (input shape ", x.shape().str(), ")");
   const Tensor idx = index.is_contiguous() ? index : index.contiguous_copy();
   const int64_t n = idx.numel(), N = x.size(d);
   const int64_t outer = outer_size(x.shape(), d), inner = inner_size(x.shape(), d);
@@ -416,21 +426,24 @@ Tensor index_select(const Tensor& x, int dim, const Tensor& index) {
     parallel_for(outer * n, std::max<int64_t>(1, kGrain / row), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const int64_t o = r / n, j = r % n;
-        std::memcpy(dst + r * row, src + (o * N + static_cast<int64_t>(ip[j])) * row, static_cast<size_t>(row));
+        std::memcpy(dst + r * row, src + (o * N + static_cast<int64_t>(ip[j])) * row,
+                    static_cast<size_t>(row));
       }
     });
   });
   if (needs_grad(x)) {
-    record("index_select", out, {&x}, [idx, in_shape = x.shape(), outer, N, n, inner](const Tensor& g, GradSlots& gs) {
-      Tensor gx = Tensor::zeros(in_shape, g.dtype());
-      const Tensor gc = g.is_contiguous() ? g : g.contiguous_copy();
-      XF_DISPATCH_FLOAT(g.dtype(), "index_select backward", [&] {
-        dispatch_index(idx.dtype(), [&]<class I>() {
-          index_add_kernel(gx.data<scalar_t>(), gc.data<scalar_t>(), idx.data<I>(), outer, N, n, inner);
-        });
-      });
-      gs.g[0] = gx;
-    });
+    record("index_select", out, {&x},
+           [idx, in_shape = x.shape(), outer, N, n, inner](const Tensor& g, GradSlots& gs) {
+             Tensor gx = Tensor::zeros(in_shape, g.dtype());
+             const Tensor gc = g.is_contiguous() ? g : g.contiguous_copy();
+             XF_DISPATCH_FLOAT(g.dtype(), "index_select backward", [&] {
+               dispatch_index(idx.dtype(), [&]<class I>() {
+                 index_add_kernel(gx.data<scalar_t>(), gc.data<scalar_t>(), idx.data<I>(), outer, N, n,
+                                  inner);
+               });
+             });
+             gs.g[0] = gx;
+           });
   }
   return out;
 }
@@ -441,8 +454,8 @@ Tensor one_hot(const Tensor& ids, int64_t num_classes, DType dtype) {
            ids.shape().str());
   XF_CHECK(num_classes > 0, "one_hot: num_classes must be positive, got ", num_classes, " (ids shape ",
            ids.shape().str(), ")");
-  XF_CHECK(ids.dim() < kMaxRank, "one_hot: ids of shape ", ids.shape().str(), " already have the maximum rank ",
-           kMaxRank);
+  XF_CHECK(ids.dim() < kMaxRank, "one_hot: ids of shape ", ids.shape().str(),
+           " already have the maximum rank ", kMaxRank);
   Shape out_shape = ids.shape();
   out_shape.push_back(num_classes);
   Tensor out = Tensor::zeros(out_shape, dtype);
@@ -451,8 +464,8 @@ Tensor one_hot(const Tensor& ids, int64_t num_classes, DType dtype) {
   dispatch_index(idc.dtype(), [&]<class I>() {
     const I* p = idc.data<I>();
     for (int64_t i = 0, n = idc.numel(); i < n; ++i) {
-      XF_CHECK(p[i] >= 0 && p[i] < num_classes, "one_hot: id ", static_cast<int64_t>(p[i]), " at position ", i,
-               " of ids shape ", ids.shape().str(), " out of range [0, ", num_classes, ")");
+      XF_CHECK(p[i] >= 0 && p[i] < num_classes, "one_hot: id ", static_cast<int64_t>(p[i]), " at position ",
+               i, " of ids shape ", ids.shape().str(), " out of range [0, ", num_classes, ")");
       store_from_double(o, dtype, i * num_classes + static_cast<int64_t>(p[i]), 1.0);
     }
   });

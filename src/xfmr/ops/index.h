@@ -1,6 +1,7 @@
 // Differentiable indexing and joining ops: concat/split/stack move whole slabs along one dimension;
-// gather/index_select pick elements or slices by an integer index tensor; one_hot builds a (non-differentiable)
-// encoding. Shapes are PyTorch-order (see core/shape.h); negative dims count from the end.
+// gather/index_select pick elements or slices by an integer index tensor; one_hot builds a
+// (non-differentiable) encoding. Shapes are PyTorch-order (see core/shape.h); negative dims count from the
+// end.
 //
 // Forward works for every dtype (pure data movement); gradients flow to f32/f64 inputs. Index tensors are
 // i64 or i32 and never receive gradients. Every failure is an xfmr::Error naming the op and the shapes.
@@ -28,8 +29,9 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
 Tensor stack(const std::vector<Tensor>& xs, int dim);
 
 // torch.gather:  out[i][j][k] = x[i][index[i][j][k]][k]  (for dim == 1).
-// x: [.., N (at dim), ..]; index: i64/i32, same rank as x, index.size(d) <= x.size(d) for d != dim, entries in
-// [0, N) -> out: index.shape, x's dtype. Backward scatter-adds into x's shape (repeated indices accumulate).
+// x: [.., N (at dim), ..]; index: i64/i32, same rank as x, index.size(d) <= x.size(d) for d != dim, entries
+// in [0, N) -> out: index.shape, x's dtype. Backward scatter-adds into x's shape (repeated indices
+// accumulate).
 Tensor gather(const Tensor& x, int dim, const Tensor& index);
 
 // Slices of x along dim picked by a 1-D (or 0-D) index:  x: [.., N, ..], index: [n] i64/i32 in [0, N)
