@@ -1,2 +1,56 @@
+// xfmr <verb> [options]: the command-line front end. It only parses, calls one library entry point and prints;
+// every failure becomes one line on stderr and a non-zero exit.
 #include <cstdio>
-int main() { return 0; }
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "xfmr/cli/commands.h"
+#include "xfmr/core/check.h"
+#include "xfmr/core/parallel.h"
+
+namespace {
+
+struct Verb {
+  const char* name;
+  int (*run)(int, char**);
+  const char* summary;
+};
+
+const Verb kVerbs[] = {
+    {"demo", xfmr::cli::cmd_demo, "train a small MLP and print the loss falling"},
+};
+
+void print_usage(FILE* out) {
+  std::fprintf(out,
+               "xfmr: build, train, study, compress and serve transformer-family models on a CPU\n\n"
+               "usage: xfmr <verb> [options]     (xfmr <verb> --help for a verb's options and examples)\n\n"
+               "verbs:\n");
+  for (const auto& v : kVerbs) std::fprintf(out, "  %-10s %s\n", v.name, v.summary);
+  std::fprintf(out, "\nenvironment: XFMR_THREADS=N sets the thread count (default: all cores)\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    print_usage(stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string verb = argv[1];
+  try {
+    xfmr::init_threads_from_env();
+    for (const auto& v : kVerbs)
+      if (verb == v.name) return v.run(argc - 2, argv + 2);
+    std::string names;
+    for (const auto& v : kVerbs) names += (names.empty() ? "" : ", ") + std::string(v.name);
+    std::fprintf(stderr, "xfmr: unknown verb '%s' (known: %s)\n", verb.c_str(), names.c_str());
+    return 2;
+  } catch (const xfmr::Error& e) {
+    std::fprintf(stderr, "xfmr %s: error: %s\n", verb.c_str(), e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "xfmr %s: error: %s\n", verb.c_str(), e.what());
+    return 1;
+  }
+}

@@ -97,7 +97,7 @@ static Tensor from_values(std::span<const V> values, const Shape& shape, DType d
   for (size_t i = 0; i < values.size(); ++i)
     store_from_double(t.raw_data(), dtype, static_cast<int64_t>(i), static_cast<double>(values[i]));
   if constexpr (std::is_same_v<V, int64_t>) {  // exact for large indices
-    if (dtype == DType::i64) std::memcpy(t.raw_data(), values.data(), values.size() * 8);
+    if (dtype == DType::i64 && !values.empty()) std::memcpy(t.raw_data(), values.data(), values.size() * 8);
   }
   return t;
 }

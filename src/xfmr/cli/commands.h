@@ -1,0 +1,8 @@
+// One function per verb; each parses its own flags (with --help and examples) and returns the exit code.
+#pragma once
+
+namespace xfmr::cli {
+
+int cmd_demo(int argc, char** argv);
+
+}  // namespace xfmr::cli
