@@ -4,7 +4,6 @@
 #include "xfmr/core/check.h"
 #include "xfmr/core/dtype.h"
 #include "xfmr/ops/elementwise.h"
-#include "xfmr/ops/index.h"
 #include "xfmr/ops/matmul.h"
 #include "xfmr/ops/reduce.h"
 #include "xfmr/ops/view.h"
@@ -46,14 +45,30 @@ void LinearSelfAttentionModel::check_prompt(const char* what, const Tensor& xs, 
 
 namespace {
 
-// (x, y) tokens: xs [B, n, d], ys [B, n] -> [B, n, d + 1].
-Tensor make_tokens(const Tensor& xs, const Tensor& ys) {
-  return concat({xs, unsqueeze(ys, -1)}, -1);
+// The token layout as two constant maps (no concat: its std::vector argument would put a heap allocation into
+// every training step, and these tensors come from the caching allocator). Both products are exact: each
+// output element is one x or y times 1 plus zeros.
+//   embed: [d, D] = [I_d | 0] (x into the first d slots),  y_slot: [D] = (0, ..., 0, 1)
+struct TokenMaps {
+  Tensor embed, y_slot;
+};
+
+TokenMaps token_maps(int64_t d, DType dtype) {
+  TokenMaps m{Tensor::zeros({d, d + 1}, dtype), Tensor::zeros({d + 1}, dtype)};
+  XF_DISPATCH_FLOAT(dtype, "LinearSelfAttentionModel", [&] {
+    scalar_t* e = m.embed.data<scalar_t>();
+    for (int64_t a = 0; a < d; ++a) e[a * (d + 1) + a] = scalar_t(1);
+    m.y_slot.data<scalar_t>()[d] = scalar_t(1);
+  });
+  return m;
 }
 
 // (x, 0) tokens: xs [B, n, d] -> [B, n, d + 1].
-Tensor make_query_tokens(const Tensor& xs) {
-  return concat({xs, Tensor::zeros({xs.size(0), xs.size(1), 1}, xs.dtype())}, -1);
+Tensor query_tokens(const Tensor& xs, const TokenMaps& m) { return matmul(xs, m.embed); }
+
+// (x, y) tokens: xs [B, n, d], ys [B, n] -> [B, n, d + 1].
+Tensor context_tokens(const Tensor& xs, const Tensor& ys, const TokenMaps& m) {
+  return query_tokens(xs, m) + unsqueeze(ys, -1) * m.y_slot;
 }
 
 // The causal weights of the prefix form: mask[j][i] = 1/norm_j for i < j, else 0 (a constant, no gradient).
@@ -75,8 +90,9 @@ Tensor causal_scale(int64_t n, LsaNorm norm, int64_t n_points, DType dtype) {
 Tensor LinearSelfAttentionModel::forward(const Tensor& xs, const Tensor& ys) const {
   check_prompt("forward", xs, ys);
   const int64_t n = xs.size(1);
-  Tensor ctx = make_tokens(xs, ys);    // [B, n, D]
-  Tensor qry = make_query_tokens(xs);  // [B, n, D]
+  const TokenMaps maps = token_maps(cfg_.d, dtype());
+  Tensor ctx = context_tokens(xs, ys, maps);  // [B, n, D]
+  Tensor qry = query_tokens(xs, maps);        // [B, n, D]
   if (n == 0) return neg(select(qry, -1, cfg_.d));  // [B, 0]
   const Tensor scale = causal_scale(n, cfg_.norm, cfg_.n_points, dtype());  // [n, n]
   for (int64_t l = 0; l < cfg_.n_layer; ++l) {
@@ -110,8 +126,9 @@ Tensor LinearSelfAttentionModel::forward_query(const Tensor& xs_ctx, const Tenso
            dtype_name(dtype()), ", got ", dtype_name(x_query.dtype()), " ", x_query.shape().str());
   const bool single = x_query.dim() == 2;
   const int64_t N = xs_ctx.size(1);
-  Tensor ctx = make_tokens(xs_ctx, ys_ctx);                            // [B, N, D]
-  Tensor qry = make_query_tokens(single ? unsqueeze(x_query, 1) : x_query);  // [B, M, D]
+  const TokenMaps maps = token_maps(cfg_.d, dtype());
+  Tensor ctx = context_tokens(xs_ctx, ys_ctx, maps);                        // [B, N, D]
+  Tensor qry = query_tokens(single ? unsqueeze(x_query, 1) : x_query, maps);  // [B, M, D]
   if (N > 0) {
     for (int64_t l = 0; l < cfg_.n_layer; ++l) {
       const Tensor kq = select(w_kq_, 0, l);  // [H, D, D]
