@@ -67,6 +67,8 @@ TEST(LinearSelfAttention, ParametersAndShapes) {
   EXPECT_EQ(m.forward(b.xs, b.ys).shape(), (Shape{6, 7}));
   EXPECT_EQ(m.forward_query(b.xs, b.ys, select(b.xs, 1, 0)).shape(), (Shape{6}));
   EXPECT_EQ(m.forward_query(b.xs, b.ys, b.xs).shape(), (Shape{6, 7}));
+  // The interleaved prompt gives the same predictions (same arithmetic, strided inputs).
+  EXPECT_EQ(m.forward_interleaved(interleave_prompt(b)).to_vector(), m.forward(b.xs, b.ys).to_vector());
   // Empty context: the query is untouched, prediction 0.
   const Tensor none = m.forward_query(slice(b.xs, 1, 0, 0), slice(b.ys, 1, 0, 0), select(b.xs, 1, 0));
   for (double v : none.to_vector()) EXPECT_EQ(v, 0.0);
@@ -262,6 +264,8 @@ TEST(LinearSelfAttention, BadInput) {
   expect_error([&] { m.forward(Tensor::zeros({6, 4}), Tensor::zeros({6})); }, "[6, 4]");  // no batch
   expect_error([&] { m.forward(xs, Tensor::zeros({2, 6, 1})); }, "[2, 6, 1]");   // ys with a trailing 1
   expect_error([&] { m.forward(xs.converted(DType::f64), ys); }, "f64");         // dtype
+  expect_error([&] { m.forward_interleaved(Tensor::zeros({2, 5, 4})); }, "[2, 5, 4]");  // odd length
+  expect_error([&] { m.forward_interleaved(Tensor::zeros({2, 6, 3})); }, "[2, 6, 3]");  // wrong d
   expect_error([&] { m.forward_query(xs, ys, Tensor::zeros({2, 3})); }, "[2, 3]");     // query d
   expect_error([&] { m.forward_query(xs, ys, Tensor::zeros({3, 4})); }, "[3, 4]");     // query B
   expect_error([&] { m.forward_query(xs, ys, Tensor::zeros({4})); }, "[4]");           // query rank

@@ -114,6 +114,14 @@ Tensor LinearSelfAttentionModel::forward(const Tensor& xs, const Tensor& ys) con
   return neg(select(qry, -1, cfg_.d));  // [B, n]
 }
 
+Tensor LinearSelfAttentionModel::forward_interleaved(const Tensor& zs) const {
+  XF_CHECK(zs.defined() && zs.dim() == 3 && zs.size(2) == cfg_.d && zs.size(1) % 2 == 0,
+           "LinearSelfAttentionModel::forward_interleaved: expected an interleaved prompt [B, 2n, ", cfg_.d,
+           "], got ", zs.defined() ? zs.shape().str() : std::string("undefined"));
+  const int64_t T = zs.size(1);
+  return forward(slice(zs, 1, 0, T, 2), select(slice(zs, 1, 1, T, 2), -1, 0));
+}
+
 Tensor LinearSelfAttentionModel::forward_query(const Tensor& xs_ctx, const Tensor& ys_ctx,
                                                const Tensor& x_query) const {
   check_prompt("forward_query", xs_ctx, ys_ctx);

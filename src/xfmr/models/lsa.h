@@ -58,6 +58,11 @@ class LinearSelfAttentionModel : public Module {
   // context; so the prefix form is a causal model in its own right, not L-layer forward_query at every prefix.
   Tensor forward(const Tensor& xs, const Tensor& ys) const;
 
+  // The same on the interleaved prompt of tasks/icl_linear.h (interleave_prompt), so the model is a drop-in for
+  // IclTransformer::forward: zs: [B, 2n, d] with x_i at even and (y_i, 0, ..., 0) at odd positions -> [B, n].
+  // The zero padding of the y tokens is ignored.
+  Tensor forward_interleaved(const Tensor& zs) const;
+
   // One prompt per batch row with an explicit context and queries (von Oswald's / ZFB's setting):
   // xs_ctx: [B, N, d], ys_ctx: [B, N], x_query: [B, d] -> [B]   or   x_query: [B, M, d] -> [B, M]
   // (M queries are independent: none attends to another or to itself). Scaled by 1/N. N = 0 predicts 0.
