@@ -379,11 +379,12 @@ TEST(Trainer, ResumeWithoutCheckpointStartsFresh) {
 #ifdef XFMR_TRAINER_CHILD
 namespace {
 
-pid_t spawn_child(const std::string& run, int steps, bool resume, int sleep_ms) {
+pid_t spawn_child(const std::string& run, int steps, bool resume, int sleep_ms, const char* mode = nullptr) {
   const std::string s = std::to_string(steps), sl = std::to_string(sleep_ms);
   const pid_t pid = ::fork();
   if (pid == 0) {
-    const char* argv[] = {XFMR_TRAINER_CHILD, run.c_str(), s.c_str(), resume ? "1" : "0", sl.c_str(), nullptr};
+    const char* argv[] = {XFMR_TRAINER_CHILD, run.c_str(), s.c_str(), resume ? "1" : "0", sl.c_str(), mode,
+                          nullptr};
     ::execv(argv[0], const_cast<char* const*>(argv));
     std::_Exit(127);
   }
@@ -404,9 +405,9 @@ size_t count_lines(const std::string& path) {
   return n;
 }
 
-// Waits until checkpoint step-`ckpt` exists and `more` further metrics lines were written, then SIGKILLs the
-// child (almost surely inside a step: each step sleeps `sleep_ms` in TrainTask::loss).
-void kill_after(pid_t pid, const std::string& run, int64_t ckpt, size_t more) {
+// The child is almost surely inside a step when the signal arrives: each step sleeps in TrainTask::loss.
+// Waits until checkpoint step-`ckpt` exists and `more` further metrics lines were written, then sends `sig`.
+void signal_after(pid_t pid, const std::string& run, int64_t ckpt, size_t more, int sig) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     const auto cks = list_checkpoints(run);
@@ -414,7 +415,11 @@ void kill_after(pid_t pid, const std::string& run, int64_t ckpt, size_t more) {
       break;
     std::this_thread::sleep_for(std::chrono::microseconds(500));
   }
-  ::kill(pid, SIGKILL);
+  ::kill(pid, sig);
+}
+
+void kill_after(pid_t pid, const std::string& run, int64_t ckpt, size_t more) {
+  signal_after(pid, run, ckpt, more, SIGKILL);
   EXPECT_EQ(wait_exit_code(pid), -SIGKILL) << "the child finished before it could be killed";
 }
 
@@ -438,5 +443,33 @@ TEST(Trainer, SigkillMidRunThenResumeIsBitIdentical) {
   EXPECT_EQ(list_checkpoints(run), (std::vector<int64_t>{50, 60}));
   EXPECT_EQ(io::read_file(checkpoint_path(run, 60) + "/model.safetensors"),
             io::read_file(checkpoint_path(full, 60) + "/model.safetensors"));
+}
+
+TEST(Trainer, SigtermStopsCleanlyThenResumeIsBitIdentical) {
+  TempDir tmp;
+  const int steps = 40;
+  const std::string full = tmp.sub("full"), run = tmp.sub("stopped");
+  ASSERT_EQ(wait_exit_code(spawn_child(full, steps, false, 0)), 0);
+  const pid_t pid = spawn_child(run, steps, false, 4);
+  signal_after(pid, run, 10, 3, SIGTERM);
+  ASSERT_EQ(wait_exit_code(pid), 3) << "expected a clean interrupted exit";
+  // The stop step got its own checkpoint, and no metrics line goes beyond it.
+  const auto cks = list_checkpoints(run);
+  ASSERT_FALSE(cks.empty());
+  const int64_t stopped_at = cks.back();
+  EXPECT_GT(stopped_at, 10);
+  EXPECT_LT(stopped_at, steps);
+  EXPECT_EQ(read_metrics(run).back()["step"].get<int64_t>(), stopped_at);
+  ASSERT_EQ(wait_exit_code(spawn_child(run, steps, true, 0)), 0);
+  EXPECT_EQ(loss_curve(run), loss_curve(full));
+}
+
+// The steady-state step loop (trainer + the toy task's forward/backward) performs no heap allocation:
+// counted in the child, which replaces operator new, between the callbacks of steps 10 and 40.
+TEST(Trainer, SteadyStateStepsDoNotAllocate) {
+  TempDir tmp;
+  const std::string run = tmp.sub("run");
+  ASSERT_EQ(wait_exit_code(spawn_child(run, 50, false, 0, "alloc")), 0);
+  EXPECT_EQ(io::read_file(run + "/alloc_count.txt"), "0");
 }
 #endif
