@@ -218,6 +218,26 @@ TEST(Trainer, LossFallsMetricsAndCheckpointRotation) {
   EXPECT_TRUE(of.contains("exp_avg.fc2.bias"));
   EXPECT_EQ(of.get("step.fc1.weight").item(), 300.0);
 
+  // load_model: a fresh model with other initial weights evaluates exactly like the trained one.
+  {
+    test::ToyTask fresh(/*init_seed=*/99);
+    load_model(fresh.model(), ck);
+    json ev;
+    NoGradGuard ng;
+    fresh.evaluate(300, ev);
+    EXPECT_EQ(ev["val_loss"].get<double>(), m.back()["val_loss"].get<double>());
+    Generator g(5);
+    test::ToyMlp other(test::ToyTask::kIn, 5, test::ToyTask::kOut, g);
+    try {
+      load_model(other, ck);
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("load_model"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("fc1.weight"), std::string::npos) << msg;
+    }
+  }
+
   // A finished run resumed: nothing to do.
   test::ToyTask again;
   const TrainResult r2 = train(again, cfg, run, true);

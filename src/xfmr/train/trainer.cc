@@ -233,19 +233,20 @@ struct Checkpointer {
 };
 
 // Checks that `file` holds exactly the tensors `expected` (names, shapes, dtypes). Returns the loaded file.
+// `ctx` starts every message ("resume", "load_model").
 io::SafetensorsFile load_matching(const std::string& file, const std::vector<NamedParameter>& expected,
-                                  const char* what) {
+                                  const char* what, const char* ctx) {
   io::SafetensorsFile f;
   try {
     f = io::load_safetensors(file);
   } catch (const Error& e) {
-    throw Error(detail::concat("resume: ", e.what()));
+    throw Error(detail::concat(ctx, ": ", e.what()));
   }
   for (const auto& p : expected) {
-    XF_CHECK(f.contains(p.name), "resume: checkpoint '", file, "' has no tensor '", p.name, "' (", what,
+    XF_CHECK(f.contains(p.name), ctx, ": checkpoint '", file, "' has no tensor '", p.name, "' (", what,
              " expects it)");
     const Tensor t = f.get(p.name);
-    XF_CHECK(t.shape() == p.tensor.shape() && t.dtype() == p.tensor.dtype(), "resume: checkpoint '", file,
+    XF_CHECK(t.shape() == p.tensor.shape() && t.dtype() == p.tensor.dtype(), ctx, ": checkpoint '", file,
              "': tensor '", p.name, "' is ", dtype_name(t.dtype()), t.shape(), " but the ", what, " has ",
              dtype_name(p.tensor.dtype()), p.tensor.shape());
   }
@@ -253,7 +254,7 @@ io::SafetensorsFile load_matching(const std::string& file, const std::vector<Nam
     for (const auto& n : f.names()) {
       const bool known =
           std::any_of(expected.begin(), expected.end(), [&](const NamedParameter& p) { return p.name == n; });
-      XF_CHECK(known, "resume: checkpoint '", file, "' has tensor '", n, "' that the ", what, " does not have");
+      XF_CHECK(known, ctx, ": checkpoint '", file, "' has tensor '", n, "' that the ", what, " does not have");
     }
   }
   return f;
@@ -301,8 +302,9 @@ LoadedState restore(const std::string& run_dir, int64_t step, const std::vector<
                     Optimizer& opt) {
   const std::string dir = checkpoint_path(run_dir, step);
   const LoadedState st = read_state(dir + "/state.json", step, opt);
-  const io::SafetensorsFile mf = load_matching(dir + "/model.safetensors", params, "model");
-  const io::SafetensorsFile of = load_matching(dir + "/optimizer.safetensors", opt.state(), "optimizer");
+  const io::SafetensorsFile mf = load_matching(dir + "/model.safetensors", params, "model", "resume");
+  const io::SafetensorsFile of =
+      load_matching(dir + "/optimizer.safetensors", opt.state(), "optimizer", "resume");
   // Everything checked: now mutate.
   NoGradGuard ng;
   for (const auto& p : params) {
@@ -342,6 +344,16 @@ std::vector<int64_t> list_checkpoints(const std::string& run_dir) {
   }
   std::sort(steps.begin(), steps.end());
   return steps;
+}
+
+void load_model(Module& model, const std::string& checkpoint_dir) {
+  const std::vector<NamedParameter> params = model.named_parameters();
+  const io::SafetensorsFile f = load_matching(checkpoint_dir + "/model.safetensors", params, "model", "load_model");
+  NoGradGuard ng;
+  for (const auto& p : params) {
+    Tensor dst = p.tensor.detach();
+    dst.copy_(f.get(p.name));
+  }
 }
 
 TrainResult train(TrainTask& task, const TrainConfig& cfg, const std::string& run_dir, bool resume,
@@ -456,7 +468,11 @@ TrainResult train(TrainTask& task, const TrainConfig& cfg, const std::string& ru
     if (on_step) on_step(info);
 
     const bool stop = g_stop_requested != 0;
-    if (every(n, cfg.checkpoint_every) || last || stop) res.last_checkpoint = ckpt.save(n, data, elapsed());
+    if (every(n, cfg.checkpoint_every) || last || stop) {
+      const Clock::time_point c0 = Clock::now();
+      res.last_checkpoint = ckpt.save(n, data, elapsed());
+      window_start += Clock::now() - c0;  // checkpoint time is not training throughput either
+    }
     if (stop && !last) {
       res.interrupted = true;
       break;

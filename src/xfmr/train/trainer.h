@@ -145,5 +145,9 @@ TrainResult train(TrainTask& task, const TrainConfig& cfg, const std::string& ru
 std::vector<int64_t> list_checkpoints(const std::string& run_dir);
 // RUN_DIR/checkpoints/step-<N>.
 std::string checkpoint_path(const std::string& run_dir, int64_t step);
+// Loads the parameters of a checkpoint directory (its model.safetensors) into `model`, e.g. to evaluate a trained
+// run: checkpoint_path(run_dir, list_checkpoints(run_dir).back()). Every parameter name, shape and dtype must match
+// exactly (Error naming the file and the tensor otherwise; the model is unchanged on error).
+void load_model(Module& model, const std::string& checkpoint_dir);
 
 }  // namespace xfmr
