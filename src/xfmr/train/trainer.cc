@@ -133,6 +133,8 @@ class MetricsFile {
   }
   MetricsFile(const MetricsFile&) = delete;
   MetricsFile& operator=(const MetricsFile&) = delete;
+  // Makes the lines written so far durable (before a checkpoint that refers to them).
+  void sync() { ::fdatasync(fd_); }
   void append(const std::string& line) {
     const char* p = line.data();
     size_t n = line.size();
@@ -213,7 +215,7 @@ struct Checkpointer {
     }
     fsync_dir(tmp);
     const std::string final_dir = checkpoint_path(run_dir, step);
-    if (fs::exists(final_dir, ec)) fs::remove_all(final_dir, ec);  // same step saved again (rename needs no target)
+    if (fs::exists(final_dir, ec)) discard(step);  // the same step saved again: rename(2) needs a free name
     if (::rename(tmp.c_str(), final_dir.c_str()) != 0) {
       const std::string err = errno_str();
       fs::remove_all(tmp, ec);
@@ -227,8 +229,19 @@ struct Checkpointer {
   void rotate() const {
     const std::vector<int64_t> steps = list_checkpoints(run_dir);
     const size_t keep = static_cast<size_t>(cfg.keep_checkpoints);
+    for (size_t i = 0; i + keep < steps.size(); ++i) discard(steps[i]);
+  }
+
+  // Renames step-<N> to a temp name first, so that a kill during the (non-atomic) recursive delete never leaves
+  // a half-deleted directory that still looks like a checkpoint.
+  void discard(int64_t step) const {
+    const std::string from = checkpoint_path(run_dir, step);
+    const std::string to = (fs::path(checkpoints_dir(run_dir)) / detail::concat(".tmp-old-step-", step, "-", ::getpid()))
+                               .string();
     std::error_code ec;
-    for (size_t i = 0; i + keep < steps.size(); ++i) fs::remove_all(checkpoint_path(run_dir, steps[i]), ec);
+    fs::remove_all(to, ec);
+    if (::rename(from.c_str(), to.c_str()) != 0) return;  // already gone, or not ours to delete
+    fs::remove_all(to, ec);
   }
 };
 
@@ -470,6 +483,7 @@ TrainResult train(TrainTask& task, const TrainConfig& cfg, const std::string& ru
     const bool stop = g_stop_requested != 0;
     if (every(n, cfg.checkpoint_every) || last || stop) {
       const Clock::time_point c0 = Clock::now();
+      metrics.sync();
       res.last_checkpoint = ckpt.save(n, data, elapsed());
       window_start += Clock::now() - c0;  // checkpoint time is not training throughput either
     }

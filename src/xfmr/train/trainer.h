@@ -28,7 +28,9 @@
 //   checkpoints/.tmp-step-<N>-<pid>/  a checkpoint being written: files are written and fsynced there, then the
 //                                 directory is renamed to step-<N> (and checkpoints/ fsynced), so a directory named
 //                                 step-<N> is always complete. Leftover .tmp-* directories (a killed writer) are
-//                                 never read and are deleted by the next train() on that run directory.
+//                                 never read and are deleted by the next train() on that run directory (so only
+//                                 one train() may use a run directory at a time). Old checkpoints are renamed to
+//                                 a .tmp- name before being deleted, for the same reason.
 // Checkpoints are taken every checkpoint_every steps (0: only at the end), after the last step and on SIGINT/
 // SIGTERM; only the newest keep_checkpoints step-* directories are kept.
 //
