@@ -1,7 +1,7 @@
 // The generic trainer (train/trainer.h) on a toy regression task (tests/trainer_child/toy_task.h): the loss
-// falls, metrics.jsonl is well formed, checkpoints rotate, a run stopped by SIGINT (in-process) or killed with
-// SIGKILL (a child process, tests/trainer_child) and resumed has a loss curve bit-identical to an uninterrupted
-// run, damaged checkpoints give a clear Error, and bad configs are rejected.
+// falls, metrics.jsonl is well formed, checkpoints rotate, a run stopped by SIGINT (in-process) or killed
+// with SIGKILL (a child process, tests/trainer_child) and resumed has a loss curve bit-identical to an
+// uninterrupted run, damaged checkpoints give a clear Error, and bad configs are rejected.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -255,7 +255,9 @@ TEST(Trainer, LossFallsMetricsAndCheckpointRotation) {
 
 namespace {
 volatile std::sig_atomic_t g_outer_handler_hits = 0;
-extern "C" void outer_handler(int) { g_outer_handler_hits = 1; }
+extern "C" void outer_handler(int) {
+  g_outer_handler_hits = 1;
+}
 }  // namespace
 
 TEST(Trainer, SigintStopThenResumeIsBitIdentical) {
@@ -267,7 +269,8 @@ TEST(Trainer, SigintStopThenResumeIsBitIdentical) {
     train(task, cfg, tmp.sub("full"), false);
   }
   // The caller's SIGINT handler must be back in place after train().
-  struct sigaction sa {}, old {};
+  struct sigaction sa {
+  }, old{};
   sa.sa_handler = outer_handler;
   sigemptyset(&sa.sa_mask);
   ::sigaction(SIGINT, &sa, &old);
@@ -286,7 +289,8 @@ TEST(Trainer, SigintStopThenResumeIsBitIdentical) {
   EXPECT_EQ(g_outer_handler_hits, 1);
   ::sigaction(SIGINT, &old, nullptr);
   {
-    test::ToyTask task(/*init_seed=*/99);  // different initial weights: everything must come from the checkpoint
+    // Different initial weights: everything must come from the checkpoint.
+    test::ToyTask task(/*init_seed=*/99);
     const TrainResult r = train(task, cfg, run, true);
     EXPECT_FALSE(r.interrupted);
     EXPECT_EQ(r.resumed_from, 37);
@@ -322,14 +326,16 @@ TEST(Trainer, ResumeRejectsDamagedCheckpoints) {
     } catch (const Error& e) {
       const std::string msg = e.what();
       EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
-      for (const auto& n : needles) EXPECT_NE(msg.find(n), std::string::npos) << "'" << n << "' not in: " << msg;
+      for (const auto& n : needles)
+        EXPECT_NE(msg.find(n), std::string::npos) << "'" << n << "' not in: " << msg;
     }
   };
   const std::string ck30 = checkpoint_path(run, 30);
 
   // Truncated model.safetensors.
   const std::string model_bytes = io::read_file(ck30 + "/model.safetensors");
-  io::write_file_atomic(ck30 + "/model.safetensors", std::string_view(model_bytes).substr(0, model_bytes.size() / 2));
+  io::write_file_atomic(ck30 + "/model.safetensors",
+                        std::string_view(model_bytes).substr(0, model_bytes.size() / 2));
   expect_resume_error({"step-30/model.safetensors", "resume"});
   io::write_file_atomic(ck30 + "/model.safetensors", model_bytes);
 
@@ -371,9 +377,7 @@ TEST(Trainer, ResumeRejectsDamagedCheckpoints) {
   // trailing metrics line is cut off.
   fs::create_directories(run + "/checkpoints/.tmp-step-40-12345");
   io::write_file_atomic(run + "/checkpoints/.tmp-step-40-12345/model.safetensors", "garbage");
-  {
-    std::ofstream(run + "/metrics.jsonl", std::ios::app) << "{\"step\": 31, \"lo";
-  }
+  { std::ofstream(run + "/metrics.jsonl", std::ios::app) << "{\"step\": 31, \"lo"; }
   test::ToyTask task;
   const TrainResult r = train(task, cfg, run, true);
   EXPECT_EQ(r.resumed_from, 30);
@@ -403,8 +407,8 @@ pid_t spawn_child(const std::string& run, int steps, bool resume, int sleep_ms, 
   const std::string s = std::to_string(steps), sl = std::to_string(sleep_ms);
   const pid_t pid = ::fork();
   if (pid == 0) {
-    const char* argv[] = {XFMR_TRAINER_CHILD, run.c_str(), s.c_str(), resume ? "1" : "0", sl.c_str(), mode,
-                          nullptr};
+    const char* argv[] = {XFMR_TRAINER_CHILD, run.c_str(), s.c_str(), resume ? "1" : "0",
+                          sl.c_str(),         mode,        nullptr};
     ::execv(argv[0], const_cast<char* const*>(argv));
     std::_Exit(127);
   }
@@ -431,7 +435,8 @@ void signal_after(pid_t pid, const std::string& run, int64_t ckpt, size_t more, 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     const auto cks = list_checkpoints(run);
-    if (!cks.empty() && cks.back() >= ckpt && count_lines(run + "/metrics.jsonl") >= static_cast<size_t>(ckpt) + more)
+    if (!cks.empty() && cks.back() >= ckpt &&
+        count_lines(run + "/metrics.jsonl") >= static_cast<size_t>(ckpt) + more)
       break;
     std::this_thread::sleep_for(std::chrono::microseconds(500));
   }

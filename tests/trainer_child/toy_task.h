@@ -1,6 +1,6 @@
-// A tiny regression TrainTask shared by tests/train/trainer_test.cc and the trainer_child executable: a 2-layer
-// MLP (8 -> 16 -> 4, GELU) learns a fixed linear map y = x·W* from fresh Gaussian batches drawn from the data
-// generator. Deterministic given (init_seed, TrainConfig::seed) and the thread count.
+// A tiny regression TrainTask shared by tests/train/trainer_test.cc and the trainer_child executable: a
+// 2-layer MLP (8 -> 16 -> 4, GELU) learns a fixed linear map y = x·W* from fresh Gaussian batches drawn from
+// the data generator. Deterministic given (init_seed, TrainConfig::seed) and the thread count.
 #pragma once
 #include <chrono>
 #include <cmath>

@@ -1,7 +1,7 @@
 // Test helper for tests/train/trainer_test.cc: trains the toy task (toy_task.h) into a run directory.
 //   trainer_child RUN_DIR STEPS RESUME(0|1) STEP_SLEEP_MS [alloc]
-// One thread, checkpoint every 10 steps, a metrics line every step, eval every 25. Exit 0 on completion, 3 when
-// interrupted by SIGINT/SIGTERM, 2 on an error (printed to stderr).
+// One thread, checkpoint every 10 steps, a metrics line every step, eval every 25. Exit 0 on completion, 3
+// when interrupted by SIGINT/SIGTERM, 2 on an error (printed to stderr).
 //
 // "alloc" mode measures the trainer's steady state instead: no periodic metrics/eval/checkpoints, and every
 // global operator new between the on_step callbacks of steps 10 and 40 is counted (this executable replaces
@@ -31,33 +31,71 @@ void* counted_or_throw(std::size_t n, std::size_t align = 0) {
   if (!p) throw std::bad_alloc();
   return p;
 }
-[[gnu::noinline]] void release(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void release(void* p) noexcept {
+  std::free(p);
+}
 }  // namespace
 
-void* operator new(std::size_t n) { return counted_or_throw(n); }
-void* operator new[](std::size_t n) { return counted_or_throw(n); }
-void* operator new(std::size_t n, std::align_val_t a) { return counted_or_throw(n, static_cast<size_t>(a)); }
-void* operator new[](std::size_t n, std::align_val_t a) { return counted_or_throw(n, static_cast<size_t>(a)); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted(n, 0); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted(n, 0); }
+void* operator new(std::size_t n) {
+  return counted_or_throw(n);
+}
+void* operator new[](std::size_t n) {
+  return counted_or_throw(n);
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+  return counted_or_throw(n, static_cast<size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return counted_or_throw(n, static_cast<size_t>(a));
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  return counted(n, 0);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  return counted(n, 0);
+}
 void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
   return counted(n, static_cast<size_t>(a));
 }
 void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
   return counted(n, static_cast<size_t>(a));
 }
-void operator delete(void* p) noexcept { release(p); }
-void operator delete[](void* p) noexcept { release(p); }
-void operator delete(void* p, std::size_t) noexcept { release(p); }
-void operator delete[](void* p, std::size_t) noexcept { release(p); }
-void operator delete(void* p, std::align_val_t) noexcept { release(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { release(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { release(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { release(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { release(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { release(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { release(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { release(p); }
+void operator delete(void* p) noexcept {
+  release(p);
+}
+void operator delete[](void* p) noexcept {
+  release(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  release(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  release(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  release(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  release(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  release(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  release(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  release(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  release(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  release(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  release(p);
+}
 
 int main(int argc, char** argv) {
   if (argc != 5 && argc != 6) {

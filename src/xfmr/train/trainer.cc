@@ -45,7 +45,8 @@ void TrainConfig::validate() const {
   XF_CHECK(std::isfinite(grad_clip) && grad_clip >= 0, "grad_clip must be >= 0 (0 = off), got ", grad_clip);
   XF_CHECK(eval_every >= 0, "eval_every must be >= 0 (0 = only at the end), got ", eval_every);
   XF_CHECK(log_every >= 0, "log_every must be >= 0, got ", log_every);
-  XF_CHECK(checkpoint_every >= 0, "checkpoint_every must be >= 0 (0 = only at the end), got ", checkpoint_every);
+  XF_CHECK(checkpoint_every >= 0, "checkpoint_every must be >= 0 (0 = only at the end), got ",
+           checkpoint_every);
   XF_CHECK(keep_checkpoints >= 1, "keep_checkpoints must be >= 1, got ", keep_checkpoints);
 }
 
@@ -59,7 +60,9 @@ constexpr const char* kFormatName = "xfmr-train-checkpoint";
 // Set by the handler; read once per step. A plain flag is all an async-signal-safe handler may touch.
 volatile std::sig_atomic_t g_stop_requested = 0;
 
-extern "C" void on_stop_signal(int) { g_stop_requested = 1; }
+extern "C" void on_stop_signal(int) {
+  g_stop_requested = 1;
+}
 
 // Installs the SIGINT/SIGTERM handlers for the lifetime of train() and restores the previous ones.
 class SignalScope {
@@ -81,12 +84,15 @@ class SignalScope {
   SignalScope& operator=(const SignalScope&) = delete;
 
  private:
-  struct sigaction old_int_ {}, old_term_ {};
+  struct sigaction old_int_ {
+  }, old_term_{};
 };
 
 // ---- files ----
 
-std::string errno_str() { return std::strerror(errno); }
+std::string errno_str() {
+  return std::strerror(errno);
+}
 
 void fsync_dir(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -96,7 +102,9 @@ void fsync_dir(const std::string& dir) {
   }
 }
 
-std::string checkpoints_dir(const std::string& run_dir) { return (fs::path(run_dir) / "checkpoints").string(); }
+std::string checkpoints_dir(const std::string& run_dir) {
+  return (fs::path(run_dir) / "checkpoints").string();
+}
 
 // "step-123" -> 123; -1 for any other name (temp directories, stray files).
 int64_t parse_step_name(const std::string& name) {
@@ -120,8 +128,8 @@ void remove_temp_dirs(const std::string& run_dir) {
   for (const auto& p : tmp) fs::remove_all(p, ec);
 }
 
-// Appends metrics lines with one write(2) each (O_APPEND), so a killed process leaves whole lines plus at most
-// one partial trailing line.
+// Appends metrics lines with one write(2) each (O_APPEND), so a killed process leaves whole lines plus at
+// most one partial trailing line.
 class MetricsFile {
  public:
   MetricsFile(const std::string& path) : path_(path) {
@@ -232,12 +240,13 @@ struct Checkpointer {
     for (size_t i = 0; i + keep < steps.size(); ++i) discard(steps[i]);
   }
 
-  // Renames step-<N> to a temp name first, so that a kill during the (non-atomic) recursive delete never leaves
-  // a half-deleted directory that still looks like a checkpoint.
+  // Renames step-<N> to a temp name first, so that a kill during the (non-atomic) recursive delete never
+  // leaves a half-deleted directory that still looks like a checkpoint.
   void discard(int64_t step) const {
     const std::string from = checkpoint_path(run_dir, step);
-    const std::string to = (fs::path(checkpoints_dir(run_dir)) / detail::concat(".tmp-old-step-", step, "-", ::getpid()))
-                               .string();
+    const std::string to =
+        (fs::path(checkpoints_dir(run_dir)) / detail::concat(".tmp-old-step-", step, "-", ::getpid()))
+            .string();
     std::error_code ec;
     fs::remove_all(to, ec);
     if (::rename(from.c_str(), to.c_str()) != 0) return;  // already gone, or not ours to delete
@@ -267,7 +276,8 @@ io::SafetensorsFile load_matching(const std::string& file, const std::vector<Nam
     for (const auto& n : f.names()) {
       const bool known =
           std::any_of(expected.begin(), expected.end(), [&](const NamedParameter& p) { return p.name == n; });
-      XF_CHECK(known, ctx, ": checkpoint '", file, "' has tensor '", n, "' that the ", what, " does not have");
+      XF_CHECK(known, ctx, ": checkpoint '", file, "' has tensor '", n, "' that the ", what,
+               " does not have");
     }
   }
   return f;
@@ -296,7 +306,8 @@ LoadedState read_state(const std::string& file, int64_t expected_step, const Opt
     LoadedState s;
     s.step = j.at("step").get<int64_t>();
     if (s.step != expected_step)
-      throw bad(detail::concat("step ", s.step, " does not match the directory name (step-", expected_step, ")"));
+      throw bad(
+          detail::concat("step ", s.step, " does not match the directory name (step-", expected_step, ")"));
     s.seed = j.at("data_generator").at("seed").get<uint64_t>();
     s.offset = j.at("data_generator").at("offset").get<uint64_t>();
     const std::string oname = j.at("optimizer").at("name").get<std::string>();
@@ -338,7 +349,9 @@ LrSchedule make_schedule(const TrainConfig& cfg) {
   return LrSchedule::cosine(cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr);
 }
 
-bool every(int64_t n, int64_t period) { return period > 0 && n % period == 0; }
+bool every(int64_t n, int64_t period) {
+  return period > 0 && n % period == 0;
+}
 
 }  // namespace
 
@@ -361,7 +374,8 @@ std::vector<int64_t> list_checkpoints(const std::string& run_dir) {
 
 void load_model(Module& model, const std::string& checkpoint_dir) {
   const std::vector<NamedParameter> params = model.named_parameters();
-  const io::SafetensorsFile f = load_matching(checkpoint_dir + "/model.safetensors", params, "model", "load_model");
+  const io::SafetensorsFile f =
+      load_matching(checkpoint_dir + "/model.safetensors", params, "model", "load_model");
   NoGradGuard ng;
   for (const auto& p : params) {
     Tensor dst = p.tensor.detach();
@@ -428,7 +442,8 @@ TrainResult train(TrainTask& task, const TrainConfig& cfg, const std::string& ru
     double loss_v, gn;
     {
       Tensor loss = task.loss(s, data);
-      XF_CHECK(loss.defined() && loss.numel() == 1, "train: TrainTask::loss must return a scalar (step ", s, ")");
+      XF_CHECK(loss.defined() && loss.numel() == 1, "train: TrainTask::loss must return a scalar (step ", s,
+               ")");
       loss.backward();
       loss_v = loss.item();
     }  // the graph is released here, before the update
@@ -439,7 +454,7 @@ TrainResult train(TrainTask& task, const TrainConfig& cfg, const std::string& ru
     const int64_t tokens = task.tokens_per_step(s);
     window_tokens += tokens;
     const double step_s = std::chrono::duration<double>(t1 - t0).count();
-    const StepInfo info{n, loss_v, opt.lr, gn, step_s > 0 ? static_cast<double>(tokens) / step_s : 0.0,
+    const StepInfo info{n,        loss_v, opt.lr, gn, step_s > 0 ? static_cast<double>(tokens) / step_s : 0.0,
                         elapsed()};
     res.steps_done = n;
     res.final_loss = loss_v;
