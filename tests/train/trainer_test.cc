@@ -142,6 +142,14 @@ TEST(TrainerConfig, NestedOverridesAndTrainRejectsBadConfig) {
   EXPECT_EQ(o.train.lr, 0.5);
   EXPECT_EQ(o.train.schedule, "linear");
   EXPECT_EQ(o.train.seed, 9u);
+  // JSON round trip (the form stored in state.json), with uint64 seed and doubles bit-exact.
+  o.train.seed = 18446744073709551615ull;
+  o.train.lr = 0.1 + 0.2;
+  OuterConfig back;
+  config::from_json(back, config::to_json(o));
+  EXPECT_EQ(back.train.seed, o.train.seed);
+  EXPECT_EQ(back.train.lr, o.train.lr);
+  EXPECT_EQ(config::to_json(back), config::to_json(o));
   o.train.steps = -3;
   try {
     config::validate(o);
