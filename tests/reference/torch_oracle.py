@@ -9,6 +9,7 @@ Run with Debian's interpreter: /usr/bin/python3 torch_oracle.py IN.json OUT.json
 import glob
 import importlib.util
 import json
+import math
 import os
 import sys
 
@@ -31,8 +32,21 @@ def load_ops():
     return ops
 
 
+NONFINITE = {"inf": float("inf"), "-inf": float("-inf"), "nan": float("nan")}
+
+
+def decode(values):
+    """JSON has no inf/nan: they travel as strings (see tests/support/torch_parity.h)."""
+    return [NONFINITE[v] if isinstance(v, str) else v for v in values]
+
+
+def encode(values):
+    return [v if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")) for v in values]
+
+
 def to_torch(j):
-    t = torch.tensor(j["data"], dtype=DTYPES[j["dtype"]]).reshape(j["shape"])
+    data = j["data"] if j["dtype"] in ("i64", "i32") else decode(j["data"])
+    t = torch.tensor(data, dtype=DTYPES[j["dtype"]]).reshape(j["shape"])
     if j.get("requires_grad"):
         t.requires_grad_(True)
     return t
@@ -40,7 +54,7 @@ def to_torch(j):
 
 def to_json(t):
     t = t.detach()
-    return {"shape": list(t.shape), "data": t.reshape(-1).double().tolist()}
+    return {"shape": list(t.shape), "data": encode(t.reshape(-1).double().tolist())}
 
 
 def main():
@@ -63,7 +77,7 @@ def main():
         except Exception as e:  # reported per case by the C++ side
             res[name] = {"error": f"{type(e).__name__}: {e}"}
     with open(sys.argv[2], "w") as f:
-        json.dump(res, f)
+        json.dump(res, f, allow_nan=False)
 
 
 if __name__ == "__main__":

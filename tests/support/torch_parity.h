@@ -42,6 +42,7 @@ class ParityBatch {
   Tensor randint(int64_t lo, int64_t hi, const Shape& shape) { return xfmr::randint(lo, hi, shape, DType::i64, gen_); }
 
   void add(std::string name, std::string op, nlohmann::json params, std::vector<Tensor> inputs, OpFn cpp) {
+    if (params.is_null()) params = nlohmann::json::object();  // `{}` reaches here as null
     cases_.push_back({std::move(name), std::move(op), std::move(params), std::move(inputs), std::move(cpp)});
   }
 
@@ -104,19 +105,49 @@ class ParityBatch {
     if (dtype_is_int(t.dtype()))
       j["data"] = t.to_int_vector();
     else
-      j["data"] = t.to_vector();
+      j["data"] = encode(t.to_vector());
     return j;
+  }
+
+  // JSON has no inf/nan: they travel as the strings "inf", "-inf", "nan" (both directions).
+  static nlohmann::json encode(const std::vector<double>& v) {
+    nlohmann::json a = nlohmann::json::array();
+    for (double x : v) {
+      if (std::isfinite(x))
+        a.push_back(x);
+      else
+        a.push_back(std::isnan(x) ? "nan" : (x > 0 ? "inf" : "-inf"));
+    }
+    return a;
+  }
+  static std::vector<double> decode(const nlohmann::json& a) {
+    std::vector<double> v;
+    v.reserve(a.size());
+    for (const auto& x : a) {
+      if (x.is_string()) {
+        const std::string s = x.get<std::string>();
+        v.push_back(s == "nan" ? NAN : (s == "inf" ? INFINITY : -INFINITY));
+      } else {
+        v.push_back(x.get<double>());
+      }
+    }
+    return v;
   }
 
   static void compare(const std::string& what, const Tensor& mine, const nlohmann::json& ref, double tol) {
     std::vector<int64_t> shape = ref["shape"].get<std::vector<int64_t>>();
     ASSERT_EQ(Shape::from(shape.begin(), shape.end()), mine.shape()) << what << ": shape differs from torch";
     const std::vector<double> a = mine.to_vector();
-    const std::vector<double> b = ref["data"].get<std::vector<double>>();
+    const std::vector<double> b = decode(ref["data"]);
     ASSERT_EQ(a.size(), b.size());
     double num = 0, den = 1e-30;
     size_t worst = 0;
     for (size_t i = 0; i < a.size(); ++i) {
+      if (!std::isfinite(b[i]) || !std::isfinite(a[i])) {  // non-finite values must match exactly
+        EXPECT_TRUE((std::isnan(a[i]) && std::isnan(b[i])) || a[i] == b[i])
+            << what << ": element " << i << ": xfmr " << a[i] << " vs torch " << b[i];
+        continue;
+      }
       if (std::fabs(a[i] - b[i]) > num) {
         num = std::fabs(a[i] - b[i]);
         worst = i;

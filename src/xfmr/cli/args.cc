@@ -56,7 +56,7 @@ bool Args::parse(int argc, char** argv) {
       XF_CHECK(i + 1 < argc, verb_, ": option --", name, " needs a value");
       value = argv[++i];
     }
-    values_[name] = value;
+    values_[name].push_back(value);
   }
   if (get_bool("help")) {
     std::fputs(help_text().c_str(), stdout);
@@ -69,7 +69,7 @@ bool Args::has(const std::string& name) const { return values_.count(name) > 0; 
 
 std::string Args::get(const std::string& name) const {
   auto it = values_.find(name);
-  if (it != values_.end()) return it->second;
+  if (it != values_.end()) return it->second.back();
   const FlagSpec* f = find(name);
   return f ? f->default_value : "";
 }
@@ -88,6 +88,11 @@ double Args::get_double(const std::string& name) const {
   const double x = std::strtod(v.c_str(), &end);
   XF_CHECK(!v.empty() && end && *end == '\0', verb_, ": --", name, " expects a number, got '", v, "'");
   return x;
+}
+
+std::vector<std::string> Args::get_all(const std::string& name) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? std::vector<std::string>{} : it->second;
 }
 
 bool Args::get_bool(const std::string& name) const { return get(name) == "true"; }

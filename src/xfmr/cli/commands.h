@@ -4,5 +4,7 @@
 namespace xfmr::cli {
 
 int cmd_demo(int argc, char** argv);
+int cmd_icl(int argc, char** argv);
+int cmd_report(int argc, char** argv);
 
 }  // namespace xfmr::cli

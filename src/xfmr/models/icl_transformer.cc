@@ -25,8 +25,9 @@ IclTransformer::IclTransformer(const IclTransformerConfig& cfg, Generator& gen, 
   wpe_ = register_parameter("wpe", wpe, /*decay=*/false);
   for (int64_t l = 0; l < cfg.n_layer; ++l) {
     blocks_.push_back(std::make_unique<nn::PreLNBlock>(cfg.n_embd, cfg.n_head, cfg.n_layer, gen, dtype));
-    register_module("blocks." + std::to_string(l), *blocks_.back());
+    blocks_list_.register_module(std::to_string(l), *blocks_.back());
   }
+  register_module("blocks", blocks_list_);
   register_module("ln_f", ln_f_);
   register_module("read_out", read_out_);
 }

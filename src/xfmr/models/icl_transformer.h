@@ -18,6 +18,12 @@ struct IclTransformerConfig {
   int64_t n_embd = 64;
   int64_t n_layer = 4;
   int64_t n_head = 2;
+  template <class V>
+  void visit(V& v) {
+    v("n_embd", n_embd, "model width");
+    v("n_layer", n_layer, "transformer blocks");
+    v("n_head", n_head, "attention heads (must divide n_embd)");
+  }
   void validate() const;     // Error naming the bad field
 };
 
@@ -32,6 +38,7 @@ class IclTransformer : public Module {
   IclTransformerConfig cfg_;
   nn::Linear read_in_;
   Tensor wpe_;  // [2·n_points, n_embd] learned positional embeddings
+  Module blocks_list_;  // children "0", "1", ...: parameter names "blocks.<l>.<...>" as in GPT-2 checkpoints
   std::vector<std::unique_ptr<nn::PreLNBlock>> blocks_;
   nn::LayerNorm ln_f_;
   nn::Linear read_out_;

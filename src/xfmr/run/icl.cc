@@ -1,0 +1,299 @@
+#include "xfmr/run/icl.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "xfmr/baselines/gradient_descent.h"
+#include "xfmr/baselines/standard.h"
+#include "xfmr/core/autograd.h"
+#include "xfmr/eval/error_curve.h"
+#include "xfmr/io/config.h"
+#include "xfmr/io/file_util.h"
+#include "xfmr/ops/index.h"
+#include "xfmr/ops/loss.h"
+#include "xfmr/ops/view.h"
+#include "xfmr/report/html_report.h"
+#include "xfmr/tasks/icl_linear.h"
+
+namespace xfmr {
+
+void IclTaskSettings::validate() const {
+  XF_CHECK(d > 0, "task.d must be positive, got ", d);
+  XF_CHECK(n_points > 0, "task.n_points must be positive, got ", n_points);
+  XF_CHECK(noise_std >= 0, "task.noise_std must be >= 0, got ", noise_std);
+  XF_CHECK(batch > 0, "task.batch must be positive, got ", batch);
+  XF_CHECK(curriculum_dims_start > 0 && curriculum_dims_start <= d, "task.curriculum_dims_start must be in [1, d = ",
+           d, "], got ", curriculum_dims_start);
+  XF_CHECK(curriculum_points_start > 0 && curriculum_points_start <= n_points,
+           "task.curriculum_points_start must be in [1, n_points = ", n_points, "], got ", curriculum_points_start);
+  XF_CHECK(curriculum_interval > 0, "task.curriculum_interval must be positive, got ", curriculum_interval);
+}
+
+void IclEvalSettings::validate() const {
+  XF_CHECK(prompts > 0, "eval.prompts must be positive, got ", prompts);
+  XF_CHECK(bootstrap > 0, "eval.bootstrap must be positive, got ", bootstrap);
+  XF_CHECK(gd_steps > 0, "eval.gd_steps must be positive, got ", gd_steps);
+  XF_CHECK(eval_prompts_during_training > 0, "eval.eval_prompts_during_training must be positive, got ",
+           eval_prompts_during_training);
+}
+
+void IclConfig::validate() const {
+  task.validate();
+  models::IclTransformerConfig m = model;
+  m.d = task.d;
+  m.n_points = task.n_points;
+  m.validate();
+  train.validate();
+  eval.validate();
+}
+
+IclConfig icl_preset(const std::string& name) {
+  IclConfig c;
+  if (name == "default") {
+    c.train.steps = 20000;
+    c.train.lr = 1e-3;
+    c.train.warmup = 500;
+    c.train.min_lr = 1e-4;
+    c.train.eval_every = 1000;
+    c.train.checkpoint_every = 2000;
+  } else if (name == "paper") {
+    c.task.d = 20;
+    c.task.n_points = 41;
+    c.task.curriculum_dims_start = 5;
+    c.task.curriculum_points_start = 11;
+    c.task.curriculum_interval = 2000;
+    c.model.n_embd = 256;
+    c.model.n_layer = 12;
+    c.model.n_head = 8;
+    c.train.steps = 500000;
+    c.train.lr = 1e-4;
+    c.train.schedule = "constant";
+    c.train.warmup = 0;
+    c.train.eval_every = 10000;
+    c.train.checkpoint_every = 10000;
+  } else if (name == "smoke") {
+    // Checks the pipeline, not the accuracy: a small model on the curriculum's first stage (2 dims, 5 points),
+    // long enough for the training loss to fall visibly (~6 s on one core).
+    c.model.n_embd = 32;
+    c.model.n_layer = 2;
+    c.task.curriculum_interval = 100000;
+    c.train.steps = 1500;
+    c.train.lr = 1e-3;
+    c.train.warmup = 50;
+    c.train.eval_every = 500;
+    c.train.log_every = 25;
+    c.train.checkpoint_every = 500;
+    c.eval.prompts = 500;
+    c.eval.bootstrap = 200;
+  } else {
+    throw Error("icl: unknown preset '" + name + "' (known: default, paper, smoke)");
+  }
+  return c;
+}
+
+namespace {
+
+models::IclTransformerConfig model_config(const IclConfig& cfg) {
+  models::IclTransformerConfig m = cfg.model;
+  m.d = cfg.task.d;
+  m.n_points = cfg.task.n_points;
+  return m;
+}
+
+IclBatch chunk(const IclBatch& b, int64_t begin, int64_t end) {
+  return {contiguous(slice(b.xs, 0, begin, end)), contiguous(slice(b.ys, 0, begin, end)),
+          contiguous(slice(b.w, 0, begin, end))};
+}
+
+// The transformer's predictions [P, n] for every prompt (read at the x positions), without autograd.
+Tensor transformer_predictions(const models::IclTransformer& model, const IclBatch& prompts) {
+  NoGradGuard ng;
+  const int64_t P = prompts.xs.size(0), step = 256;
+  std::vector<Tensor> parts;
+  for (int64_t b = 0; b < P; b += step) parts.push_back(model.forward(interleave_prompt(chunk(prompts, b, std::min(P, b + step)))));
+  return parts.size() == 1 ? parts[0] : concat(parts, 0);
+}
+
+class IclTrainTask : public TrainTask {
+ public:
+  explicit IclTrainTask(const IclConfig& cfg) : cfg_(cfg) {
+    Generator init(cfg.seed);
+    model_ = std::make_unique<models::IclTransformer>(model_config(cfg), init);
+    curriculum_ = cfg.task.curriculum
+                      ? Curriculum{cfg.task.curriculum_dims_start, cfg.task.d, 1, cfg.task.curriculum_points_start,
+                                   cfg.task.n_points, 2, cfg.task.curriculum_interval}
+                      : Curriculum::fixed(cfg.task.d, cfg.task.n_points);
+    Generator eval_gen(cfg.eval.seed + 1);  // a different stream from the final evaluation's
+    eval_prompts_ = sample_icl_linear(cfg.eval.eval_prompts_during_training, cfg.task.n_points, cfg.task.d,
+                                      cfg.task.d, cfg.task.noise_std, eval_gen);
+  }
+  Module& model() override { return *model_; }
+  const models::IclTransformer& icl_model() const { return *model_; }
+
+  Tensor loss(int64_t step, Generator& data) override {
+    const auto [dims, points] = curriculum_.at(step);
+    const IclBatch b = sample_icl_linear(cfg_.task.batch, points, cfg_.task.d, dims, cfg_.task.noise_std, data);
+    return mse_loss(model_->forward(interleave_prompt(b)), b.ys);
+  }
+
+  void evaluate(int64_t step, nlohmann::json& metrics) override {
+    const Tensor pred = transformer_predictions(*model_, eval_prompts_);
+    const Tensor err = squared_errors(pred, eval_prompts_.ys, cfg_.task.d);  // [P, n] f64
+    const int64_t P = err.size(0), n = err.size(1);
+    const double* e = err.data<double>();
+    double all = 0, last = 0;
+    for (int64_t p = 0; p < P; ++p) {
+      for (int64_t k = 0; k < n; ++k) all += e[p * n + k];
+      last += e[p * n + n - 1];
+    }
+    metrics["eval_error"] = all / static_cast<double>(P * n);
+    metrics["eval_error_last_k"] = last / static_cast<double>(P);
+    const auto [dims, points] = curriculum_.at(step);
+    metrics["curriculum_dims"] = dims;
+    metrics["curriculum_points"] = points;
+  }
+
+  int64_t tokens_per_step(int64_t step) const override { return cfg_.task.batch * 2 * curriculum_.at(step).second; }
+
+ private:
+  IclConfig cfg_;
+  std::unique_ptr<models::IclTransformer> model_;
+  Curriculum curriculum_;
+  IclBatch eval_prompts_;
+};
+
+nlohmann::json to_plain_json(const IclConfig& cfg) { return nlohmann::json::parse(config::to_json(cfg).dump()); }
+
+nlohmann::json curve_json(const std::vector<double>& v) {
+  nlohmann::json a = nlohmann::json::array();
+  for (double x : v) a.push_back(std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr));
+  return a;
+}
+
+// (step, loss) pairs of the training curve, from metrics.jsonl.
+void read_train_curve(const std::string& path, nlohmann::json& train) {
+  train["step"] = nlohmann::json::array();
+  train["loss"] = nlohmann::json::array();
+  std::ifstream f(path);
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.empty()) continue;
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("loss") || !j.contains("step")) continue;
+    train["step"].push_back(j["step"]);
+    train["loss"].push_back(j["loss"]);
+  }
+}
+
+}  // namespace
+
+nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool resume, const std::string& command,
+                       const IclProgress& progress) {
+  cfg.validate();
+  auto stage = [&](const std::string& s) {
+    if (progress.on_stage) progress.on_stage(s);
+  };
+  if (!resume) config::save_config(cfg, run_dir + "/config.json");
+
+  IclTrainTask task(cfg);
+  const auto t0 = std::chrono::steady_clock::now();
+  const TrainResult tr = train(task, cfg.train, run_dir, resume, progress.on_step);
+  const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  nlohmann::json res;
+  res["title"] = "In-context linear regression (Garg et al. 2022): d = " + std::to_string(cfg.task.d);
+  res["command"] = command;
+  res["d"] = cfg.task.d;
+  res["config"] = to_plain_json(cfg);
+  res["steps_done"] = tr.steps_done;
+  res["interrupted"] = tr.interrupted;
+  if (tr.interrupted) {
+    res["notes"] = {"training was interrupted at step " + std::to_string(tr.steps_done) +
+                    "; resume with: xfmr icl --resume --out " + run_dir};
+    return res;
+  }
+
+  // Final evaluation on held-out prompts.
+  stage("evaluating on " + std::to_string(cfg.eval.prompts) + " held-out prompts");
+  const auto t1 = std::chrono::steady_clock::now();
+  Generator eval_gen(cfg.eval.seed);
+  const IclLinearConfig lin{cfg.task.d, cfg.task.n_points, cfg.task.noise_std};
+  const IclBatch prompts = sample_icl_linear(cfg.eval.prompts, lin, eval_gen);
+  BootstrapOptions bopt;
+  bopt.resamples = cfg.eval.bootstrap;
+  bopt.seed = cfg.eval.seed + 7;
+
+  nlohmann::json k = nlohmann::json::array();
+  for (int64_t i = 0; i < cfg.task.n_points; ++i) k.push_back(i);
+  res["k"] = k;
+  nlohmann::json methods = nlohmann::json::array(), error, lo, hi;
+  auto add_curve = [&](const std::string& name, const ErrorCurve& c) {
+    methods.push_back(name);
+    error[name] = curve_json(c.mean);
+    lo[name] = curve_json(c.lo);
+    hi[name] = curve_json(c.hi);
+  };
+  add_curve("transformer", error_vs_k(transformer_predictions(task.icl_model(), prompts), prompts, cfg.task.d, bopt));
+
+  stage("tuning the gradient-descent baseline's step size");
+  const GdTuneResult gd = tune_gd_step_size(cfg.eval.gd_steps, lin, 1000, cfg.eval.seed + 11);
+  StandardBaselineOptions so;
+  so.noise_std = cfg.task.noise_std;
+  so.knn_neighbors = 3;
+  so.gd_steps = cfg.eval.gd_steps;
+  so.gd_eta = gd.eta;
+  stage("evaluating baselines");
+  for (const NamedPredictor& b : standard_baselines(so)) {
+    if (b.name == "zero") continue;
+    std::string name = b.name;
+    if (name == "knn") name = "knn3";
+    if (name == "gd") name = "gd" + std::to_string(cfg.eval.gd_steps);
+    add_curve(name, error_vs_k(b.predict, prompts, cfg.task.d, bopt));
+  }
+  res["methods"] = methods;
+  res["error"] = error;
+  res["error_lo"] = lo;
+  res["error_hi"] = hi;
+  res["gd_eta"] = gd.eta;
+  const double eval_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+
+  // The acceptance checks, computed from the curves (reported, never forced).
+  const int64_t d = cfg.task.d, n = cfg.task.n_points;
+  nlohmann::json checks = nlohmann::json::object(), notes = nlohmann::json::array();
+  auto at = [&](const std::string& m, int64_t kk) {
+    const auto& v = error[m][static_cast<size_t>(kk)];
+    return v.is_null() ? NAN : v.get<double>();
+  };
+  if (2 * d < n) {
+    const double t = at("transformer", 2 * d), avg = at("averaging", 2 * d), knn = at("knn3", 2 * d);
+    checks["transformer_error_at_2d"] = t;
+    checks["error_at_2d_le_0.1"] = t <= 0.1;
+    checks["4x_below_averaging_and_knn3_at_2d"] = 4 * t <= avg && 4 * t <= knn;
+  }
+  double worst = 0;
+  for (int64_t kk = 0; kk < std::min(d, n); ++kk) worst = std::max(worst, std::fabs(at("transformer", kk) - at("least_squares", kk)));
+  checks["max_gap_to_least_squares_below_d"] = worst;
+  checks["within_0.1_of_least_squares_below_d"] = worst <= 0.1;
+  res["checks"] = checks;
+  notes.push_back("error = (prediction - y)^2 / d on " + std::to_string(cfg.eval.prompts) +
+                  " held-out prompts; bands: 90% percentile bootstrap (" + std::to_string(cfg.eval.bootstrap) +
+                  " resamples)");
+  notes.push_back("gd" + std::to_string(cfg.eval.gd_steps) + ": " + std::to_string(cfg.eval.gd_steps) +
+                  " steps of gradient descent from w = 0 with the step size tuned on separate prompts (eta = " +
+                  std::to_string(gd.eta) + ")");
+  res["notes"] = notes;
+
+  nlohmann::json train_curve;
+  read_train_curve(run_dir + "/metrics.jsonl", train_curve);
+  res["train"] = train_curve;
+  res["timing"] = {{"train_seconds", train_s}, {"eval_seconds", eval_s}, {"steps", tr.steps_done}, {"final_loss", tr.final_loss}};
+
+  io::write_file_atomic(run_dir + "/results.json", res.dump(1));
+  report::write_report(run_dir);
+  return res;
+}
+
+}  // namespace xfmr

@@ -1,0 +1,88 @@
+// `xfmr icl`: Garg et al. 2022's central experiment. A GPT-2-style decoder is trained on fresh in-context linear
+// regression prompts (with their curriculum), then its normalised error (ŷ − y)²/d at every number of in-context
+// examples k is measured on held-out prompts beside least squares, ridge, 3-NN, averaging and tuned GD, with 90%
+// bootstrap bands. The run folder gets config.json, metrics.jsonl, checkpoints/, results.json and report.html.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "xfmr/models/icl_transformer.h"
+#include "xfmr/train/trainer.h"
+
+namespace xfmr {
+
+struct IclTaskSettings {
+  int64_t d = 5;                 // input dimension
+  int64_t n_points = 11;         // (x, y) pairs per prompt (2d + 1 by default)
+  double noise_std = 0.0;        // y = w·x + noise_std·N(0, 1)
+  int64_t batch = 64;            // prompts per training step
+  bool curriculum = true;        // ramp the active dimensions and the number of points (Garg et al. §3)
+  int64_t curriculum_dims_start = 2;
+  int64_t curriculum_points_start = 5;
+  int64_t curriculum_interval = 1000;  // steps between increments (+1 dim, +2 points)
+  template <class V>
+  void visit(V& v) {
+    v("d", d, "input dimension");
+    v("n_points", n_points, "(x, y) pairs per prompt");
+    v("noise_std", noise_std, "label noise standard deviation");
+    v("batch", batch, "prompts per training step");
+    v("curriculum", curriculum, "ramp active dims and points during training");
+    v("curriculum_dims_start", curriculum_dims_start, "active dims at step 0");
+    v("curriculum_points_start", curriculum_points_start, "points per prompt at step 0");
+    v("curriculum_interval", curriculum_interval, "steps between curriculum increments");
+  }
+  void validate() const;
+};
+
+struct IclEvalSettings {
+  int64_t prompts = 2000;    // held-out prompts for the error curves
+  int64_t bootstrap = 1000;  // bootstrap resamples for the 90% bands
+  uint64_t seed = 1000003;   // evaluation prompts' seed (never used for training)
+  int64_t gd_steps = 10;     // steps of the gradient-descent baseline (its step size is tuned)
+  int64_t eval_prompts_during_training = 256;  // prompts for the periodic eval in metrics.jsonl
+  template <class V>
+  void visit(V& v) {
+    v("prompts", prompts, "held-out prompts for the final error curves");
+    v("bootstrap", bootstrap, "bootstrap resamples for the 90% bands");
+    v("seed", seed, "seed of the evaluation prompts");
+    v("gd_steps", gd_steps, "steps of the gradient-descent baseline");
+    v("eval_prompts_during_training", eval_prompts_during_training, "prompts for the periodic eval");
+  }
+  void validate() const;
+};
+
+struct IclConfig {
+  IclTaskSettings task;
+  models::IclTransformerConfig model;
+  TrainConfig train;
+  IclEvalSettings eval;
+  uint64_t seed = 0;  // model initialisation (train.seed drives the training prompts)
+  template <class V>
+  void visit(V& v) {
+    v("task", task, "");
+    v("model", model, "");
+    v("train", train, "");
+    v("eval", eval, "");
+    v("seed", seed, "model initialisation seed");
+  }
+  void validate() const;
+};
+
+// Named starting points: "default" (the README's first command: trains in minutes on 2 cores), "paper"
+// (Garg et al.'s standard shape: d = 20, 41 points, 12 layers, 8 heads, 256 dims, batch 64, 500k steps) and
+// "smoke" (a few hundred steps, for CI). Error listing the names when unknown.
+IclConfig icl_preset(const std::string& name);
+
+struct IclProgress {
+  std::function<void(const StepInfo&)> on_step;       // every training step
+  std::function<void(const std::string&)> on_stage;   // "evaluating baselines", ...
+};
+
+// Trains (or resumes) and evaluates; writes the run folder; returns results.json's content.
+nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool resume, const std::string& command,
+                       const IclProgress& progress = {});
+
+}  // namespace xfmr

@@ -1,0 +1,120 @@
+// End-to-end: the `xfmr icl` command as a user runs it (a short "smoke" run: the pipeline, not the accuracy),
+// and its one-line errors on bad input.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct RunResult {
+  int code;
+  std::string out;  // stdout + stderr
+};
+
+RunResult run_xfmr(const std::string& args) {
+  const char* env = std::getenv("XFMR_BIN");  // override; default: the xfmr built with this test
+  const std::string cmd = std::string(env ? env : XFMR_CLI_PATH) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string temp_dir(const std::string& tag) {
+  std::string tmpl = (fs::temp_directory_path() / ("xfmr_e2e_" + tag + "_XXXXXX")).string();
+  return mkdtemp(tmpl.data());
+}
+
+int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+}  // namespace
+
+TEST(IclCli, SmokeRunTrainsAndWritesReport) {
+  const std::string dir = temp_dir("smoke") + "/run";
+  const RunResult r = run_xfmr("icl --preset smoke --threads 1 --out " + dir);
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* f : {"config.json", "metrics.jsonl", "results.json", "report.html"})
+    EXPECT_TRUE(fs::exists(fs::path(dir) / f)) << f;
+  EXPECT_TRUE(fs::exists(fs::path(dir) / "checkpoints"));
+  // The training loss falls: mean of the last ten logged losses well below the first ten.
+  std::ifstream m(dir + "/metrics.jsonl");
+  std::vector<double> losses;
+  std::string line;
+  while (std::getline(m, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains("loss")) losses.push_back(j["loss"].get<double>());
+  }
+  ASSERT_GE(losses.size(), 20u);
+  double first = 0, last = 0;
+  for (int i = 0; i < 10; ++i) {
+    first += losses[i];
+    last += losses[losses.size() - 1 - i];
+  }
+  EXPECT_LT(last, 0.9 * first) << "training loss did not fall";
+  // results.json has the documented machine-readable shape.
+  std::ifstream rf(dir + "/results.json");
+  const auto res = nlohmann::json::parse(rf);
+  EXPECT_EQ(res["d"], 5);
+  ASSERT_EQ(res["k"].size(), 11u);
+  for (const char* method : {"transformer", "least_squares", "averaging", "knn3", "ridge"}) {
+    ASSERT_TRUE(res["error"].contains(method)) << method;
+    EXPECT_EQ(res["error"][method].size(), 11u) << method;
+  }
+  // Least squares is exact from k = d on (noiseless prompts).
+  EXPECT_LT(res["error"]["least_squares"][6].get<double>(), 1e-10);
+  EXPECT_NE(r.out.find("report.html"), std::string::npos) << r.out;
+  // `xfmr report` rebuilds the page.
+  fs::remove(dir + "/report.html");
+  EXPECT_EQ(run_xfmr("report " + dir).code, 0);
+  EXPECT_TRUE(fs::exists(dir + "/report.html"));
+  fs::remove_all(fs::path(dir).parent_path());
+}
+
+TEST(IclCli, BadInputIsOneLineAndNonZero) {
+  const std::string base = temp_dir("bad");
+  struct Case {
+    std::string args, expect;
+  };
+  const Case cases[] = {
+      {"icl --set train.lrr=1 --out " + base + "/a", "train.lrr"},
+      {"icl --set model.n_embd=30 --set model.n_head=4 --out " + base + "/b", "divisible"},
+      {"icl --set task.d=0 --out " + base + "/c", "task.d"},
+      {"icl --set model.n_layer=-1 --out " + base + "/d", "n_layer"},
+      {"icl --preset nope --out " + base + "/e", "nope"},
+      {"icl --frobnicate", "--frobnicate"},
+      {"icl --config " + base + "/missing.json --out " + base + "/f", "missing.json"},
+      {"icl --resume --out " + base + "/never-ran", "never-ran"},
+      {"nonsense", "nonsense"},
+  };
+  for (const auto& c : cases) {
+    const RunResult r = run_xfmr(c.args);
+    EXPECT_NE(r.code, 0) << c.args;
+    EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.args << "\n" << r.out;
+    EXPECT_EQ(count_lines(r.out), 1) << c.args << "\n" << r.out;
+  }
+  fs::remove_all(base);
+}
+
+TEST(IclCli, ExistingRunFolderIsNotOverwritten) {
+  const std::string dir = temp_dir("exists");
+  { std::ofstream(dir + "/results.json") << "{\"precious\": true}"; }
+  const RunResult r = run_xfmr("icl --preset smoke --out " + dir);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("already exists"), std::string::npos) << r.out;
+  std::ifstream f(dir + "/results.json");
+  std::string s((std::istreambuf_iterator<char>(f)), {});
+  EXPECT_EQ(s, "{\"precious\": true}");
+  fs::remove_all(dir);
+}
