@@ -23,9 +23,10 @@ IclTransformer::IclTransformer(const IclTransformerConfig& cfg, Generator& gen, 
   Tensor wpe = Tensor::empty({2 * cfg.n_points, cfg.n_embd}, dtype);
   normal_(wpe, 0.0, 0.01, gen);
   wpe_ = register_parameter("wpe", wpe, /*decay=*/false);
+  register_module("blocks", blocks_list_);  // a name may not contain '.': the blocks hang under one parent
   for (int64_t l = 0; l < cfg.n_layer; ++l) {
     blocks_.push_back(std::make_unique<nn::PreLNBlock>(cfg.n_embd, cfg.n_head, cfg.n_layer, gen, dtype));
-    register_module("blocks." + std::to_string(l), *blocks_.back());
+    blocks_list_.register_module(std::to_string(l), *blocks_.back());
   }
   register_module("ln_f", ln_f_);
   register_module("read_out", read_out_);

@@ -32,6 +32,7 @@ class IclTransformer : public Module {
   IclTransformerConfig cfg_;
   nn::Linear read_in_;
   Tensor wpe_;  // [2·n_points, n_embd] learned positional embeddings
+  Module blocks_list_;  // parent of the blocks, so their parameters are named "blocks.<l>.…"
   std::vector<std::unique_ptr<nn::PreLNBlock>> blocks_;
   nn::LayerNorm ln_f_;
   nn::Linear read_out_;
