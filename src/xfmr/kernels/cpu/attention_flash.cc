@@ -102,7 +102,7 @@ T exp_shift_sum(T* row, int64_t n, T shift) {
 
 // Work items smaller than this many multiply-adds are grouped, so tiny problems (decode steps, tests) run on
 // the calling thread instead of paying a thread-team start per call.
-constexpr int64_t kMinParallelWork = int64_t{1} << 19;
+constexpr int64_t kMinParallelWork = int64_t{1} << 20;
 
 inline int64_t grain_for(int64_t work_per_item) {
   return std::max<int64_t>(1, kMinParallelWork / std::max<int64_t>(work_per_item, 1));
