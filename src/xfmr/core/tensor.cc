@@ -201,8 +201,10 @@ void copy_rows(const Shape& shape, const Strides& dst_st, const Strides& src_st,
   auto row = [&](int64_t o_d, int64_t o_s) {
     E* dr = d + o_d;
     const E* sr = s + o_s;
-    if (sd == 1 && ss == 1) {
+    if (sd == 1 && ss == 1 && n >= 256) {
       std::memmove(dr, sr, static_cast<size_t>(n) * sizeof(E));
+    } else if (sd == 1 && ss == 1) {  // short rows (attention heads): an inline loop beats a libc call
+      for (int64_t i = 0; i < n; ++i) dr[i] = sr[i];
     } else if (sd == 1) {
       for (int64_t i = 0; i < n; ++i) dr[i] = sr[i * ss];
     } else {
