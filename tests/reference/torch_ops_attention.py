@@ -25,6 +25,16 @@ def sdpa(x, p):
     return torch.softmax(scores, dim=-1) @ v
 
 
+def packed_self_attention(x, p):
+    """qkv [B, T, 3C] -> split into q, k, v, heads [B, H, T, D] -> sdpa -> heads merged back to [B, T, C]."""
+    qkv, h = x[0], p["n_head"]
+    b, t, c3 = qkv.shape
+    c = c3 // 3
+    q, k, v = (z.reshape(b, t, h, c // h).transpose(1, 2) for z in qkv.split(c, dim=2))
+    y = sdpa([q, k, v], {"causal": p.get("causal", False)})
+    return y.transpose(1, 2).reshape(b, t, c)
+
+
 def rope_ref(x, p):
     """Rotary embedding of x [..., T, D] at positions pos_offset + t, pairs per style."""
     x = x[0]
@@ -53,6 +63,7 @@ def causal_conv(x, p):
 
 OPS = {
     "sdpa": sdpa,
+    "packed_self_attention": packed_self_attention,
     "rope_ref": rope_ref,
     "causal_depthwise_conv1d": causal_conv,
 }

@@ -17,8 +17,12 @@ void set_num_threads(int n) {
   if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
   if (n <= 0) n = 1;
   g_threads = n;
-  omp_set_num_threads(n);
-  openblas_set_num_threads(n);
+  // The BLAS runs single-threaded: OpenBLAS's OpenMP build sizes its team from omp_get_max_threads() on every
+  // call, so that ICV stays at 1, and xfmr's own regions (parallel_for, always with an explicit num_threads)
+  // split large GEMMs themselves (kernels/cpu/gemm_blas.cc). OpenBLAS would otherwise thread every product
+  // above ~0.26M multiply-adds, where a fork/join costs more than it saves on a busy machine.
+  openblas_set_num_threads(1);
+  omp_set_num_threads(1);
 }
 
 int num_threads() {

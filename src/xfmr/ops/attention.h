@@ -37,4 +37,14 @@ struct AttentionOptions {
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& opt = {});
 
+// Multi-head self-attention over the packed output of a fused q/k/v projection (GPT-2's c_attn):
+//   qkv: [B, T, 3*C] = (q | k | v) along the last dim, each of C = n_head * D split into heads  ->  [B, T, C]
+// with the heads concatenated again, i.e. the same as
+//   q, k, v = split(qkv, C, -1) viewed as [B, T, H, D] and transposed to [B, H, T, D];
+//   out = transpose(scaled_dot_product_attention(q, k, v, {causal}), 1, 2) reshaped to [B, T, C]
+// (scale 1 / sqrt(D)), computed by the same kernel but with one head-split copy in and one merge copy out, and a
+// backward that writes d(qkv) in one buffer instead of three zero-padded slices that autograd then sums.
+// qkv may be non-contiguous. f32 and f64.
+Tensor packed_self_attention(const Tensor& qkv, int64_t n_head, bool causal);
+
 }  // namespace xfmr

@@ -156,7 +156,12 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
       const scalar_t* pb = bc.data<scalar_t>();
       scalar_t* po = out2.data<scalar_t>();
       parallel_for(rows, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, out_f)), [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) std::copy(pb, pb + out_f, po + r * out_f);
+        // An inline loop, not std::copy: rows are short (64-256 values) and a libc memmove call per row cost
+        // more than the copy itself.
+        for (int64_t r = r0; r < r1; ++r) {
+          scalar_t* row = po + r * out_f;
+          for (int64_t c = 0; c < out_f; ++c) row[c] = pb[c];
+        }
       });
     });
   }

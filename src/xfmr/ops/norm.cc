@@ -49,7 +49,7 @@ void norm_backward(const T* x, const T* g, const T* w, const T* mean, const T* r
                    int64_t nblocks, const NormDims& d) {
   const int64_t C = d.C, rows = d.rows;
   const double invC = 1.0 / static_cast<double>(std::max<int64_t>(1, C));
-  const int64_t grain = rows * C < (1 << 16) ? nblocks : 1;
+  const int64_t grain = rows * C < (1 << 19) ? nblocks : 1;
   parallel_for(nblocks, grain, [&](int64_t b0, int64_t b1) {
     for (int64_t blk = b0; blk < b1; ++blk) {
       double* bw = pw ? pw + blk * C : nullptr;

@@ -102,7 +102,7 @@ T exp_shift_sum(T* row, int64_t n, T shift) {
 
 // Work items smaller than this many multiply-adds are grouped, so tiny problems (decode steps, tests) run on
 // the calling thread instead of paying a thread-team start per call.
-constexpr int64_t kMinParallelWork = int64_t{1} << 18;
+constexpr int64_t kMinParallelWork = int64_t{1} << 20;
 
 inline int64_t grain_for(int64_t work_per_item) {
   return std::max<int64_t>(1, kMinParallelWork / std::max<int64_t>(work_per_item, 1));
@@ -166,7 +166,8 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
   T* kt = kt_buf.get();
   if (use_kt) transpose_heads(k, kt, p.B * p.Hkv, p.S, p.D);
   const WorkerScratch<T> fwd_scratch(tl.br * tl.bc + 2 * tl.br);
-  parallel_for(p.B * p.Hq * tl.nqb, grain_for(tl.br * p.S * (p.D + p.Dv)), [&](int64_t begin, int64_t end) {
+  const int64_t rows_per_tile = std::min(tl.br, p.T);
+  parallel_for(p.B * p.Hq * tl.nqb, grain_for(rows_per_tile * p.S * (p.D + p.Dv)), [&](int64_t begin, int64_t end) {
     T* sb = fwd_scratch.slice();         // [br, bc] scores, then probabilities
     T* m = sb + tl.br * tl.bc;           // [br] running max
     T* l = m + tl.br;                    // [br] running sum of exp(score - m)

@@ -5,11 +5,16 @@
 #include <algorithm>
 #include <climits>
 
+#include "xfmr/core/parallel.h"
 #include "xfmr/core/strided.h"
 
 namespace xfmr {
 
 namespace {
+
+// The least work (multiply-adds x 2) worth handing to another thread: ~0.7 ms of single-core sgemm, far above
+// the cost of a thread-team start even when the other core is busy with another process for a while.
+constexpr double kMinBlockFlops = 64e6;
 
 // How a logical [rows, cols] matrix with strides (s_row, s_col) is passed to a row-major BLAS call.
 struct MatLayout {
@@ -106,14 +111,69 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
   Strides sc;
   for (int i = 0; i < rc - 2; ++i) sc.push_back(c.stride(i));
 
+  // xfmr threads the GEMMs itself (the BLAS always runs on one thread, see core/parallel.h): the products are
+  // split into row blocks of C, across the batch too when no two batch entries write the same C matrix, and
+  // only when each block is worth a thread-team start (kMinBlockFlops). Small products stay on the calling
+  // thread, so a second thread never slows down a model made of small GEMMs.
+  bool c_aliases = false;
+  for (int i = 0; i < sc.size(); ++i) c_aliases = c_aliases || (sc[i] == 0 && batch[i] > 1);
+  const int64_t nbatch = batch.numel();
+  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  const int nt = num_threads();
+  int64_t mblocks = 1;
+  if (nt > 1) {
+    const double total = flops * static_cast<double>(nbatch);
+    const int64_t by_work = static_cast<int64_t>(total / kMinBlockFlops);
+    const int64_t want = std::min<int64_t>(nt, by_work);
+    // Row blocks within each product when the batch alone cannot feed the threads.
+    if (want > 1 && (c_aliases || nbatch < want)) mblocks = std::min<int64_t>(want, std::max<int64_t>(1, M / 16));
+  }
+  const int64_t items = c_aliases ? mblocks : nbatch * mblocks;
+  // Thread chunks: as many as the work supports (each at least kMinBlockFlops), at most one per item.
+  const int64_t chunks = nt > 1 ? std::min<int64_t>(items, static_cast<int64_t>(flops * static_cast<double>(nbatch) /
+                                                                               kMinBlockFlops))
+                                : 1;
+
   XF_DISPATCH_FLOAT(c.dtype(), "matmul", [&] {
     const scalar_t* pa = a.data<scalar_t>();
     const scalar_t* pb = b.data<scalar_t>();
     scalar_t* pc = c.data<scalar_t>();
     const scalar_t beta = accumulate ? scalar_t(1) : scalar_t(0);
-    for_each_offset<3>(batch, {sa, sb, sc}, {0, 0, 0}, [&](int64_t oa, int64_t ob, int64_t oc) {
-      blas_gemm(la.trans, lb.trans, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), pa + oa,
-                static_cast<int>(la.ld), pb + ob, static_cast<int>(lb.ld), beta, pc + oc, static_cast<int>(lc.ld));
+    // Rows [m0, m1) of one product: A's rows start at m0 (a column offset when A is stored transposed).
+    auto rows = [&](int64_t oa, int64_t ob, int64_t oc, int64_t m0, int64_t m1) {
+      const int64_t a_off = la.trans ? m0 : m0 * la.ld;
+      blas_gemm(la.trans, lb.trans, static_cast<int>(m1 - m0), static_cast<int>(N), static_cast<int>(K),
+                pa + oa + a_off, static_cast<int>(la.ld), pb + ob, static_cast<int>(lb.ld), beta,
+                pc + oc + m0 * lc.ld, static_cast<int>(lc.ld));
+    };
+    if (chunks <= 1) {
+      for_each_offset<3>(batch, {sa, sb, sc}, {0, 0, 0},
+                         [&](int64_t oa, int64_t ob, int64_t oc) { rows(oa, ob, oc, 0, M); });
+      return;
+    }
+    if (c_aliases) {
+      // Batch entries accumulate into shared C matrices: split rows only, each block walks the whole batch.
+      parallel_chunks(mblocks, chunks, [&](int64_t b0, int64_t b1) {
+        const int64_t m0 = M * b0 / mblocks, m1 = M * b1 / mblocks;
+        for_each_offset<3>(batch, {sa, sb, sc}, {0, 0, 0},
+                           [&](int64_t oa, int64_t ob, int64_t oc) { rows(oa, ob, oc, m0, m1); });
+      });
+      return;
+    }
+    const int rb = batch.size();
+    parallel_chunks(items, chunks, [&](int64_t i0, int64_t i1) {
+      for (int64_t it = i0; it < i1; ++it) {
+        const int64_t bi = it / mblocks, mb = it % mblocks;
+        int64_t oa = 0, ob = 0, oc = 0, rem = bi;
+        for (int d = rb - 1; d >= 0; --d) {
+          const int64_t idx = rem % batch[d];
+          rem /= batch[d];
+          oa += idx * sa[d];
+          ob += idx * sb[d];
+          oc += idx * sc[d];
+        }
+        rows(oa, ob, oc, M * mb / mblocks, M * (mb + 1) / mblocks);
+      }
     });
   });
 }
