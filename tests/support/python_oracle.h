@@ -59,8 +59,9 @@ inline nlohmann::json call_python_oracle(const std::string& script, const nlohma
   return res;
 }
 
-// Max-norm relative error max|a - b| / max(max|b|, tiny), the measure torch_parity.h uses.
-inline double rel_error(const std::vector<double>& a, const std::vector<double>& b) {
+// Max-norm relative error max|a - b| / max(max|b|, tiny), the measure torch_parity.h uses (gradcheck.h's
+// rel_error instead divides by max(1, max|b|), the right scale for finite differences).
+inline double max_rel_error(const std::vector<double>& a, const std::vector<double>& b) {
   double num = 0, den = 1e-300;
   for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
     num = std::max(num, std::fabs(a[i] - b[i]));

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "support/gradcheck.h"
+#include "support/python_oracle.h"
 
 namespace xfmr::test {
 
@@ -67,7 +68,7 @@ class ParityBatch {
       jc["grad_out"] = to_json(r);
       req["cases"].push_back(jc);
     }
-    const nlohmann::json res = call_python(req);
+    const nlohmann::json res = call_python_oracle("torch_oracle.py", req);
     ASSERT_FALSE(res.is_null());
     for (size_t i = 0; i < cases_.size(); ++i) {
       auto& c = cases_[i];
@@ -157,37 +158,6 @@ class ParityBatch {
     const double rel = a.empty() ? 0.0 : num / den;
     EXPECT_LT(rel, tol) << what << ": relative error " << rel << " (worst element " << worst << ": xfmr "
                         << a[worst] << " vs torch " << b[worst] << ")";
-  }
-
-  static nlohmann::json call_python(const nlohmann::json& req) {
-    char in_path[] = "/tmp/xfmr_parity_in_XXXXXX";
-    const int fd = mkstemp(in_path);
-    if (fd < 0) {
-      ADD_FAILURE() << "cannot create a temp file";
-      return nullptr;
-    }
-    close(fd);
-    const std::string out_path = std::string(in_path) + ".out";
-    {
-      std::ofstream f(in_path);
-      f << req.dump();
-    }
-    const char* src = std::getenv("XFMR_SOURCE_DIR");
-    const std::string root = src ? src : XFMR_SOURCE_DIR;
-    const std::string cmd =
-        "/usr/bin/python3 " + root + "/tests/reference/torch_oracle.py " + in_path + " " + out_path + " 2>&1";
-    const int rc = std::system(cmd.c_str());
-    std::remove(in_path);
-    if (rc != 0) {
-      ADD_FAILURE() << "PyTorch oracle failed (exit " << rc << "): " << cmd
-                    << "\n(install python3-torch with scripts/setup.sh)";
-      std::remove(out_path.c_str());
-      return nullptr;
-    }
-    std::ifstream f(out_path);
-    nlohmann::json res = nlohmann::json::parse(f);
-    std::remove(out_path.c_str());
-    return res;
   }
 
   Generator gen_;

@@ -114,7 +114,7 @@ class OptimBatch {
       for (size_t i = 0; i < params.size(); ++i) {
         const double tol = params[i].tensor.dtype() == DType::f64 ? 1e-10 : 1e-5;
         const std::vector<double> want = r["params"][s][i].get<std::vector<double>>();
-        const double err = test::rel_error(params[i].tensor.to_vector(), want);
+        const double err = test::max_rel_error(params[i].tensor.to_vector(), want);
         EXPECT_LT(err, tol) << "step " << s << ", parameter '" << params[i].name << "' ("
                             << dtype_name(params[i].tensor.dtype()) << ")";
         max_err_[params[i].tensor.dtype() == DType::f64] =
