@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 
+#include "support/errors.h"
 #include "support/gradcheck.h"
 #include "support/input_shaping.h"
 #include "support/torch_parity.h"
@@ -14,6 +15,8 @@
 #include "xfmr/ops/elementwise.h"
 #include "xfmr/ops/reduce.h"
 #include "xfmr/ops/view.h"
+
+using xfmr::test::expect_error;
 
 using namespace xfmr;
 using test::expect_gradcheck;
@@ -291,16 +294,6 @@ TEST(ElementwiseParity, Torch) {
 // ---------------------------------------------------------------- bad input
 
 namespace {
-// Expects an xfmr::Error whose message contains every fragment.
-void expect_error(const std::function<void()>& f, std::initializer_list<const char*> fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "no error thrown";
-  } catch (const Error& e) {
-    for (const char* frag : fragments)
-      EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what();
-  }
-}
 }  // namespace
 
 TEST(ElementwiseErrors, BadInput) {

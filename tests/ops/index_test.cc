@@ -3,12 +3,15 @@
 #include <string>
 #include <vector>
 
+#include "support/errors.h"
 #include "support/gradcheck.h"
 #include "support/torch_parity.h"
 #include "xfmr/core/autograd.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/ops/index.h"
 #include "xfmr/ops/view.h"
+
+using xfmr::test::expect_error;
 
 using namespace xfmr;
 using test::expect_gradcheck;
@@ -25,17 +28,6 @@ Tensor transposed_ids(const std::vector<int64_t>& v_ba, int64_t a, int64_t b, DT
 }
 
 // Runs f, expects an xfmr::Error whose message contains every fragment (the op name, the shapes...).
-template <class F>
-void expect_error(F&& f, const std::vector<std::string>& fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an xfmr::Error mentioning '" << fragments[0] << "'";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& s : fragments)
-      EXPECT_NE(msg.find(s), std::string::npos) << "'" << s << "' not in: " << msg;
-  }
-}
 
 std::vector<Tensor> leaves(int n, const Shape& shape, uint64_t seed) {
   std::vector<Tensor> xs;

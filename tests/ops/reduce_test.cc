@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 
+#include "support/errors.h"
 #include "support/gradcheck.h"
 #include "support/torch_parity.h"
 #include "xfmr/core/parallel.h"
@@ -11,6 +12,8 @@
 #include "xfmr/ops/elementwise.h"
 #include "xfmr/ops/reduce.h"
 #include "xfmr/ops/view.h"
+
+using xfmr::test::expect_error;
 
 using namespace xfmr;
 using test::expect_gradcheck;
@@ -28,15 +31,6 @@ struct DimsCase {
 const DimsCase kDims[] = {{{-1}, false},   {{2}, true},      {{0}, false}, {{0, 1}, true},   {{1}, false},
                           {{0, 2}, false}, {{-3, -1}, true}, {{}, false},  {{0, 1, 2}, true}};
 
-void expect_error(const std::function<void()>& f, std::initializer_list<const char*> fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "no error thrown";
-  } catch (const Error& e) {
-    for (const char* frag : fragments)
-      EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what();
-  }
-}
 }  // namespace
 
 TEST(ReduceGrad, SumMean) {

@@ -1,3 +1,4 @@
+#include "support/errors.h"
 #include "xfmr/io/file_util.h"
 
 #include <sys/stat.h>
@@ -11,6 +12,8 @@
 #include "xfmr/core/check.h"
 #include "xfmr/report/html_report.h"
 
+using xfmr::test::error_of;
+
 namespace xfmr {
 namespace {
 
@@ -23,14 +26,6 @@ std::vector<std::string> listing(const std::string& dir) {
   return names;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(AtomicFile, WriteThenReadRoundTripsAndReplaces) {
   test::ScratchDir dir("atomic");

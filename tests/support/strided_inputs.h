@@ -1,5 +1,6 @@
 // More non-contiguous leaves for op tests (beside gradcheck.h's random_transposed_input).
 #pragma once
+#include "support/errors.h"
 #include "support/gradcheck.h"
 
 namespace xfmr::test {
@@ -23,16 +24,5 @@ inline Tensor transposed_leaf(const Tensor& t) {
   return v;
 }
 
-// Expects f() to throw an xfmr::Error whose message contains every one of `parts`.
-template <class F>
-void expect_error(F&& f, std::initializer_list<const char*> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an xfmr::Error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const char* p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "message '" << msg << "' lacks '" << p << "'";
-  }
-}
 
 }  // namespace xfmr::test

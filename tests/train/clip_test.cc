@@ -6,11 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "support/errors.h"
 #include "support/python_oracle.h"
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/core/rng.h"
 #include "xfmr/train/clip.h"
+
+using xfmr::test::error_of;
 
 using namespace xfmr;
 using nlohmann::json;
@@ -36,15 +39,6 @@ std::vector<Tensor> params_with_grads(const std::vector<Shape>& shapes, DType dt
   return ps;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 }  // namespace
 

@@ -5,8 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "support/errors.h"
 #include "xfmr/core/check.h"
 #include "xfmr/nn/module.h"
+
+using xfmr::test::error_of;
 
 using namespace xfmr;
 
@@ -48,15 +51,6 @@ std::vector<std::string> names(const Module& m) {
   return out;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 }  // namespace
 

@@ -8,12 +8,15 @@
 #include <tuple>
 #include <vector>
 
+#include "support/errors.h"
 #include "support/python_oracle.h"
 #include "xfmr/core/check.h"
 #include "xfmr/core/rng.h"
 #include "xfmr/nn/module.h"
 #include "xfmr/ops/view.h"
 #include "xfmr/train/optimizer.h"
+
+using xfmr::test::error_of;
 
 using namespace xfmr;
 using nlohmann::json;
@@ -158,15 +161,6 @@ json adam_hp(double b1, double b2, double eps, double wd) {
   return {{"betas", {b1, b2}}, {"eps", eps}, {"weight_decay", wd}};
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 }  // namespace
 

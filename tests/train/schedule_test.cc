@@ -5,21 +5,15 @@
 #include <numbers>
 #include <string>
 
+#include "support/errors.h"
 #include "xfmr/core/check.h"
 #include "xfmr/train/schedule.h"
+
+using xfmr::test::error_of;
 
 using namespace xfmr;
 
 namespace {
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 }  // namespace
 
 TEST(LrSchedule, Constant) {
