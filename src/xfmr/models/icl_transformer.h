@@ -18,11 +18,15 @@ struct IclTransformerConfig {
   int64_t n_embd = 64;
   int64_t n_layer = 4;
   int64_t n_head = 2;
+  double pos_init_std = 0.01;      // std of the learned positional embeddings at initialisation
+  double read_in_init_std = 0.02;  // std of the read-in weights at initialisation
   template <class V>
   void visit(V& v) {
     v("n_embd", n_embd, "model width");
     v("n_layer", n_layer, "transformer blocks");
     v("n_head", n_head, "attention heads (must divide n_embd)");
+    v("pos_init_std", pos_init_std, "std of the positional embeddings at initialisation");
+    v("read_in_init_std", read_in_init_std, "std of the read-in weights at initialisation");
   }
   void validate() const;     // Error naming the bad field
 };
