@@ -62,7 +62,7 @@ IclConfig icl_preset(const std::string& name) {
   IclConfig c;
   if (name == "default") {
     // Constant lr after warm-up: in side-by-side trials it left the early plateau sooner than cosine decay.
-    c.train.steps = 20000;
+    c.train.steps = 12000;
     c.train.lr = 1e-3;
     c.train.warmup = 500;
     c.train.schedule = "constant";
