@@ -13,35 +13,14 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "support/cli_run.h"
+
 namespace fs = std::filesystem;
 
-namespace {
-
-struct RunResult {
-  int code;
-  std::string out;  // stdout + stderr
-};
-
-RunResult run_xfmr(const std::string& args) {
-  const char* env = std::getenv("XFMR_BIN");  // override; default: the xfmr built with this test
-  const std::string cmd = std::string(env ? env : XFMR_CLI_PATH) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string temp_dir(const std::string& tag) {
-  std::string tmpl = (fs::temp_directory_path() / ("xfmr_e2e_" + tag + "_XXXXXX")).string();
-  return mkdtemp(tmpl.data());
-}
-
-int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
-
-}  // namespace
+using xfmr::test::count_lines;
+using xfmr::test::run_xfmr;
+using xfmr::test::temp_dir;
+using RunResult = xfmr::test::CliResult;
 
 TEST(IclCli, SmokeRunTrainsAndWritesReport) {
   const std::string dir = temp_dir("smoke") + "/run";

@@ -3,6 +3,7 @@
 
 namespace xfmr::cli {
 
+int cmd_bench(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
 int cmd_icl(int argc, char** argv);
 int cmd_report(int argc, char** argv);
