@@ -51,6 +51,8 @@ class Gpt2BpeTokenizer final : public Tokenizer {
   std::string kind() const override { return "gpt2-bpe"; }
 
   int32_t token_id(const std::string& display) const;  // -1 when absent
+  // Empties the pre-token cache (for cold-start benchmarks; encoding refills it).
+  void clear_cache() const;
   size_t num_merges() const { return n_merges_; }
 
  private:
