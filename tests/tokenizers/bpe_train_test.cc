@@ -58,6 +58,14 @@ TEST(BpeTrain, WrittenTokenizerJsonLoadsAndRoundTrips) {
   ASSERT_EQ(one.size(), 1u);
   EXPECT_EQ(t->decode(one), first);
   std::filesystem::remove(path);
+  // The newer HF format writes merges as ["a", "b"] pairs: same tokenizer.
+  auto j = nlohmann::json::parse(bpe_to_hf_tokenizer_json(r));
+  for (auto& m : j["model"]["merges"]) {
+    const std::string s = m.get<std::string>();
+    m = nlohmann::json::array({s.substr(0, s.find(' ')), s.substr(s.find(' ') + 1)});
+  }
+  const auto pairs = parse_hf_tokenizer_json(j.dump(), "pairs.json");
+  EXPECT_EQ(pairs->encode(text), ids);
 }
 
 TEST(BpeTrain, TiesGoToTheLexicographicallyGreaterPair) {
