@@ -21,6 +21,7 @@ const Verb kVerbs[] = {
     {"icl", xfmr::cli::cmd_icl, "train a transformer to do linear regression in context, beside the optimal algorithms"},
     {"report", xfmr::cli::cmd_report, "rebuild a run folder's report.html from its results.json"},
     {"bench", xfmr::cli::cmd_bench, "time a workload and print one JSON line (side by side with the PyTorch peers)"},
+    {"tokenizer", xfmr::cli::cmd_tokenizer, "encode/decode text with a tokenizer, or train a byte-level BPE"},
     {"demo", xfmr::cli::cmd_demo, "train a small MLP and print the loss falling"},
 };
 
