@@ -6,5 +6,7 @@ namespace xfmr::cli {
 int cmd_demo(int argc, char** argv);
 int cmd_icl(int argc, char** argv);
 int cmd_report(int argc, char** argv);
+int cmd_prepare(int argc, char** argv);
+int cmd_train(int argc, char** argv);
 
 }  // namespace xfmr::cli
