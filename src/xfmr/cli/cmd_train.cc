@@ -122,14 +122,6 @@ int cmd_train(int argc, char** argv) {
 
   std::string command = "xfmr train";
   for (int i = 0; i < argc; ++i) command += std::string(" ") + argv[i];
-  std::printf("xfmr train: %s, %lld layers x %lld heads x %lld dims, block %lld, batch %lld, %lld steps, %d thread(s)\n",
-              cfg.model.type.c_str(), static_cast<long long>(cfg.model.n_layer),
-              static_cast<long long>(cfg.model.n_head), static_cast<long long>(cfg.model.n_embd),
-              static_cast<long long>(cfg.model.block_size), static_cast<long long>(cfg.data.batch_size),
-              static_cast<long long>(cfg.train.steps), num_threads());
-  std::printf("run folder: %s\n", out.c_str());
-  std::fflush(stdout);
-
   Progress progress("train", cfg.train.steps, std::max<int64_t>(1, cfg.train.steps / 20));
   TextLmProgress hooks;
   hooks.on_step = [&](const StepInfo& s) {
@@ -141,6 +133,17 @@ int cmd_train(int argc, char** argv) {
   hooks.on_eval = [](int64_t step, const nlohmann::json& m) {
     std::fprintf(stderr, "step %lld: val loss %.4f (train %.4f)\n", static_cast<long long>(step),
                  m["val_loss"].get<double>(), m["train_loss_eval"].get<double>());
+  };
+  hooks.on_start = [&](const models::CausalLM& model, const std::string& data_dir) {
+    std::printf("xfmr train: %s, %lld layers x %lld heads x %lld dims (%lld parameters), block %lld, batch %lld, "
+                "%lld steps, %d thread(s)\n",
+                cfg.model.type.c_str(), static_cast<long long>(cfg.model.n_layer),
+                static_cast<long long>(cfg.model.n_head), static_cast<long long>(cfg.model.n_embd),
+                static_cast<long long>(model.num_parameters()), static_cast<long long>(cfg.model.block_size),
+                static_cast<long long>(cfg.data.batch_size), static_cast<long long>(cfg.train.steps), num_threads());
+    std::printf("data: %s (vocab %lld)\nrun folder: %s\n", data_dir.c_str(),
+                static_cast<long long>(model.vocab_size()), out.c_str());
+    std::fflush(stdout);
   };
   const nlohmann::json r = run_text_lm(cfg, out, resume, command, hooks);
   progress.finish("");

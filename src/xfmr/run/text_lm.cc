@@ -270,13 +270,12 @@ void read_metrics(const std::string& path, nlohmann::json& train, nlohmann::json
 }
 
 // The prepared data folder for a run: data.path itself when it is one, else RUN_DIR/data (prepared on first use).
-std::string resolve_data(const TextLmConfig& cfg, const std::string& run_dir, const TextLmProgress& progress) {
+std::string resolve_data(const TextLmConfig& cfg, const std::string& run_dir) {
   const std::string& p = cfg.data.path;
   XF_CHECK(fs::exists(p), "train: data.path '", p, "' does not exist");
   if (fs::is_directory(p)) return p;
   const std::string dir = run_dir + "/data";
   if (!fs::exists(dir + "/meta.json")) {
-    if (progress.on_stage) progress.on_stage("preparing " + p + " into " + dir);
     text::prepare_text(p, cfg.data.tokenizer, dir, cfg.data.val_fraction);
   }
   return dir;
@@ -288,9 +287,10 @@ nlohmann::json run_text_lm(const TextLmConfig& cfg, const std::string& run_dir, 
                            const TextLmProgress& progress) {
   config::validate(cfg);
   fs::create_directories(run_dir);
-  const text::TextDataset data(resolve_data(cfg, run_dir, progress));
+  const text::TextDataset data(resolve_data(cfg, run_dir));
   TextLmTask task(cfg, data);
   task.on_eval = progress.on_eval;
+  if (progress.on_start) progress.on_start(task.lm(), data.dir);
   if (!resume) config::save_config(cfg, run_dir + "/config.json");
 
   const auto t0 = std::chrono::steady_clock::now();

@@ -111,6 +111,8 @@ struct TextLmProgress {
   std::function<void(const StepInfo&)> on_step;
   std::function<void(const std::string&)> on_stage;
   std::function<void(int64_t step, const nlohmann::json& metrics)> on_eval;
+  // Once the data is loaded and the model built, before training (errors in the data come before it).
+  std::function<void(const models::CausalLM& model, const std::string& data_dir)> on_start;
 };
 
 // Trains (or resumes) in run_dir and writes the run folder; returns results.json's content.
