@@ -10,6 +10,7 @@
 #include "support/gradcheck.h"
 #include "xfmr/models/gpt.h"
 #include "xfmr/models/pretrained.h"
+#include "xfmr/ops/elementwise.h"
 #include "xfmr/ops/loss.h"
 
 using namespace xfmr;
@@ -60,7 +61,9 @@ TEST(Gpt, HuggingFaceParameterNames) {
   EXPECT_EQ(names.size(), 2u + 2u * 12u + 2u);  // tied head: no lm_head.weight
   // HF layout: Conv1D weights [in, out].
   for (const auto& [n, t] : m.hf_state_dict())
-    if (n == "transformer.h.0.attn.c_attn.weight") EXPECT_EQ(t.shape(), (Shape{8, 24}));
+    if (n == "transformer.h.0.attn.c_attn.weight") {
+      EXPECT_EQ(t.shape(), (Shape{8, 24}));
+    }
   EXPECT_EQ(m.forward(test::lm_ids(3, 5, 11)).shape(), (Shape{3, 5, 11}));
 }
 
@@ -78,9 +81,14 @@ TEST(Gpt, InitFollowsGpt2) {
     return std::sqrt(s / static_cast<double>(t.numel()));
   };
   for (const auto& p : m.named_parameters()) {
-    if (p.name.ends_with("c_proj.weight")) EXPECT_NEAR(std_of(p.tensor), 0.02 / 4.0, 0.0015) << p.name;
-    else if (p.name.ends_with("c_attn.weight") || p.name.ends_with("wte.weight")) EXPECT_NEAR(std_of(p.tensor), 0.02, 0.0015) << p.name;
-    if (p.name.ends_with(".bias")) EXPECT_EQ(std_of(p.tensor), 0.0) << p.name;
+    if (p.name.ends_with("c_proj.weight")) {
+      EXPECT_NEAR(std_of(p.tensor), 0.02 / 4.0, 0.0015) << p.name;
+    } else if (p.name.ends_with("c_attn.weight") || p.name.ends_with("wte.weight")) {
+      EXPECT_NEAR(std_of(p.tensor), 0.02, 0.0015) << p.name;
+    }
+    if (p.name.ends_with(".bias")) {
+      EXPECT_EQ(std_of(p.tensor), 0.0) << p.name;
+    }
   }
 }
 

@@ -9,6 +9,7 @@
 #include "support/gradcheck.h"
 #include "xfmr/models/llama.h"
 #include "xfmr/models/pretrained.h"
+#include "xfmr/ops/elementwise.h"
 #include "xfmr/ops/loss.h"
 
 using namespace xfmr;
@@ -59,7 +60,9 @@ TEST(Llama, HuggingFaceParameterNames) {
   EXPECT_EQ(names[names.size() - 2], "model.norm.weight");
   EXPECT_EQ(names.back(), "lm_head.weight");
   for (const auto& p : m.named_parameters())
-    if (p.name == "model.layers.0.self_attn.k_proj.weight") EXPECT_EQ(p.tensor.shape(), (Shape{8, 16}));  // 2 kv heads x 4
+    if (p.name == "model.layers.0.self_attn.k_proj.weight") {
+      EXPECT_EQ(p.tensor.shape(), (Shape{8, 16}));  // 2 kv heads x 4
+    }
   EXPECT_EQ(m.forward(test::lm_ids(2, 8, 13)).shape(), (Shape{2, 8, 13}));
   models::LlamaConfig auto_hidden = tiny_llama();
   auto_hidden.intermediate_size = 0;

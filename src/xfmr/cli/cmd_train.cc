@@ -25,7 +25,7 @@ int cmd_prepare(int argc, char** argv) {
             "  xfmr prepare --input data/text/tinyshakespeare.txt --tokenizer char --out data/shakespeare_char\n"
             "  xfmr prepare --input corpus/ --tokenizer byte --out runs/data/corpus --val-fraction 0.05",
             {{"input", "a UTF-8 text file or a folder of them", ""},
-             {"tokenizer", "char (vocabulary = the text's characters) | byte (256 ids)", "char"},
+             {"tokenizer", "char (vocabulary = the text's characters) | byte (256 ids) | PATH of a tokenizer file", "char"},
              {"out", "output folder", ""},
              {"val-fraction", "fraction of the text held out for validation (the end)", "0.1"}});
   if (!args.parse(argc, argv)) return 0;

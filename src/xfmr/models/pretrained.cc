@@ -35,6 +35,7 @@ std::unique_ptr<CausalLM> load_pretrained(const std::string& dir, DType dtype) {
     throw Error("load_pretrained: '" + cfg_path + "': " + e.what());
   }
   m->load_hf_state(io::load_safetensors(dir + "/model.safetensors"));
+  m->eval();  // for inference: dropout off (HF configs carry their training dropout, e.g. resid_pdrop 0.1)
   return m;
 }
 

@@ -14,7 +14,8 @@ namespace xfmr::models {
 void save_pretrained(const CausalLM& model, const std::string& dir);
 
 // Reads DIR/config.json, builds the model its model_type names (Error for any other type, naming it) and loads
-// DIR/model.safetensors into it (converted to `dtype`).
+// DIR/model.safetensors into it (converted to `dtype`). The model is returned in eval() mode (no dropout); call
+// train() to fine-tune it.
 std::unique_ptr<CausalLM> load_pretrained(const std::string& dir, DType dtype = DType::f32);
 
 // The model described by an HF config object, randomly initialised from `init`.

@@ -22,7 +22,7 @@ namespace xfmr {
 
 void TextDataSettings::validate() const {
   XF_CHECK(!path.empty(), "data.path is empty");
-  XF_CHECK(tokenizer == "char" || tokenizer == "byte", "data.tokenizer must be char or byte, got '", tokenizer, "'");
+  XF_CHECK(!tokenizer.empty(), "data.tokenizer is empty (char, byte or a tokenizer file)");
   XF_CHECK(val_fraction > 0 && val_fraction < 1, "data.val_fraction must be in (0, 1), got ", val_fraction);
   XF_CHECK(batch_size > 0, "data.batch_size must be positive, got ", batch_size);
 }

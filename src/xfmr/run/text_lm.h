@@ -19,13 +19,13 @@ namespace xfmr {
 
 struct TextDataSettings {
   std::string path = "data/text/tinyshakespeare.txt";  // a prepared folder (xfmr prepare) or a UTF-8 text file
-  std::string tokenizer = "char";                     // char | byte, for a text file
+  std::string tokenizer = "char";                     // char | byte | a tokenizer file, for a text file
   double val_fraction = 0.1;                          // for a text file
   int64_t batch_size = 12;                            // windows per step
   template <class V>
   void visit(V& v) {
     v("path", path, "prepared data folder, or a text file (prepared into RUN_DIR/data)");
-    v("tokenizer", tokenizer, "tokenizer for a text file: char | byte");
+    v("tokenizer", tokenizer, "tokenizer for a text file: char | byte | PATH of a tokenizer file");
     v("val_fraction", val_fraction, "fraction of a text file held out for validation (the end)");
     v("batch_size", batch_size, "sequences per training step");
   }

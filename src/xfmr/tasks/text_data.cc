@@ -8,9 +8,10 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <map>
 
 #include "xfmr/io/file_util.h"
+#include "xfmr/tokenizers/byte.h"
+#include "xfmr/tokenizers/char.h"
 
 namespace fs = std::filesystem;
 
@@ -62,24 +63,6 @@ size_t utf8_next(std::string_view s, size_t i, uint32_t& cp) {
   return n;
 }
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 // Code points of valid UTF-8 text; Error naming `what` and the byte offset of the first invalid sequence.
 std::vector<uint32_t> code_points(std::string_view s, const std::string& what) {
   std::vector<uint32_t> out;
@@ -94,65 +77,26 @@ std::vector<uint32_t> code_points(std::string_view s, const std::string& what) {
   return out;
 }
 
-class CharCodec : public TextCodec {
+// Adapts a tokenizers/ Tokenizer (h12's char, byte and file-based tokenizers) to what prepare needs, with the
+// description tokenizer.json keeps: the char vocabulary itself, "byte", or the path of a tokenizer file.
+class TokCodec : public TextCodec {
  public:
-  explicit CharCodec(std::vector<uint32_t> chars) : chars_(std::move(chars)) {
-    for (size_t i = 0; i < chars_.size(); ++i) index_[chars_[i]] = static_cast<int32_t>(i);
-  }
-  std::vector<int32_t> encode(std::string_view text) const override {
-    std::vector<int32_t> ids;
-    for (uint32_t cp : code_points(text, "char tokenizer")) {
-      auto it = index_.find(cp);
-      XF_CHECK(it != index_.end(), "char tokenizer: character U+", cp, " is not in the vocabulary");
-      ids.push_back(it->second);
-    }
-    return ids;
-  }
-  std::string decode(const std::vector<int32_t>& ids) const override {
-    std::string out;
-    for (int32_t id : ids) {
-      XF_CHECK(id >= 0 && static_cast<size_t>(id) < chars_.size(), "char tokenizer: id ", id,
-               " outside [0, ", chars_.size(), ")");
-      append_utf8(out, chars_[static_cast<size_t>(id)]);
-    }
-    return out;
-  }
-  int64_t vocab_size() const override { return static_cast<int64_t>(chars_.size()); }
-  std::string kind() const override { return "char"; }
-  nlohmann::json to_json() const override {
-    nlohmann::json chars = nlohmann::json::array();
-    for (uint32_t cp : chars_) {
-      std::string s;
-      append_utf8(s, cp);
-      chars.push_back(s);
-    }
-    return {{"kind", "char"}, {"chars", chars}};
-  }
+  TokCodec(std::unique_ptr<tok::Tokenizer> t, nlohmann::json desc) : tok_(std::move(t)), desc_(std::move(desc)) {}
+  std::vector<int32_t> encode(std::string_view text) const override { return tok_->encode(text); }
+  std::string decode(const std::vector<int32_t>& ids) const override { return tok_->decode(ids); }
+  int64_t vocab_size() const override { return tok_->vocab_size(); }
+  std::string kind() const override { return tok_->kind(); }
+  nlohmann::json to_json() const override { return desc_; }
 
  private:
-  std::vector<uint32_t> chars_;
-  std::map<uint32_t, int32_t> index_;
+  std::unique_ptr<tok::Tokenizer> tok_;
+  nlohmann::json desc_;
 };
 
-class ByteCodec : public TextCodec {
- public:
-  std::vector<int32_t> encode(std::string_view text) const override {
-    std::vector<int32_t> ids(text.size());
-    for (size_t i = 0; i < text.size(); ++i) ids[i] = static_cast<unsigned char>(text[i]);
-    return ids;
-  }
-  std::string decode(const std::vector<int32_t>& ids) const override {
-    std::string out;
-    for (int32_t id : ids) {
-      XF_CHECK(id >= 0 && id < 256, "byte tokenizer: id ", id, " outside [0, 256)");
-      out += static_cast<char>(id);
-    }
-    return out;
-  }
-  int64_t vocab_size() const override { return 256; }
-  std::string kind() const override { return "byte"; }
-  nlohmann::json to_json() const override { return {{"kind", "byte"}}; }
-};
+std::unique_ptr<TextCodec> char_codec(tok::CharTokenizer t) {
+  nlohmann::json desc = nlohmann::json::parse(t.to_json());
+  return std::make_unique<TokCodec>(std::make_unique<tok::CharTokenizer>(std::move(t)), std::move(desc));
+}
 
 std::string read_input(const std::string& input) {
   XF_CHECK(fs::exists(input), "prepare: input '", input, "' does not exist");
@@ -273,35 +217,29 @@ Tensor sample_windows(const TokenFile& f, int64_t B, int64_t T, Generator& gen) 
 // ---- codecs ----
 
 std::unique_ptr<TextCodec> make_codec(const std::string& spec, std::string_view text) {
-  if (spec == "byte") return std::make_unique<ByteCodec>();
-  if (spec == "char") {
-    std::vector<uint32_t> cps = code_points(text, "char tokenizer");
-    std::sort(cps.begin(), cps.end());
-    cps.erase(std::unique(cps.begin(), cps.end()), cps.end());
-    return std::make_unique<CharCodec>(std::move(cps));
-  }
-  throw Error("tokenizer '" + spec + "': only 'char' and 'byte' are available in this build");
+  if (spec == "byte")
+    return std::make_unique<TokCodec>(std::make_unique<tok::ByteTokenizer>(), nlohmann::json{{"kind", "byte"}});
+  if (spec == "char") return char_codec(tok::CharTokenizer::from_corpus(text));
+  XF_CHECK(fs::exists(spec), "tokenizer '", spec, "': not char, byte or an existing tokenizer file/folder");
+  const std::string abs = fs::absolute(spec).string();
+  auto t = tok::load_tokenizer(abs);
+  const std::string kind = t->kind();
+  return std::make_unique<TokCodec>(std::move(t), nlohmann::json{{"kind", kind}, {"path", abs}});
 }
 
 std::unique_ptr<TextCodec> load_codec(const std::string& dir) {
   const std::string path = dir + "/tokenizer.json";
-  const auto j = nlohmann::json::parse(io::read_file(path), nullptr, false);
+  const std::string body = io::read_file(path);
+  const auto j = nlohmann::json::parse(body, nullptr, false);
   XF_CHECK(!j.is_discarded() && j.is_object() && j.contains("kind") && j["kind"].is_string(), "tokenizer file '",
            path, "' is not a tokenizer description (JSON with a \"kind\")");
   const std::string kind = j["kind"].get<std::string>();
-  if (kind == "byte") return std::make_unique<ByteCodec>();
-  if (kind == "char") {
-    XF_CHECK(j.contains("chars") && j["chars"].is_array() && !j["chars"].empty(), "tokenizer file '", path,
-             "': \"chars\" must be a non-empty array");
-    std::vector<uint32_t> cps;
-    for (const auto& c : j["chars"]) {
-      XF_CHECK(c.is_string(), "tokenizer file '", path, "': \"chars\" holds a non-string");
-      const auto v = code_points(c.get<std::string>(), "tokenizer file '" + path + "'");
-      XF_CHECK(v.size() == 1, "tokenizer file '", path, "': entry ", c.dump(), " is not one character");
-      cps.push_back(v[0]);
-    }
-    return std::make_unique<CharCodec>(std::move(cps));
+  if (j.contains("path") && j["path"].is_string()) {
+    auto t = tok::load_tokenizer(j["path"].get<std::string>());
+    return std::make_unique<TokCodec>(std::move(t), j);
   }
+  if (kind == "byte") return make_codec("byte", "");
+  if (kind == "char") return char_codec(tok::CharTokenizer::from_json_text(body, "tokenizer file '" + path + "'"));
   throw Error("tokenizer file '" + path + "': unknown kind '" + kind + "'");
 }
 
@@ -331,7 +269,8 @@ PrepareResult prepare_text(const std::string& input, const std::string& tokenize
   nlohmann::json meta;
   meta["format"] = "xfmr-text-data";
   meta["version"] = 1;
-  meta["tokenizer"] = {{"kind", codec->kind()}, {"path", tokenizer == "char" || tokenizer == "byte" ? "" : tokenizer}};
+  meta["tokenizer"] = codec->to_json().contains("path") ? codec->to_json()
+                                                        : nlohmann::json{{"kind", codec->kind()}, {"path", ""}};
   meta["vocab_size"] = codec->vocab_size();
   meta["train_tokens"] = train.size();
   meta["val_tokens"] = val.size();

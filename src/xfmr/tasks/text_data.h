@@ -5,8 +5,8 @@
 //   train.bin, val.bin   token files (format below)
 //   meta.json            {"format": "xfmr-text-data", "version": 1, "tokenizer": {"kind", "path"},
 //                         "vocab_size", "train_tokens", "val_tokens", "source", "val_fraction"}
-//   tokenizer.json       the char vocabulary (kind "char": {"kind": "char", "chars": [..]}) or, for kind
-//                        "byte", {"kind": "byte"}; a tokenizer loaded from a PATH is referenced by its path
+//   tokenizer.json       the char vocabulary ({"kind": "char", "chars": [..]}, tokenizers/char.h's format),
+//                        {"kind": "byte"}, or for a tokenizer loaded from a file {"kind", "path": absolute path}
 //
 // Token file: a 32-byte little-endian header, then `count` ids of `dtype_bytes` each:
 //   [0, 8)   magic "XFMRTOK\0"     [8, 12)  u32 version = 1     [12, 16) u32 dtype_bytes: 2 (uint16) or 4 (uint32)
@@ -77,7 +77,7 @@ class TextCodec {
 };
 
 // "char": the sorted set of code points of `text` (65 for tiny Shakespeare); "byte": the 256 byte values;
-// anything else: a tokenizer file/folder loaded with tok::load_tokenizer.
+// anything else: a tokenizer file/folder loaded with tok::load_tokenizer (tokenizers/tokenizer.h).
 std::unique_ptr<TextCodec> make_codec(const std::string& spec, std::string_view text);
 // The codec of a prepared folder (its tokenizer.json / meta.json).
 std::unique_ptr<TextCodec> load_codec(const std::string& data_dir);
