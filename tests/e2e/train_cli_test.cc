@@ -106,14 +106,19 @@ TEST(TrainCli, LlamaTrainsFromATextFile) {
   const std::string base = temp_dir("llama");
   const std::string text = shakespeare_slice(base, 60000);
   const std::string run = base + "/run";
-  const RunResult r = run_xfmr("train --preset smoke --threads 1 --set model.type=llama --set model.n_kv_head=1 "
-                               "--set data.path=" + text + " --out " + run);
+  // A config file over the preset, then a --set over the file.
+  xfmr::io::write_file_atomic(base + "/llama.json", "{\"model\": {\"type\": \"llama\", \"n_kv_head\": 2},\n"
+                                                    " \"data\": {\"path\": \"" + text + "\"}}\n");
+  const RunResult r = run_xfmr("train --preset smoke --threads 1 --config " + base + "/llama.json --set model.n_kv_head=1 --out " + run);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(fs::exists(run + "/data/train.bin"));  // prepared into the run folder
   const auto m = metrics(run);
   EXPECT_LT(m.back()["loss"].get<double>(), 0.85 * m.front()["loss"].get<double>());
   auto model = xfmr::models::load_pretrained(run + "/model");
   EXPECT_EQ(model->model_type(), "llama");
+  const auto cfg = nlohmann::json::parse(xfmr::io::read_file(run + "/model/config.json"));
+  EXPECT_EQ(cfg["num_key_value_heads"], 1);
+  EXPECT_EQ(cfg["num_attention_heads"], 2);
   fs::remove_all(base);
 }
 
@@ -177,6 +182,7 @@ TEST(TrainCli, BadInputIsOneLineAndNonZero) {
   const std::string base = temp_dir("bad");
   const std::string text = shakespeare_slice(base, 3000);
   xfmr::io::write_file_atomic(base + "/empty.txt", "");
+  xfmr::io::write_file_atomic(base + "/typo.json", "{\"modle\": {\"n_layer\": 2}}");
   // A prepared folder whose val.bin is cut short (header count vs file size).
   ASSERT_EQ(run_xfmr("prepare --input " + text + " --out " + base + "/corrupt").code, 0);
   const std::string val = xfmr::io::read_file(base + "/corrupt/val.bin");
@@ -195,6 +201,7 @@ TEST(TrainCli, BadInputIsOneLineAndNonZero) {
       {"train --preset smoke --set data.path=" + base + "/empty.txt --out " + base + "/g", "empty"},
       {"train --preset smoke --set data.path=" + base + "/corrupt --out " + base + "/h", "header says"},
       {"train --preset nope --out " + base + "/i", "unknown preset 'nope'"},
+      {"train --preset smoke --config " + base + "/typo.json --out " + base + "/l", "modle"},
       {"train --resume " + base + "/never-ran", "never-ran"},
       {"prepare --input " + base + "/nothing.txt --out " + base + "/j", "does not exist"},
       {"prepare --input " + text + " --tokenizer klingon --out " + base + "/k", "klingon"},
