@@ -22,6 +22,7 @@ const Verb kVerbs[] = {
     {"prepare", xfmr::cli::cmd_prepare, "tokenize a text corpus into train/val token files for xfmr train"},
     {"train", xfmr::cli::cmd_train, "train a GPT-2 or Llama language model on text (nanoGPT's Shakespeare recipes)"},
     {"report", xfmr::cli::cmd_report, "rebuild a run folder's report.html from its results.json"},
+    {"tokenizer", xfmr::cli::cmd_tokenizer, "encode/decode text with a tokenizer, or train a byte-level BPE"},
     {"demo", xfmr::cli::cmd_demo, "train a small MLP and print the loss falling"},
 };
 
