@@ -140,3 +140,20 @@ TEST(TextData, WindowsAreDeterministicPerSeedAndOffset) {
   EXPECT_NO_THROW(text::sample_windows(f, 2, 999, s));  // exactly T + 1 tokens: the only window
   fs::remove_all(d);
 }
+
+TEST(TextData, PrepareWithATokenizerFile) {
+  // GPT-2's byte-level BPE (tokenizers/, vocab.json + merges.txt): 50257 ids, stored as uint16.
+  const std::string tokdir = std::string(XFMR_SOURCE_DIR) + "/data/tokenizers/gpt2";
+  const std::string in = temp_dir("bpe_in"), out = temp_dir("bpe_out");
+  const std::string text = io::read_file(shakespeare()).substr(0, 5000);
+  write(in + "/t.txt", text);
+  const auto r = text::prepare_text(in + "/t.txt", tokdir, out, 0.1);
+  EXPECT_EQ(r.vocab_size, 50257);
+  EXPECT_EQ(r.tokenizer_kind, "gpt2-bpe");
+  EXPECT_LT(r.train_tokens + r.val_tokens, 2000);  // ~4 characters per token, not 1
+  text::TextDataset ds(out);  // reloads the tokenizer from the path recorded in tokenizer.json
+  EXPECT_EQ(ds.codec->decode(ds.train->read_all()) + ds.codec->decode(ds.val->read_all()), text);
+  EXPECT_EQ(fs::file_size(out + "/train.bin"), 32u + 2u * static_cast<uint64_t>(r.train_tokens));
+  fs::remove_all(in);
+  fs::remove_all(out);
+}
