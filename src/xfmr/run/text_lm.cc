@@ -269,15 +269,15 @@ void read_metrics(const std::string& path, nlohmann::json& train, nlohmann::json
   }
 }
 
-// The prepared data folder for a run: data.path itself when it is one, else RUN_DIR/data (prepared on first use).
+// The prepared data folder for a run: data.path itself when it is one, else RUN_DIR/data (prepared on first use,
+// reused on resume even when the text file is no longer reachable from the current directory).
 std::string resolve_data(const TextLmConfig& cfg, const std::string& run_dir) {
   const std::string& p = cfg.data.path;
-  XF_CHECK(fs::exists(p), "train: data.path '", p, "' does not exist");
   if (fs::is_directory(p)) return p;
   const std::string dir = run_dir + "/data";
-  if (!fs::exists(dir + "/meta.json")) {
-    text::prepare_text(p, cfg.data.tokenizer, dir, cfg.data.val_fraction);
-  }
+  if (fs::exists(dir + "/meta.json")) return dir;
+  XF_CHECK(fs::exists(p), "train: data.path '", p, "' does not exist");
+  text::prepare_text(p, cfg.data.tokenizer, dir, cfg.data.val_fraction);
   return dir;
 }
 
