@@ -7,6 +7,8 @@ int cmd_bench(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
 int cmd_icl(int argc, char** argv);
 int cmd_report(int argc, char** argv);
+int cmd_prepare(int argc, char** argv);
+int cmd_train(int argc, char** argv);
 int cmd_tokenizer(int argc, char** argv);
 
 }  // namespace xfmr::cli

@@ -19,6 +19,8 @@ struct Verb {
 
 const Verb kVerbs[] = {
     {"icl", xfmr::cli::cmd_icl, "train a transformer to do linear regression in context, beside the optimal algorithms"},
+    {"prepare", xfmr::cli::cmd_prepare, "tokenize a text corpus into train/val token files for xfmr train"},
+    {"train", xfmr::cli::cmd_train, "train a GPT-2 or Llama language model on text (nanoGPT's Shakespeare recipes)"},
     {"report", xfmr::cli::cmd_report, "rebuild a run folder's report.html from its results.json"},
     {"bench", xfmr::cli::cmd_bench, "time a workload and print one JSON line (side by side with the PyTorch peers)"},
     {"tokenizer", xfmr::cli::cmd_tokenizer, "encode/decode text with a tokenizer, or train a byte-level BPE"},
