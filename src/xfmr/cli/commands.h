@@ -3,7 +3,9 @@
 
 namespace xfmr::cli {
 
+int cmd_convert(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
+int cmd_generate(int argc, char** argv);
 int cmd_icl(int argc, char** argv);
 int cmd_report(int argc, char** argv);
 

@@ -20,6 +20,8 @@ struct Verb {
 const Verb kVerbs[] = {
     {"icl", xfmr::cli::cmd_icl, "train a transformer to do linear regression in context, beside the optimal algorithms"},
     {"report", xfmr::cli::cmd_report, "rebuild a run folder's report.html from its results.json"},
+    {"generate", xfmr::cli::cmd_generate, "run a Llama checkpoint (.gguf or llama2.c .bin) on a prompt and stream text"},
+    {"convert", xfmr::cli::cmd_convert, "re-encode a Llama checkpoint as GGUF with f32/f16/q8_0/q4_0 weights"},
     {"demo", xfmr::cli::cmd_demo, "train a small MLP and print the loss falling"},
 };
 

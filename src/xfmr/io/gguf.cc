@@ -1,5 +1,6 @@
 #include "xfmr/io/gguf.h"
 
+#include <cstdio>
 #include <cstring>
 #include <set>
 
@@ -122,6 +123,15 @@ GgufValue read_value(Cursor& c, GgufType t, const std::string& key, int depth) {
 }
 
 }  // namespace
+
+bool GgufFile::is_gguf(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  char m[4] = {};
+  const bool ok = std::fread(m, 1, 4, f) == 4 && std::memcmp(m, "GGUF", 4) == 0;
+  std::fclose(f);
+  return ok;
+}
 
 GgufFile::GgufFile(const std::string& path) : GgufFile(MappedFile::open(path)) {}
 GgufFile::GgufFile(std::shared_ptr<const MappedFile> file) : file_(std::move(file)) { parse(); }

@@ -66,6 +66,8 @@ class GgufFile {
  public:
   explicit GgufFile(const std::string& path);
   explicit GgufFile(std::shared_ptr<const MappedFile> file);
+  // True when the file starts with the GGUF magic (false when it cannot be read).
+  static bool is_gguf(const std::string& path);
 
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }

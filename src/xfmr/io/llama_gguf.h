@@ -30,7 +30,7 @@ GgufMetadata gguf_tokenizer_metadata(const GgufFile& f);
 GgufMetadata gguf_tokenizer_metadata(const Llama2cVocab& v, int32_t bos_id, int32_t eos_id);
 
 // Writes w as a llama GGUF with every matrix stored as `type` (q8_0/q4_0 fall back to f16 for a matrix whose
-// rows are not a multiple of 32), norms f32, plus `extra` metadata (e.g. a tokenizer). Returns the bytes written.
+// rows are not a multiple of 32), norms f32, plus `extra` metadata (e.g. a tokenizer).
 void write_llama_gguf(const LlamaWeights& w, const std::string& path, kernels::QType type,
                       const GgufMetadata& extra = {}, const std::string& name = "");
 
