@@ -148,8 +148,8 @@ void GgufFile::parse() {
   const uint64_t n_tensors = c.get<uint64_t>("the tensor count");
   const uint64_t n_kv = c.get<uint64_t>("the metadata count");
   // A key/value pair takes at least 8 + 4 + 1 bytes, a tensor info at least 8 + 4 + 8 + 4 + 8.
-  if (n_kv > c.left() / 13) c.fail("metadata count " + std::to_string(n_kv) + " does not fit in the file");
-  if (n_tensors > c.left() / 32) c.fail("tensor count " + std::to_string(n_tensors) + " does not fit in the file");
+  if (n_kv > c.left() / 13) c.fail("metadata count " + std::to_string(n_kv) + " does not fit in the file (truncated or corrupt)");
+  if (n_tensors > c.left() / 32) c.fail("tensor count " + std::to_string(n_tensors) + " does not fit in the file (truncated or corrupt)");
   std::set<std::string> keys;
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string key = c.str("a metadata key");

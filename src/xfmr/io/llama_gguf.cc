@@ -107,11 +107,17 @@ GgufMetadata gguf_tokenizer_metadata(const GgufFile& f) {
 GgufMetadata gguf_tokenizer_metadata(const Llama2cVocab& v, int32_t bos_id, int32_t eos_id) {
   std::vector<GgufValue> tokens, scores, types;
   for (size_t i = 0; i < v.pieces.size(); ++i) {
-    std::string p;
-    for (char ch : v.pieces[i]) p += ch == ' ' ? std::string("\xE2\x96\x81") : std::string(1, ch);
     const std::string& raw = v.pieces[i];
-    const bool byte = raw.size() == 6 && raw.rfind("<0x", 0) == 0 && raw[5] == '>';
     const int32_t id = static_cast<int32_t>(i);
+    std::string p;
+    if (id == bos_id || id == eos_id) {
+      // llama2.c's export writes BOS/EOS as "\n<s>\n" / "\n</s>\n"; SentencePiece (and GGUF) name them "<s>".
+      const size_t a = raw.find_first_not_of('\n'), b = raw.find_last_not_of('\n');
+      p = a == std::string::npos ? raw : raw.substr(a, b - a + 1);
+    } else {
+      for (char ch : raw) p += ch == ' ' ? std::string("\xE2\x96\x81") : std::string(1, ch);
+    }
+    const bool byte = raw.size() == 6 && raw.rfind("<0x", 0) == 0 && raw[5] == '>';
     // llama.cpp token types: 1 normal, 2 unknown, 3 control, 6 byte.
     const int32_t type = id == 0 ? 2 : (id == bos_id || id == eos_id) ? 3 : byte ? 6 : 1;
     tokens.push_back(GgufValue::str(p));
