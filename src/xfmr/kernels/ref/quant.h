@@ -1,7 +1,9 @@
 // Scalar reference for the inference weight kernels of kernels/cpu/quant.h: quantize, dequantize and the
 // matrix-vector product for f32 / f16 / q8_0 / q4_0 rows (layouts in kernels/quant_types.h). The scales are
-// rounded to f16 *before* the codes are chosen, so each code is the nearest one under the scale actually stored
-// and a round trip errs by at most d/2 per element (q8_0; q4_0 see below).
+// rounded to f16 *before* the codes are chosen, and rounded up in magnitude (the next f16 when round-to-nearest
+// went below), so every element lies within the codes' range under the scale actually stored and a round trip
+// errs by at most d/2 per element (q8_0; q4_0 see below), even for scales in f16's subnormal range, where
+// round-to-nearest alone could shrink d by a large fraction (or to 0) and clamp the block's largest elements.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -19,13 +21,20 @@ inline float load_f16(const void* p) {
   return f16_to_f32(h);
 }
 
-// q8_0: d = max|x| / 127 (rounded to f16), q = round(x / d) clamped to [-127, 127].
+// The smallest f16 (as bits) whose value is >= v, for finite v >= 0 below f16's largest value.
+inline uint16_t f16_at_least(float v) {
+  uint16_t h = f32_to_f16(v);
+  if (f16_to_f32(h) < v) ++h;  // positive f16 bit patterns are ordered like their values
+  return h;
+}
+
+// q8_0: d = max|x| / 127 (rounded up to an f16), q = round(x / d) clamped to [-127, 127].
 inline void quantize_row_q8_0(const float* x, BlockQ8_0* out, int64_t n) {
   for (int64_t b = 0; b < n / kQBlock; ++b) {
     const float* xb = x + b * kQBlock;
     float amax = 0;
     for (int i = 0; i < kQBlock; ++i) amax = std::max(amax, std::fabs(xb[i]));
-    const uint16_t dh = f32_to_f16(amax / 127.0f);
+    const uint16_t dh = f16_at_least(amax / 127.0f);
     const float d = f16_to_f32(dh);
     const float id = d != 0 ? 1.0f / d : 0.0f;
     out[b].d = dh;
@@ -34,7 +43,8 @@ inline void quantize_row_q8_0(const float* x, BlockQ8_0* out, int64_t n) {
   }
 }
 
-// q4_0 (GGML's scheme): the element m of largest magnitude maps to code 0, i.e. d = m / -8 (rounded to f16);
+// q4_0 (GGML's scheme): the element m of largest magnitude maps to code 0, i.e. d = m / -8 (its magnitude rounded
+// up to an f16);
 // q = floor(x / d + 8.5) clamped to [0, 15], value (q - 8) * d. Every element with x/d <= 7.5 errs by at most
 // |d|/2; an element of the opposite sign to m with x/d in (7.5, 8] is clamped to code 15 and errs by at most |d|.
 inline void quantize_row_q4_0(const float* x, BlockQ4_0* out, int64_t n) {
@@ -46,7 +56,7 @@ inline void quantize_row_q4_0(const float* x, BlockQ4_0* out, int64_t n) {
         amax = std::fabs(xb[i]);
         m = xb[i];
       }
-    const uint16_t dh = f32_to_f16(m / -8.0f);
+    const uint16_t dh = static_cast<uint16_t>(f16_at_least(std::fabs(m) / 8.0f) | (m > 0 ? 0x8000u : 0u));
     const float d = f16_to_f32(dh);
     const float id = d != 0 ? 1.0f / d : 0.0f;
     out[b].d = dh;
