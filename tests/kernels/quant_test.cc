@@ -104,7 +104,19 @@ TEST(QuantKernels, MatvecMatchesReference) {
       quantize_rows(t, w.data(), packed.data(), rows, cols);
       std::vector<float> y(static_cast<size_t>(rows)), yref(static_cast<size_t>(rows));
       matvec(t, packed.data(), x.data(), y.data(), rows, cols);
-      kernels::ref::matvec<double>(t, packed.data(), x.data(), yref.data(), rows, cols);
+      const bool int_path = matvec_quantizes_activations(t);
+      if (int_path) {
+        kernels::ref::matvec_q8_activations<double>(t, packed.data(), x.data(), yref.data(), rows, cols);
+        // The integer block dots are exact; only the f32 scale products (two roundings per block) and the sum
+        // over blocks round: (blocks + 3) u Σ_b |d_w d_x dot_b|, which the elementwise magnitude bounds above.
+        std::vector<float> xd(static_cast<size_t>(cols));
+        std::vector<BlockQ8_0> xq(static_cast<size_t>(cols / 32));
+        kernels::ref::quantize_row_q8_0(x.data(), xq.data(), cols);
+        kernels::ref::dequantize_row(QType::q8_0, xq.data(), xd.data(), cols);
+        x = xd;  // the magnitudes below use the quantized x
+      } else {
+        kernels::ref::matvec<double>(t, packed.data(), x.data(), yref.data(), rows, cols);
+      }
       for (int64_t r = 0; r < rows; ++r) {
         // Any-order f32 summation errs by at most (n + 1) u Σ|w x| (Higham, Accuracy and Stability, §4.2), plus
         // one rounding of the reference's result.
@@ -124,6 +136,36 @@ TEST(QuantKernels, MatvecMatchesReference) {
     }
   }
   set_num_threads(0);
+}
+
+// The integer path's only approximation is x's own q8_0 rounding: |y_int - W x| <= Σ_b (d_x,b / 2) Σ_i |w_bi|
+// plus f32 summation error.
+TEST(QuantKernels, IntegerPathErrorIsXsRounding) {
+  for (QType t : {QType::q8_0, QType::q4_0}) {
+    if (!matvec_quantizes_activations(t)) GTEST_SKIP() << "no AVX512-VNNI: block weights use the float path";
+    const int64_t rows = 64, cols = 288;
+    const auto w = test_rows(rows, cols, 7);
+    std::mt19937_64 g(8);
+    std::normal_distribution<float> n(0, 1);
+    std::vector<float> x(cols);
+    for (auto& v : x) v = n(g);
+    std::vector<uint8_t> packed(static_cast<size_t>(rows * kernels::qtype_row_bytes(t, cols)));
+    quantize_rows(t, w.data(), packed.data(), rows, cols);
+    std::vector<float> y(rows), yf(rows);
+    matvec(t, packed.data(), x.data(), y.data(), rows, cols);
+    kernels::ref::matvec<double>(t, packed.data(), x.data(), yf.data(), rows, cols);
+    std::vector<BlockQ8_0> xq(cols / 32);
+    kernels::ref::quantize_row_q8_0(x.data(), xq.data(), cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      double bound = 0, mag = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        const double wv = std::fabs(kernels::ref::dequantize_elem(t, packed.data() + r * kernels::qtype_row_bytes(t, cols), c));
+        bound += wv * f16_to_f32(xq[c / 32].d) / 2;
+        mag += wv * (std::fabs(x[c]) + f16_to_f32(xq[c / 32].d));
+      }
+      EXPECT_LE(std::fabs(double(y[r]) - yf[r]), bound + (cols + 3) * std::ldexp(1.0, -24) * mag) << r;
+    }
+  }
 }
 
 TEST(QuantKernels, F16RowsRoundToNearest) {

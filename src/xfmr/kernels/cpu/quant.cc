@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <vector>
 
 #include "xfmr/core/parallel.h"
 #include "xfmr/kernels/ref/quant.h"
@@ -84,6 +85,83 @@ float dot_q4_0(const uint8_t* row, const float* x, int64_t n) {
   return _mm512_reduce_add_ps(acc);
 }
 
+
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define XFMR_QUANT_INT_PATH 1
+
+// x quantized to q8_0 blocks once per product, for the integer dot products of the block types: codes, f32
+// scales, and (for q4_0) 8 x the sum of each 4-byte lane's codes, the correction for the nibbles' offset of 8.
+struct QuantizedX {
+  std::vector<BlockQ8_0> blocks;
+  std::vector<float> d;
+  std::vector<int32_t> lane_sums8;  // [nb, 8]
+  void set(const float* x, int64_t cols) {
+    const size_t nb = static_cast<size_t>(cols / kQBlock);
+    if (blocks.size() < nb) {  // grows to the widest row once; no allocation in steady state
+      blocks.resize(nb);
+      d.resize(nb);
+      lane_sums8.resize(nb * 8);
+    }
+    kernels::ref::quantize_row_q8_0(x, blocks.data(), cols);
+    for (size_t b = 0; b < nb; ++b) {
+      d[b] = _cvtsh_ss(blocks[b].d);
+      for (int j = 0; j < 8; ++j) {
+        const int8_t* q = blocks[b].q + 4 * j;
+        lane_sums8[b * 8 + j] = 8 * (q[0] + q[1] + q[2] + q[3]);
+      }
+    }
+  }
+};
+
+inline float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// One q8_0 weight block against one x block: VNNI multiplies unsigned by signed bytes, so the weights' signs move
+// onto x (|w| · sign(w) x), exact because codes are within ±127.
+inline __m256 block_q8(const uint8_t* blk, const BlockQ8_0& xb, float dx, __m256 acc) {
+  const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+  const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q));
+  const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(q, w));
+  return _mm256_fmadd_ps(_mm256_set1_ps(half_scale(blk) * dx), _mm256_cvtepi32_ps(dot), acc);
+}
+
+// One q4_0 weight block: the nibbles (0..15, elements 0..15 low, 16..31 high) are the unsigned operand directly;
+// Σ (n - 8) q = Σ n q - 8 Σ q, with 8 Σ q per lane precomputed.
+inline __m256 block_q4(const uint8_t* blk, const BlockQ8_0& xb, float dx, const int32_t* ls8, __m256 acc) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+  const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
+  const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q));
+  const __m256i dot = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), nib, q),
+                                       _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ls8)));
+  return _mm256_fmadd_ps(_mm256_set1_ps(half_scale(blk) * dx), _mm256_cvtepi32_ps(dot), acc);
+}
+
+float dot_q8_int(QType t, const uint8_t* row, const QuantizedX& x, int64_t nb) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  if (t == QType::q8_0) {
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2, row += 2 * sizeof(BlockQ8_0)) {
+      a0 = block_q8(row, x.blocks[b], x.d[b], a0);
+      a1 = block_q8(row + sizeof(BlockQ8_0), x.blocks[b + 1], x.d[b + 1], a1);
+    }
+    if (b < nb) a0 = block_q8(row, x.blocks[b], x.d[b], a0);
+  } else {
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2, row += 2 * sizeof(BlockQ4_0)) {
+      a0 = block_q4(row, x.blocks[b], x.d[b], &x.lane_sums8[b * 8], a0);
+      a1 = block_q4(row + sizeof(BlockQ4_0), x.blocks[b + 1], x.d[b + 1], &x.lane_sums8[(b + 1) * 8], a1);
+    }
+    if (b < nb) a0 = block_q4(row, x.blocks[b], x.d[b], &x.lane_sums8[b * 8], a0);
+  }
+  return hsum256(_mm256_add_ps(a0, a1));
+}
+
+#endif  // VNNI
+
 #else  // portable fallback: the reference loop in f32
 
 float dot_generic(QType t, const void* row, const float* x, int64_t n) {
@@ -110,19 +188,56 @@ float dot_row(QType t, const void* row, const float* x, int64_t cols) {
 #endif
 }
 
-void matvec_serial(QType t, const void* w, const float* x, float* y, int64_t rows, int64_t cols) {
+bool matvec_quantizes_activations(QType t) {
+#ifdef XFMR_QUANT_INT_PATH
+  return t == QType::q8_0 || t == QType::q4_0;
+#else
+  return false;
+#endif
+}
+
+namespace {
+
+void rows_float(QType t, const uint8_t* w, const float* x, float* y, int64_t rows, int64_t cols) {
   const int64_t rb = kernels::qtype_row_bytes(t, cols);
-  const auto* p = static_cast<const uint8_t*>(w);
-  for (int64_t r = 0; r < rows; ++r) y[r] = dot_row(t, p + r * rb, x, cols);
+  for (int64_t r = 0; r < rows; ++r) y[r] = dot_row(t, w + r * rb, x, cols);
+}
+
+template <class Rows>
+void run_rows(QType t, const void* w, float* y, int64_t rows, int64_t cols, bool parallel, Rows&& f) {
+  // A chunk should carry ~64K multiply-adds (tens of microseconds) to be worth a thread team's start.
+  const int64_t chunks = parallel ? rows * cols / 65536 : 1;
+  const int64_t rb = kernels::qtype_row_bytes(t, cols);
+  parallel_chunks(rows, chunks, [&](int64_t r0, int64_t r1) {
+    f(static_cast<const uint8_t*>(w) + r0 * rb, y + r0, r1 - r0);
+  });
+}
+
+void matvec_impl(QType t, const void* w, const float* x, float* y, int64_t rows, int64_t cols, bool parallel) {
+#ifdef XFMR_QUANT_INT_PATH
+  if (matvec_quantizes_activations(t)) {
+    static thread_local QuantizedX xq;  // quantized on the calling thread, read by the workers
+    xq.set(x, cols);
+    const QuantizedX& xr = xq;
+    const int64_t rb = kernels::qtype_row_bytes(t, cols), nb = cols / kQBlock;
+    run_rows(t, w, y, rows, cols, parallel, [&](const uint8_t* p, float* out, int64_t n) {
+      for (int64_t r = 0; r < n; ++r) out[r] = dot_q8_int(t, p + r * rb, xr, nb);
+    });
+    return;
+  }
+#endif
+  run_rows(t, w, y, rows, cols, parallel,
+           [&](const uint8_t* p, float* out, int64_t n) { rows_float(t, p, x, out, n, cols); });
+}
+
+}  // namespace
+
+void matvec_serial(QType t, const void* w, const float* x, float* y, int64_t rows, int64_t cols) {
+  matvec_impl(t, w, x, y, rows, cols, false);
 }
 
 void matvec(QType t, const void* w, const float* x, float* y, int64_t rows, int64_t cols) {
-  // A chunk should carry ~64K multiply-adds (tens of microseconds) to be worth a thread team's start.
-  const int64_t chunks = rows * cols / 65536;
-  const int64_t rb = kernels::qtype_row_bytes(t, cols);
-  parallel_chunks(rows, chunks, [&](int64_t r0, int64_t r1) {
-    matvec_serial(t, static_cast<const uint8_t*>(w) + r0 * rb, x, y + r0, r1 - r0, cols);
-  });
+  matvec_impl(t, w, x, y, rows, cols, true);
 }
 
 void quantize_rows(QType t, const float* x, void* out, int64_t rows, int64_t cols) {

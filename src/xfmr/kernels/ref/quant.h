@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "xfmr/core/dtype.h"
 #include "xfmr/kernels/quant_types.h"
@@ -120,6 +121,35 @@ void matvec(QType t, const void* w, const float* x, float* y, int64_t rows, int6
     const void* row = static_cast<const uint8_t*>(w) + r * rb;
     T s = 0;
     for (int64_t c = 0; c < cols; ++c) s += static_cast<T>(dequantize_elem(t, row, c)) * static_cast<T>(x[c]);
+    y[r] = static_cast<float>(s);
+  }
+}
+
+// The integer path for block weights (llama.cpp's scheme): x is first quantized to q8_0 blocks (quantize_row_q8_0),
+// then y[r] = Σ_b d_w,b · d_x,b · Σ_i c_w,bi · q_x,bi, the inner sums exact in integers, where c_w is the q8_0
+// code or the q4_0 nibble - 8. Accumulates the block terms in T. t must be q8_0 or q4_0, cols a multiple of 32.
+template <class T>
+void matvec_q8_activations(QType t, const void* w, const float* x, float* y, int64_t rows, int64_t cols) {
+  const int64_t nb = cols / kQBlock, rb = qtype_row_bytes(t, cols);
+  std::vector<BlockQ8_0> xq(static_cast<size_t>(nb));
+  quantize_row_q8_0(x, xq.data(), cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = static_cast<const uint8_t*>(w) + r * rb;
+    T s = 0;
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* blk = row + b * qtype_block_bytes(t);
+      // int64 accumulation on purpose: GCC 12.2 with -march=native (AVX512-VNNI) vectorises an int32 sum of
+      // int8(uint8 byte) * int8 products as a mixed-sign dot product and treats the re-signed bytes as unsigned,
+      // giving wrong sums (seen here: -4006 instead of -7078 for one block); widening to int64 avoids the pattern.
+      int64_t dot = 0;
+      for (int64_t i = 0; i < kQBlock; ++i) {
+        const int32_t c = t == QType::q8_0 ? static_cast<int8_t>(blk[2 + i])
+                                           : (i < 16 ? (blk[2 + i] & 0xF) : (blk[2 + i - 16] >> 4)) - 8;
+        dot += static_cast<int64_t>(c) * xq[static_cast<size_t>(b)].q[i];
+      }
+      s += static_cast<T>(load_f16(blk)) * static_cast<T>(f16_to_f32(xq[static_cast<size_t>(b)].d)) *
+           static_cast<T>(dot);
+    }
     y[r] = static_cast<float>(s);
   }
 }
