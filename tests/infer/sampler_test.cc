@@ -99,6 +99,20 @@ TEST(Sampler, RepetitionPenaltyDividesPositiveAndMultipliesNegative) {
   EXPECT_FLOAT_EQ(m[2], -1.0f);
 }
 
+TEST(Sampler, NanLogitsAreNeverChosen) {
+  SamplerConfig c;
+  c.top_p = 0.9f;
+  Sampler s(c, 4);
+  for (int i = 0; i < 50; ++i) {
+    std::vector<float> l = {NAN, 1.0f, NAN, 0.5f};
+    const int32_t t = s.sample(l.data(), nullptr, 0);
+    EXPECT_TRUE(t == 1 || t == 3) << t;
+  }
+  std::vector<float> all_nan = {NAN, NAN};
+  Sampler s2(c, 2);
+  EXPECT_EQ(s2.sample(all_nan.data(), nullptr, 0), 0);
+}
+
 TEST(Sampler, BadSettingsAreErrors) {
   SamplerConfig c;
   c.temperature = -1;

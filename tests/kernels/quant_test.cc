@@ -168,6 +168,23 @@ TEST(QuantKernels, IntegerPathErrorIsXsRounding) {
   }
 }
 
+// Non-finite inputs (a diverged model, corrupt weights) quantize without undefined float-to-int conversions
+// (checked under the debug preset's UBSan): NaN codes become 0.
+TEST(QuantKernels, NonFiniteInputsAreDefined) {
+  std::vector<float> x(64, 1.0f);
+  x[3] = NAN;
+  x[40] = INFINITY;
+  x[41] = -INFINITY;
+  std::vector<BlockQ8_0> q8(2);
+  std::vector<BlockQ4_0> q4(2);
+  kernels::ref::quantize_row_q8_0(x.data(), q8.data(), 64);
+  kernels::ref::quantize_row_q4_0(x.data(), q4.data(), 64);
+  EXPECT_EQ(q8[0].q[3], 0);
+  EXPECT_EQ(q8[0].q[0], 127);
+  std::vector<float> y(1);
+  matvec(QType::q8_0, q8.data(), x.data(), y.data(), 1, 64);  // quantizes the non-finite x too
+}
+
 TEST(QuantKernels, F16RowsRoundToNearest) {
   const auto x = test_rows(1, 256, 4);
   std::vector<uint16_t> h(256);

@@ -34,6 +34,9 @@ int32_t Sampler::argmax(const float* x, int64_t n) {
 
 int32_t Sampler::sample(float* logits, const int32_t* history, int64_t n_history) {
   const int64_t V = vocab_;
+  // A NaN logit (a diverged or corrupt model) would break the sort's ordering: it can never be chosen.
+  for (int64_t i = 0; i < V; ++i)
+    if (std::isnan(logits[i])) logits[i] = -INFINITY;
   if (cfg_.repeat_penalty != 1.0f && cfg_.repeat_last_n > 0) {
     const int64_t from = std::max<int64_t>(0, n_history - cfg_.repeat_last_n);
     for (int64_t i = from; i < n_history; ++i) {
@@ -49,6 +52,7 @@ int32_t Sampler::sample(float* logits, const int32_t* history, int64_t n_history
 
   // Softmax of logits / T.
   const float mx = logits[argmax(logits, V)];
+  if (!std::isfinite(mx)) return argmax(logits, V);  // +inf wins outright; all -inf: nothing to weigh
   double sum = 0;
   for (int64_t i = 0; i < V; ++i) sum += (prob_[i] = std::exp((logits[i] - mx) / cfg_.temperature));
   const float inv = static_cast<float>(1.0 / sum);

@@ -22,6 +22,14 @@ inline float load_f16(const void* p) {
   return f16_to_f32(h);
 }
 
+// v rounded (by `round`) and clamped to [lo, hi]; NaN (from inf or NaN inputs) gives 0 rather than an undefined
+// float-to-int conversion.
+template <class Round>
+inline int code_of(float v, float lo, float hi, Round round) {
+  if (!(v == v)) return 0;
+  return static_cast<int>(std::clamp(round(v), lo, hi));
+}
+
 // The smallest f16 (as bits) whose value is >= v, for finite v >= 0 below f16's largest value.
 inline uint16_t f16_at_least(float v) {
   uint16_t h = f32_to_f16(v);
@@ -40,7 +48,7 @@ inline void quantize_row_q8_0(const float* x, BlockQ8_0* out, int64_t n) {
     const float id = d != 0 ? 1.0f / d : 0.0f;
     out[b].d = dh;
     for (int i = 0; i < kQBlock; ++i)
-      out[b].q[i] = static_cast<int8_t>(std::clamp(std::nearbyint(xb[i] * id), -127.0f, 127.0f));
+      out[b].q[i] = static_cast<int8_t>(code_of(xb[i] * id, -127.0f, 127.0f, [](float v) { return std::nearbyint(v); }));
   }
 }
 
@@ -63,7 +71,7 @@ inline void quantize_row_q4_0(const float* x, BlockQ4_0* out, int64_t n) {
     out[b].d = dh;
     for (int i = 0; i < kQBlock / 2; ++i) {
       const auto code = [&](float v) {
-        return static_cast<uint8_t>(std::clamp(std::floor(v * id + 8.5f), 0.0f, 15.0f));
+        return static_cast<uint8_t>(code_of(v * id + 8.5f, 0.0f, 15.0f, [](float u) { return std::floor(u); }));
       };
       out[b].qs[i] = static_cast<uint8_t>(code(xb[i]) | (code(xb[i + kQBlock / 2]) << 4));
     }
