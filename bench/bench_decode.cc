@@ -1,8 +1,8 @@
-// Token-by-token decoding speed (tokens/s) of infer::LlamaModel at one thread: stories260K (the real .bin) and
-// random-weight GGUFs of the llama2.c stories15M / stories110M shapes in f32, f16, q8_0 and q4_0, written with
-// io::write_llama_gguf and read back through the mmap reader exactly as `xfmr generate` reads them. One
-// iteration decodes positions 0..127 (greedy, feeding back the argmax), so attention over a growing context is
-// included. The generated GGUFs stay in $XFMR_BENCH_DIR (default /tmp/xfmr_bench_decode) for running peers
+// Token-by-token decoding speed (tokens/s) of infer::LlamaModel at one thread: stories260K (the real .bin)
+// and random-weight GGUFs of the llama2.c stories15M / stories110M shapes in f32, f16, q8_0 and q4_0, written
+// with io::write_llama_gguf and read back through the mmap reader exactly as `xfmr generate` reads them. One
+// iteration decodes positions 0..127 (greedy, feeding back the argmax), so attention over a growing context
+// is included. The generated GGUFs stay in $XFMR_BENCH_DIR (default /tmp/xfmr_bench_decode) for running peers
 // (llama.cpp's llama-bench) on the same files.
 //
 //   build/ci/bench/bench_decode --benchmark_min_time=2
@@ -67,7 +67,8 @@ void decode(benchmark::State& state, const std::string& path) {
     for (const auto* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_down, &L.w_up}) bytes += w->bytes();
   bytes += m.weights().output.bytes();
   state.counters["weight_MB"] = static_cast<double>(bytes) / 1e6;
-  state.counters["tok/s"] = benchmark::Counter(static_cast<double>(kTokens), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["tok/s"] =
+      benchmark::Counter(static_cast<double>(kTokens), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_decode_stories260K(benchmark::State& state) {

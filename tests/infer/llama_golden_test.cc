@@ -38,15 +38,16 @@ TEST_P(StoriesGolden, GreedyIdsEqualLlama2c) {
 
 TEST_P(StoriesGolden, CachedLogitsMatchFloat64Reference) {
   // The golden logits are float64 results rounded to f32. Our path runs in f32: logits of magnitude ~20 built
-  // from sums of a few hundred products; f32 rounding (2^-24 relative per operation) accumulated over 5 layers
-  // gives errors of order 1e-6..1e-5, so 1e-4 absolute is tight yet leaves room for summation order.
+  // from sums of a few hundred products; f32 rounding (2^-24 relative per operation) accumulated over 5
+  // layers gives errors of order 1e-6..1e-5, so 1e-4 absolute is tight yet leaves room for summation order.
   LlamaModel m(io::load_llama_weights(test::stories_dir() + GetParam()));
   const auto ids = test::stories_golden()["greedy_from_bos_200"]["token_ids"].get<std::vector<int32_t>>();
   const auto want = test::stories_logits();
   double max_err = 0;
   for (int64_t i = 0; i < 200; ++i) {
     const float* lg = m.forward(ids[static_cast<size_t>(i)], i);
-    for (int64_t v = 0; v < 512; ++v) max_err = std::max(max_err, std::fabs(double(lg[v]) - want[i * 512 + v]));
+    for (int64_t v = 0; v < 512; ++v)
+      max_err = std::max(max_err, std::fabs(double(lg[v]) - want[i * 512 + v]));
   }
   EXPECT_LT(max_err, 1e-4);
   std::printf("max |logit - float64 reference| over 200 x 512 = %.3g\n", max_err);
@@ -98,10 +99,10 @@ TEST(StoriesModel, BadTokenAndPositionAreErrors) {
 namespace xfmr::infer {
 namespace {
 
-// Quantized stories260K: teacher-forced on the golden 200-token sequence, the fraction of positions whose argmax
-// still equals the f32 model's next token, and the largest logit change; plus greedy-run agreement. q8_0 must
-// keep nearly every argmax (asserted); q4_0 is reported only (4-bit weights on a 260K-parameter model do change
-// greedy continuations).
+// Quantized stories260K: teacher-forced on the golden 200-token sequence, the fraction of positions whose
+// argmax still equals the f32 model's next token, and the largest logit change; plus greedy-run agreement.
+// q8_0 must keep nearly every argmax (asserted); q4_0 is reported only (4-bit weights on a 260K-parameter
+// model do change greedy continuations).
 TEST(StoriesQuantized, AgreementWithF32) {
   const io::LlamaWeights f32 = io::load_llama_weights(test::stories_bin());
   const auto ids = test::stories_golden()["greedy_from_bos_200"]["token_ids"].get<std::vector<int32_t>>();
@@ -113,7 +114,8 @@ TEST(StoriesQuantized, AgreementWithF32) {
     for (int64_t i = 0; i < 200; ++i) {
       const float* lg = m.forward(ids[static_cast<size_t>(i)], i);
       agree += Sampler::argmax(lg, 512) == ids[static_cast<size_t>(i + 1)];
-      for (int64_t v = 0; v < 512; ++v) max_err = std::max(max_err, std::fabs(double(lg[v]) - want[i * 512 + v]));
+      for (int64_t v = 0; v < 512; ++v)
+        max_err = std::max(max_err, std::fabs(double(lg[v]) - want[i * 512 + v]));
     }
     // Greedy runs: generated tokens equal to f32's up to each run's first divergence (later ones are not
     // comparable), out of all generated tokens.
@@ -121,11 +123,13 @@ TEST(StoriesQuantized, AgreementWithF32) {
     for (const auto& run : test::stories_golden_runs()) {
       const auto got = greedy(m, run);
       total += static_cast<int>(run.all_ids.size() - run.prompt_ids.size());
-      for (size_t i = run.prompt_ids.size(); i < run.all_ids.size() && got[i] == run.all_ids[i]; ++i) ++same_greedy;
+      for (size_t i = run.prompt_ids.size(); i < run.all_ids.size() && got[i] == run.all_ids[i]; ++i)
+        ++same_greedy;
     }
-    std::printf("%s: teacher-forced argmax agreement %d/200, max |logit diff| %.3f; greedy tokens equal to f32 "
-                "before the first divergence: %d of %d\n",
-                kernels::qtype_name(t), agree, max_err, same_greedy, total);
+    std::printf(
+        "%s: teacher-forced argmax agreement %d/200, max |logit diff| %.3f; greedy tokens equal to f32 "
+        "before the first divergence: %d of %d\n",
+        kernels::qtype_name(t), agree, max_err, same_greedy, total);
     if (t == kernels::QType::q8_0) {
       EXPECT_GE(agree, 195);
     }

@@ -1,5 +1,6 @@
 // The sampler: greedy ties, each filter's kept set (top-k, top-p, min-p), the repetition penalty, seeded
-// reproducibility and the sampled frequencies against the softmax (a chi-square-free 5-sigma check per token).
+// reproducibility and the sampled frequencies against the softmax (a chi-square-free 5-sigma check per
+// token).
 #include <gtest/gtest.h>
 
 #include <cmath>

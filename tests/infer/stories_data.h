@@ -12,9 +12,15 @@ inline std::string stories_dir() {
   const char* src = std::getenv("XFMR_SOURCE_DIR");
   return std::string(src ? src : XFMR_SOURCE_DIR) + "/data/stories260K/";
 }
-inline std::string stories_bin() { return stories_dir() + "stories260K.bin"; }
-inline std::string stories_gguf() { return stories_dir() + "stories260K.gguf"; }
-inline std::string stories_tok() { return stories_dir() + "tok512.bin"; }
+inline std::string stories_bin() {
+  return stories_dir() + "stories260K.bin";
+}
+inline std::string stories_gguf() {
+  return stories_dir() + "stories260K.gguf";
+}
+inline std::string stories_tok() {
+  return stories_dir() + "tok512.bin";
+}
 
 inline const nlohmann::json& stories_golden() {
   static const nlohmann::json j = [] {

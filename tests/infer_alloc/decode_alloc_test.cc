@@ -1,6 +1,7 @@
-// Decoding a token (LlamaModel::forward) must not touch the heap: activations and the KV cache are allocated in
-// the constructor, the q8_0 activation buffer grows once. This binary replaces the global operator new to count
-// every C++ heap allocation while a flag is on (its own binary, so the replacement does not meet test_alloc's).
+// Decoding a token (LlamaModel::forward) must not touch the heap: activations and the KV cache are allocated
+// in the constructor, the q8_0 activation buffer grows once. This binary replaces the global operator new to
+// count every C++ heap allocation while a flag is on (its own binary, so the replacement does not meet
+// test_alloc's).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -23,14 +24,30 @@ void* counted_alloc(size_t n) {
 }
 }  // namespace
 
-void* operator new(size_t n) { return counted_alloc(n); }
-void* operator new[](size_t n) { return counted_alloc(n); }
-void* operator new(size_t n, const std::nothrow_t&) noexcept { return g_counting ? (g_news++, std::malloc(n)) : std::malloc(n); }
-void* operator new[](size_t n, const std::nothrow_t&) noexcept { return g_counting ? (g_news++, std::malloc(n)) : std::malloc(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
+void* operator new(size_t n) {
+  return counted_alloc(n);
+}
+void* operator new[](size_t n) {
+  return counted_alloc(n);
+}
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  return g_counting ? (g_news++, std::malloc(n)) : std::malloc(n);
+}
+void* operator new[](size_t n, const std::nothrow_t&) noexcept {
+  return g_counting ? (g_news++, std::malloc(n)) : std::malloc(n);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, size_t) noexcept {
+  std::free(p);
+}
 
 namespace xfmr::infer {
 namespace {
@@ -38,7 +55,8 @@ namespace {
 int64_t allocations_while_decoding(LlamaModel& m, int threads) {
   set_num_threads(threads);
   int32_t tok = 1;
-  for (int64_t pos = 0; pos < 4; ++pos) tok = Sampler::argmax(m.forward(tok, pos), m.config().vocab_size);  // warm
+  for (int64_t pos = 0; pos < 4; ++pos)
+    tok = Sampler::argmax(m.forward(tok, pos), m.config().vocab_size);  // warm
   g_news = 0;
   g_counting = true;
   for (int64_t pos = 4; pos < 64; ++pos) tok = Sampler::argmax(m.forward(tok, pos), m.config().vocab_size);

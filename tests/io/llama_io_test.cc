@@ -4,7 +4,8 @@
 //  - write -> read round trips every metadata type (arrays, nested arrays) and every tensor byte;
 //  - bad files (wrong magic/version, unknown architecture, unsupported tensor type, wrong shapes, missing
 //    tensors, header/size mismatches, truncation) are xfmr::Errors naming the file and the problem;
-//  - fuzz: a seeded loop truncating and flipping bytes of both real files only ever gives xfmr::Error (run under
+//  - fuzz: a seeded loop truncating and flipping bytes of both real files only ever gives xfmr::Error (run
+//  under
 //    the debug preset's ASan/UBSan for out-of-bounds reads), and files that still load run a forward pass.
 #include <gtest/gtest.h>
 
@@ -29,7 +30,9 @@ bool same(const WeightRef& a, const WeightRef& b) {
   return a.type == b.type && a.rows == b.rows && a.cols == b.cols &&
          std::memcmp(a.data, b.data, static_cast<size_t>(a.bytes())) == 0;
 }
-bool same_vec(const float* a, const float* b, int64_t n) { return std::memcmp(a, b, static_cast<size_t>(n) * 4) == 0; }
+bool same_vec(const float* a, const float* b, int64_t n) {
+  return std::memcmp(a, b, static_cast<size_t>(n) * 4) == 0;
+}
 
 // Same tensors bit for bit; `same_meta` also compares the context length and tying (stories260K.gguf records
 // context 2048 and stores `output` as an explicit copy of token_embd, where the .bin says 512 and tied).
@@ -155,8 +158,8 @@ TEST(LlamaIo, WriterRoundTripsTensorsAndEveryMetadataType) {
 }
 
 // Rewrites a GGUF with metadata overrides and without the tensors named in `drop`.
-void rewrite(const GgufFile& f, const std::string& out, const GgufMetadata& set, const std::vector<std::string>& drop,
-             const std::string& reshape = "") {
+void rewrite(const GgufFile& f, const std::string& out, const GgufMetadata& set,
+             const std::vector<std::string>& drop, const std::string& reshape = "") {
   GgufWriter w;
   for (const auto& [k, v] : f.metadata()) w.add(k, v);
   for (const auto& [k, v] : set) w.add(k, v);
@@ -185,7 +188,8 @@ TEST(LlamaIo, BadGgufFilesAreErrors) {
   test::expect_error([&] { load_llama_weights(p); }, {p, "llama.block_count", "expected an integer"});
 
   std::string bytes = test::read_bytes(test::stories_gguf());
-  // An unsupported tensor type: patch token_embd.weight's type field (after its name, n_dims and 2 dims) to 12.
+  // An unsupported tensor type: patch token_embd.weight's type field (after its name, n_dims and 2 dims)
+  // to 12.
   {
     std::string b = bytes;
     const size_t at = b.find("token_embd.weight") + std::strlen("token_embd.weight") + 4 + 16;
@@ -261,7 +265,8 @@ TEST(LlamaIo, FuzzedFilesOnlyGiveErrors) {
       };
       if (mode == 0) b.resize(where());
       if (mode >= 1)
-        for (int k = 0, n = 1 + static_cast<int>(rng() % 8); k < n; ++k) b[where()] ^= static_cast<char>(1 + rng() % 255);
+        for (int k = 0, n = 1 + static_cast<int>(rng() % 8); k < n; ++k)
+          b[where()] ^= static_cast<char>(1 + rng() % 255);
       if (mode == 2) b.resize(b.size() - rng() % 64);
       test::write_bytes(p, b);
       try {

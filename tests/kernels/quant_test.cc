@@ -18,8 +18,8 @@ using kernels::BlockQ4_0;
 using kernels::BlockQ8_0;
 using kernels::QType;
 
-// Rows with varied block scales: normal values times a per-block magnitude from 1e-6 to 1e3, some zero blocks,
-// some blocks of one repeated value, and some with one outlier.
+// Rows with varied block scales: normal values times a per-block magnitude from 1e-6 to 1e3, some zero
+// blocks, some blocks of one repeated value, and some with one outlier.
 std::vector<float> test_rows(int64_t rows, int64_t cols, uint64_t seed) {
   std::mt19937_64 g(seed);
   std::normal_distribution<float> n(0, 1);
@@ -48,8 +48,9 @@ TEST(QuantKernels, Q8RoundTripWithinHalfAStep) {
     EXPECT_TRUE(amax == 0 || f16_to_f32(static_cast<uint16_t>(q[b].d - 1)) < amax / 127.0f) << b;
     for (int i = 0; i < 32; ++i) {
       const float v = x[b * 32 + i], back = kernels::ref::dequantize_elem(QType::q8_0, q.data(), b * 32 + i);
-      // |x - q d| <= d/2: q is the nearest code under the stored d. x * (1/d) is rounded twice (the reciprocal
-      // and the product), which can move a value within a few ulps of a half step across it: allow 1e-6 d.
+      // |x - q d| <= d/2: q is the nearest code under the stored d. x * (1/d) is rounded twice (the
+      // reciprocal and the product), which can move a value within a few ulps of a half step across it: allow
+      // 1e-6 d.
       EXPECT_LE(std::fabs(v - back), d * (0.5f + 1e-6f)) << b << " " << i;
     }
   }
@@ -65,12 +66,13 @@ TEST(QuantKernels, Q4RoundTripWithinHalfAStep) {
     for (int i = 0; i < 32; ++i)
       if (std::fabs(x[b * 32 + i]) > std::fabs(m)) m = x[b * 32 + i];
     const float d = f16_to_f32(q[b].d);
-    EXPECT_GE(std::fabs(d) * 8.0f, std::fabs(m)) << b;  // the smallest f16 magnitude >= |m| / 8, sign opposite m
+    EXPECT_GE(std::fabs(d) * 8.0f, std::fabs(m))
+        << b;  // the smallest f16 magnitude >= |m| / 8, sign opposite m
     EXPECT_TRUE(m == 0 || (d < 0) == (m > 0)) << b;
     for (int i = 0; i < 32; ++i) {
       const float v = x[b * 32 + i], back = kernels::ref::dequantize_elem(QType::q4_0, q.data(), b * 32 + i);
-      // Codes cover x/d in [-8, 7]: within a half step everywhere except x/d in (7.5, 8] (the opposite sign of
-      // the extreme element), which is clamped to 7 and errs by at most one step.
+      // Codes cover x/d in [-8, 7]: within a half step everywhere except x/d in (7.5, 8] (the opposite sign
+      // of the extreme element), which is clamped to 7 and errs by at most one step.
       const float bound = d == 0 ? 0.0f : (v / d <= 7.5f ? 0.5f : 1.0f) * std::fabs(d) * (1 + 1e-6f);
       EXPECT_LE(std::fabs(v - back), bound) << b << " " << i << " x/d " << v / d;
     }
@@ -82,20 +84,22 @@ TEST(QuantKernels, Q4RoundTripWithinHalfAStep) {
   BlockQ4_0 blk;
   kernels::ref::quantize_row_q4_0(r.data(), &blk, 32);
   EXPECT_EQ(f16_to_f32(blk.d), 1.0f);
-  EXPECT_EQ(blk.qs[3] & 0xF, 3);     // element 3: -5 -> code 3
-  EXPECT_EQ(blk.qs[4] >> 4, 15);     // element 20: 7 -> code 15
+  EXPECT_EQ(blk.qs[3] & 0xF, 3);  // element 3: -5 -> code 3
+  EXPECT_EQ(blk.qs[4] >> 4, 15);  // element 20: 7 -> code 15
 }
 
 TEST(QuantKernels, MatvecMatchesReference) {
   set_num_threads(2);
   const QType types[] = {QType::f32, QType::f16, QType::q8_0, QType::q4_0};
-  const std::pair<int64_t, int64_t> shapes[] = {{1, 32}, {7, 64}, {33, 96}, {300, 288}, {512, 768}, {64, 2048}};
+  const std::pair<int64_t, int64_t> shapes[] = {{1, 32},    {7, 64},    {33, 96},
+                                                {300, 288}, {512, 768}, {64, 2048}};
   const std::pair<int64_t, int64_t> float_only[] = {{5, 1}, {3, 17}, {64, 172}, {9, 31}};
   std::mt19937_64 g(3);
   std::normal_distribution<float> n(0, 1);
   for (QType t : types) {
     std::vector<std::pair<int64_t, int64_t>> all(std::begin(shapes), std::end(shapes));
-    if (t == QType::f32 || t == QType::f16) all.insert(all.end(), std::begin(float_only), std::end(float_only));
+    if (t == QType::f32 || t == QType::f16)
+      all.insert(all.end(), std::begin(float_only), std::end(float_only));
     for (auto [rows, cols] : all) {
       const auto w = test_rows(rows, cols, g());
       std::vector<float> x(static_cast<size_t>(cols));
@@ -108,7 +112,8 @@ TEST(QuantKernels, MatvecMatchesReference) {
       if (int_path) {
         kernels::ref::matvec_q8_activations<double>(t, packed.data(), x.data(), yref.data(), rows, cols);
         // The integer block dots are exact; only the f32 scale products (two roundings per block) and the sum
-        // over blocks round: (blocks + 3) u Σ_b |d_w d_x dot_b|, which the elementwise magnitude bounds above.
+        // over blocks round: (blocks + 3) u Σ_b |d_w d_x dot_b|, which the elementwise magnitude bounds
+        // above.
         std::vector<float> xd(static_cast<size_t>(cols));
         std::vector<BlockQ8_0> xq(static_cast<size_t>(cols / 32));
         kernels::ref::quantize_row_q8_0(x.data(), xq.data(), cols);
@@ -118,12 +123,13 @@ TEST(QuantKernels, MatvecMatchesReference) {
         kernels::ref::matvec<double>(t, packed.data(), x.data(), yref.data(), rows, cols);
       }
       for (int64_t r = 0; r < rows; ++r) {
-        // Any-order f32 summation errs by at most (n + 1) u Σ|w x| (Higham, Accuracy and Stability, §4.2), plus
-        // one rounding of the reference's result.
+        // Any-order f32 summation errs by at most (n + 1) u Σ|w x| (Higham, Accuracy and Stability, §4.2),
+        // plus one rounding of the reference's result.
         double mag = 0;
         for (int64_t c = 0; c < cols; ++c)
-          mag += std::fabs(kernels::ref::dequantize_elem(t, packed.data() + r * kernels::qtype_row_bytes(t, cols), c) *
-                           double(x[c]));
+          mag += std::fabs(
+              kernels::ref::dequantize_elem(t, packed.data() + r * kernels::qtype_row_bytes(t, cols), c) *
+              double(x[c]));
         const double bound = (cols + 2) * std::ldexp(1.0, -24) * mag + 1e-30;
         EXPECT_LE(std::fabs(double(y[r]) - yref[r]), bound)
             << kernels::qtype_name(t) << " " << rows << "x" << cols << " row " << r;
@@ -132,7 +138,8 @@ TEST(QuantKernels, MatvecMatchesReference) {
       std::vector<float> row(static_cast<size_t>(cols));
       dequantize_row(t, packed.data(), rows - 1, row.data(), cols);
       for (int64_t c = 0; c < cols; ++c)
-        EXPECT_EQ(row[c], kernels::ref::dequantize_elem(t, packed.data() + (rows - 1) * kernels::qtype_row_bytes(t, cols), c));
+        EXPECT_EQ(row[c], kernels::ref::dequantize_elem(
+                              t, packed.data() + (rows - 1) * kernels::qtype_row_bytes(t, cols), c));
     }
   }
   set_num_threads(0);
@@ -159,7 +166,8 @@ TEST(QuantKernels, IntegerPathErrorIsXsRounding) {
     for (int64_t r = 0; r < rows; ++r) {
       double bound = 0, mag = 0;
       for (int64_t c = 0; c < cols; ++c) {
-        const double wv = std::fabs(kernels::ref::dequantize_elem(t, packed.data() + r * kernels::qtype_row_bytes(t, cols), c));
+        const double wv = std::fabs(
+            kernels::ref::dequantize_elem(t, packed.data() + r * kernels::qtype_row_bytes(t, cols), c));
         bound += wv * f16_to_f32(xq[c / 32].d) / 2;
         mag += wv * (std::fabs(x[c]) + f16_to_f32(xq[c / 32].d));
       }

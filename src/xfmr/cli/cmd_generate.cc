@@ -1,4 +1,5 @@
-// xfmr generate: run a Llama-architecture checkpoint (.gguf or llama2.c .bin) on a prompt and stream the text.
+// xfmr generate: run a Llama-architecture checkpoint (.gguf or llama2.c .bin) on a prompt and stream the
+// text.
 #include <cstdio>
 #include <string>
 
@@ -13,32 +14,35 @@
 namespace xfmr::cli {
 
 int cmd_generate(int argc, char** argv) {
-  Args args("generate",
-            "usage: xfmr generate --model FILE --prompt TEXT [options]\n\n"
-            "Runs a Llama-architecture model (GGUF with f32/f16/q8_0/q4_0 weights, or a llama2.c .bin) on a prompt\n"
-            "and streams the continuation to stdout: the prompt, then the generated text. A stats line (tokens/s\n"
-            "for the prompt and for decoding) goes to stderr unless --raw. Sampling is seeded: the same --seed\n"
-            "gives the same text. Sampling order: repeat penalty, temperature, top-k, top-p, min-p.\n\n"
-            "Tokenizer: --tokenizer FILE (llama2.c tokenizer.bin, SentencePiece .model, or a .gguf's vocabulary);\n"
-            "by default a .gguf's own vocabulary, or for a .bin the tok<vocab>.bin / tokenizer.bin beside it.\n\n"
-            "Examples:\n"
-            "  xfmr generate --model data/stories260K/stories260K.bin --prompt \"Once upon a time\"\n"
-            "  xfmr generate --model stories15M.q8_0.gguf --prompt \"Lily\" --temperature 0.8 --top-p 0.9 --seed 7\n"
-            "  xfmr generate --model m.gguf --prompt \"The cat\" --temperature 0 --max-tokens 40 --raw\n"
-            "  xfmr generate --model m.gguf --prompt \"Hi\" --stop \".\" --stop \"!\" --threads 1\n",
-            {{"model", "checkpoint: .gguf or llama2.c .bin", ""},
-             {"tokenizer", "tokenizer file (default: from the model, see above)", ""},
-             {"prompt", "prompt text (BOS is prepended)", ""},
-             {"temperature", "sampling temperature; 0 = greedy", "0.8"},
-             {"top-k", "keep the k most probable tokens (0 = off)", "0"},
-             {"top-p", "nucleus sampling mass (1 = off)", "0.95"},
-             {"min-p", "drop tokens below min-p times the top probability (0 = off)", "0.05"},
-             {"repeat-penalty", "penalty on the last 64 tokens (1 = off)", "1.0"},
-             {"seed", "random seed", "0"},
-             {"max-tokens", "new tokens at most", "256"},
-             {"stop", "stop string (repeatable); not printed", ""},
-             {"raw", "print only the prompt and the generated text", "", true},
-             {"threads", "threads (0 = all cores; or XFMR_THREADS)", ""}});
+  Args args(
+      "generate",
+      "usage: xfmr generate --model FILE --prompt TEXT [options]\n\n"
+      "Runs a Llama-architecture model (GGUF with f32/f16/q8_0/q4_0 weights, or a llama2.c .bin) on a "
+      "prompt\n"
+      "and streams the continuation to stdout: the prompt, then the generated text. A stats line (tokens/s\n"
+      "for the prompt and for decoding) goes to stderr unless --raw. Sampling is seeded: the same --seed\n"
+      "gives the same text. Sampling order: repeat penalty, temperature, top-k, top-p, min-p.\n\n"
+      "Tokenizer: --tokenizer FILE (llama2.c tokenizer.bin, SentencePiece .model, or a .gguf's vocabulary);\n"
+      "by default a .gguf's own vocabulary, or for a .bin the tok<vocab>.bin / tokenizer.bin beside it.\n\n"
+      "Examples:\n"
+      "  xfmr generate --model data/stories260K/stories260K.bin --prompt \"Once upon a time\"\n"
+      "  xfmr generate --model stories15M.q8_0.gguf --prompt \"Lily\" --temperature 0.8 --top-p 0.9 --seed "
+      "7\n"
+      "  xfmr generate --model m.gguf --prompt \"The cat\" --temperature 0 --max-tokens 40 --raw\n"
+      "  xfmr generate --model m.gguf --prompt \"Hi\" --stop \".\" --stop \"!\" --threads 1\n",
+      {{"model", "checkpoint: .gguf or llama2.c .bin", ""},
+       {"tokenizer", "tokenizer file (default: from the model, see above)", ""},
+       {"prompt", "prompt text (BOS is prepended)", ""},
+       {"temperature", "sampling temperature; 0 = greedy", "0.8"},
+       {"top-k", "keep the k most probable tokens (0 = off)", "0"},
+       {"top-p", "nucleus sampling mass (1 = off)", "0.95"},
+       {"min-p", "drop tokens below min-p times the top probability (0 = off)", "0.05"},
+       {"repeat-penalty", "penalty on the last 64 tokens (1 = off)", "1.0"},
+       {"seed", "random seed", "0"},
+       {"max-tokens", "new tokens at most", "256"},
+       {"stop", "stop string (repeatable); not printed", ""},
+       {"raw", "print only the prompt and the generated text", "", true},
+       {"threads", "threads (0 = all cores; or XFMR_THREADS)", ""}});
   if (!args.parse(argc, argv)) return 0;
   if (args.has("threads")) set_num_threads(static_cast<int>(args.get_int("threads")));
   const std::string model_path = args.get("model");
@@ -70,7 +74,8 @@ int cmd_generate(int argc, char** argv) {
   infer::LlamaModel model(std::move(w), want);
 
   std::string shown;
-  for (size_t i = 0; i < prompt.size(); ++i) shown += tokenizer->decode_token(i ? prompt[i - 1] : -1, prompt[i]);
+  for (size_t i = 0; i < prompt.size(); ++i)
+    shown += tokenizer->decode_token(i ? prompt[i - 1] : -1, prompt[i]);
   std::fwrite(shown.data(), 1, shown.size(), stdout);
   std::fflush(stdout);
   const infer::GenerateResult r =

@@ -29,7 +29,8 @@ size_t held_back(std::string_view text, const std::vector<std::string>& stops) {
 }  // namespace
 
 GenerateResult generate(LlamaModel& model, const std::vector<int32_t>& prompt, const GenerateOptions& opt,
-                        const tok::Tokenizer* tokenizer, const std::function<void(std::string_view)>& on_text) {
+                        const tok::Tokenizer* tokenizer,
+                        const std::function<void(std::string_view)>& on_text) {
   XF_CHECK(!prompt.empty(), "generate: the prompt has no tokens");
   XF_CHECK(opt.max_tokens >= 0, "generate: max tokens ", opt.max_tokens, " must be >= 0");
   XF_CHECK(opt.stop.empty() || tokenizer, "generate: stop strings need a tokenizer");
@@ -93,7 +94,8 @@ GenerateResult generate(LlamaModel& model, const std::vector<int32_t>& prompt, c
     ++r.decode_steps;
   }
   r.decode_seconds = seconds_since(t0);
-  if (on_text && r.stop_reason != "stop" && r.text.size() > emitted) on_text(std::string_view(r.text).substr(emitted));
+  if (on_text && r.stop_reason != "stop" && r.text.size() > emitted)
+    on_text(std::string_view(r.text).substr(emitted));
   return r;
 }
 
@@ -102,7 +104,8 @@ std::vector<int32_t> generate_greedy_no_cache(const LlamaReference& ref, const s
   std::vector<int32_t> seq(prompt), out;
   for (int64_t i = 0; i < max_tokens; ++i) {
     const std::vector<float> lg = ref.logits(seq);
-    const int32_t next = Sampler::argmax(lg.data() + (seq.size() - 1) * static_cast<size_t>(vocab_size), vocab_size);
+    const int32_t next =
+        Sampler::argmax(lg.data() + (seq.size() - 1) * static_cast<size_t>(vocab_size), vocab_size);
     out.push_back(next);
     seq.push_back(next);
   }

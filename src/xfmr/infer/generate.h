@@ -1,6 +1,6 @@
-// Generation: prefill a prompt through the KV cache, then sample one token at a time until EOS, a token budget,
-// the context's end or a stop string. Text is streamed through a callback when a tokenizer is given; a stop
-// string is never printed, so text that might be the start of one is held back until it is decided.
+// Generation: prefill a prompt through the KV cache, then sample one token at a time until EOS, a token
+// budget, the context's end or a stop string. Text is streamed through a callback when a tokenizer is given;
+// a stop string is never printed, so text that might be the start of one is held back until it is decided.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -18,8 +18,8 @@ struct GenerateOptions {
   int64_t max_tokens = 256;  // new tokens at most
   SamplerConfig sampler;
   std::vector<std::string> stop;  // stop strings (need a tokenizer)
-  // Stop when the model emits EOS, or BOS: llama2.c-trained models mark the end of a story by starting the next
-  // one with BOS (run.c stops there too).
+  // Stop when the model emits EOS, or BOS: llama2.c-trained models mark the end of a story by starting the
+  // next one with BOS (run.c stops there too).
   bool stop_at_eos = true;
 };
 
@@ -28,7 +28,7 @@ struct GenerateResult {
   std::string text;             // their text up to any stop string (with a tokenizer)
   std::string stop_reason;      // "eos", "max_tokens", "context", "stop"
   int64_t prompt_tokens = 0;
-  int64_t decode_steps = 0;     // forward passes after the prompt
+  int64_t decode_steps = 0;  // forward passes after the prompt
   double prefill_seconds = 0, decode_seconds = 0;
 };
 

@@ -20,7 +20,9 @@ void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {
   for (int64_t i = 0; i < n; ++i) out[i] = w[i] * (s * x[i]);
 }
 
-void matvec(const io::WeightRef& m, const float* x, float* y) { kern::matvec(m.type, m.data, x, y, m.rows, m.cols); }
+void matvec(const io::WeightRef& m, const float* x, float* y) {
+  kern::matvec(m.type, m.data, x, y, m.rows, m.cols);
+}
 
 // Rotates the adjacent pairs of every head of v [n_heads * head_size].
 void rope(float* v, int64_t n_heads, int64_t head_size, const float* cs, const float* sn) {
@@ -95,8 +97,8 @@ void LlamaModel::attention(int64_t l, int64_t pos) {
 
 const float* LlamaModel::forward(int32_t token, int64_t pos) {
   const io::LlamaConfig& c = w_.cfg;
-  XF_CHECK(token >= 0 && token < c.vocab_size, "llama forward: token id ", token, " outside the vocabulary [0, ",
-           c.vocab_size, ")");
+  XF_CHECK(token >= 0 && token < c.vocab_size, "llama forward: token id ", token,
+           " outside the vocabulary [0, ", c.vocab_size, ")");
   XF_CHECK(pos >= 0 && pos < ctx_, "llama forward: position ", pos, " outside the context [0, ", ctx_, ")");
   const int64_t dim = c.dim, hs = c.head_size(), kvd = c.kv_dim(), hid = c.hidden_dim;
   kern::dequantize_row(w_.tok_embd.type, w_.tok_embd.data, token, x_.data(), dim);
@@ -144,15 +146,18 @@ std::vector<double> dequant(const io::WeightRef& m) {
   std::vector<double> out(static_cast<size_t>(m.rows * m.cols));
   for (int64_t r = 0; r < m.rows; ++r)
     for (int64_t c = 0; c < m.cols; ++c)
-      out[static_cast<size_t>(r * m.cols + c)] = kernels::ref::dequantize_elem(m.type, m.data + r * m.row_bytes(), c);
+      out[static_cast<size_t>(r * m.cols + c)] =
+          kernels::ref::dequantize_elem(m.type, m.data + r * m.row_bytes(), c);
   return out;
 }
 
-std::vector<double> vec(const float* p, int64_t n) { return std::vector<double>(p, p + n); }
+std::vector<double> vec(const float* p, int64_t n) {
+  return std::vector<double>(p, p + n);
+}
 
 // y [T, rows] = x [T, cols] · W^T, W [rows, cols].
-std::vector<double> linear(const std::vector<double>& x, const std::vector<double>& w, int64_t T, int64_t rows,
-                           int64_t cols) {
+std::vector<double> linear(const std::vector<double>& x, const std::vector<double>& w, int64_t T,
+                           int64_t rows, int64_t cols) {
   std::vector<double> y(static_cast<size_t>(T * rows));
   for (int64_t t = 0; t < T; ++t)
     for (int64_t r = 0; r < rows; ++r) {
@@ -179,7 +184,8 @@ void rope_rows(std::vector<double>& v, int64_t T, int64_t heads, int64_t hs, dou
   for (int64_t t = 0; t < T; ++t)
     for (int64_t h = 0; h < heads; ++h)
       for (int64_t i = 0; i < hs / 2; ++i) {
-        const double a = static_cast<double>(t) * std::pow(theta, -static_cast<double>(2 * i) / static_cast<double>(hs));
+        const double a =
+            static_cast<double>(t) * std::pow(theta, -static_cast<double>(2 * i) / static_cast<double>(hs));
         double* p = v.data() + (t * heads + h) * hs + 2 * i;
         const double x0 = p[0], x1 = p[1];
         p[0] = x0 * std::cos(a) - x1 * std::sin(a);
@@ -212,7 +218,8 @@ std::vector<float> LlamaReference::logits(const std::vector<int32_t>& tokens) co
   }
   for (const Layer& L : layers_) {
     const auto xn = rms_rows(x, L.attn_norm, T, dim, c.norm_eps);
-    auto q = linear(xn, L.wq, T, dim, dim), k = linear(xn, L.wk, T, kvd, dim), v = linear(xn, L.wv, T, kvd, dim);
+    auto q = linear(xn, L.wq, T, dim, dim), k = linear(xn, L.wk, T, kvd, dim),
+         v = linear(xn, L.wv, T, kvd, dim);
     rope_rows(q, T, c.n_heads, hs, c.rope_theta);
     rope_rows(k, T, c.n_kv_heads, hs, c.rope_theta);
     std::vector<double> o(static_cast<size_t>(T * dim), 0.0), s(static_cast<size_t>(T));
@@ -222,7 +229,8 @@ std::vector<float> LlamaReference::logits(const std::vector<int32_t>& tokens) co
         double mx = -INFINITY, sum = 0;
         for (int64_t u = 0; u <= t; ++u) {
           double d = 0;
-          for (int64_t i = 0; i < hs; ++i) d += q[(t * c.n_heads + h) * hs + i] * k[(u * c.n_kv_heads + kh) * hs + i];
+          for (int64_t i = 0; i < hs; ++i)
+            d += q[(t * c.n_heads + h) * hs + i] * k[(u * c.n_kv_heads + kh) * hs + i];
           s[u] = d / std::sqrt(static_cast<double>(hs));
           mx = std::max(mx, s[u]);
         }

@@ -1,12 +1,12 @@
-// Token-by-token Llama decoding on plain weight buffers (io::LlamaWeights), separate from the autograd Tensor ops:
-// decoding is memory-bound, so each token streams every weight once through the matrix-vector kernels of
+// Token-by-token Llama decoding on plain weight buffers (io::LlamaWeights), separate from the autograd Tensor
+// ops: decoding is memory-bound, so each token streams every weight once through the matrix-vector kernels of
 // kernels/cpu/quant.h (f32 / f16 / q8_0 / q4_0) and keeps keys and values in a KV cache.
 // The block (Touvron et al. 2023, "Llama 2"; as in llama2.c run.c):
 //   h = x + Wo · Attn(RoPE(Wq · rms(x)), RoPE(Wk · rms(x)), Wv · rms(x))      (causal, grouped-query)
 //   x' = h + Wdown · (silu(Wgate · rms(h)) * (Wup · rms(h)))                  (SwiGLU, Shazeer 2020)
 // RMSNorm (Zhang & Sennrich 2019): x / sqrt(mean(x²) + eps) * w. RoPE (Su et al. 2021) rotates adjacent pairs
-// (x[2i], x[2i+1]) of each head by pos * theta^(-2i/head_size), the pairing of llama2.c and of GGUF llama files.
-// All buffers (activations, KV cache) are allocated in the constructor: forward() allocates nothing.
+// (x[2i], x[2i+1]) of each head by pos * theta^(-2i/head_size), the pairing of llama2.c and of GGUF llama
+// files. All buffers (activations, KV cache) are allocated in the constructor: forward() allocates nothing.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -24,9 +24,9 @@ class LlamaModel {
   const io::LlamaWeights& weights() const { return w_; }
   int64_t context_length() const { return ctx_; }
 
-  // Feeds `token` at position `pos` and returns the next-token logits [vocab] (valid until the next call). The
-  // cache must hold this sequence's positions 0..pos-1 (fed in order before); 0 <= pos < context_length() and
-  // 0 <= token < vocab, else xfmr::Error.
+  // Feeds `token` at position `pos` and returns the next-token logits [vocab] (valid until the next call).
+  // The cache must hold this sequence's positions 0..pos-1 (fed in order before); 0 <= pos < context_length()
+  // and 0 <= token < vocab, else xfmr::Error.
   const float* forward(int32_t token, int64_t pos);
 
  private:

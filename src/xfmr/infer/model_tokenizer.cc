@@ -18,8 +18,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 const io::GgufValue& array_of(const io::GgufFile& f, const std::string& key, io::GgufType elem) {
   const io::GgufValue* v = f.find(key);
   XF_CHECK(v, "GGUF '", f.path(), "': no ", key, " (the file has no tokenizer; pass --tokenizer)");
-  XF_CHECK(v->type == io::GgufType::array && v->elem == elem, "GGUF '", f.path(), "': ", key, " is not an array of ",
-           io::gguf_type_name(elem));
+  XF_CHECK(v->type == io::GgufType::array && v->elem == elem, "GGUF '", f.path(), "': ", key,
+           " is not an array of ", io::gguf_type_name(elem));
   return *v;
 }
 
@@ -57,14 +57,13 @@ std::unique_ptr<tok::Tokenizer> tokenizer_from_gguf(const io::GgufFile& f) {
   tok::SentencePieceTokenizer::Options opt;
   if (const io::GgufValue* sp = f.find("tokenizer.ggml.add_space_prefix")) opt.add_dummy_prefix = sp->i != 0;
   const auto id = [&](const char* key, int64_t dflt) { return static_cast<int32_t>(f.get_int(key, dflt)); };
-  return std::make_unique<tok::SentencePieceTokenizer>(std::move(pieces), std::move(sc), std::move(ty),
-                                                       id("tokenizer.ggml.bos_token_id", 1),
-                                                       id("tokenizer.ggml.eos_token_id", 2),
-                                                       id("tokenizer.ggml.unknown_token_id", 0), opt);
+  return std::make_unique<tok::SentencePieceTokenizer>(
+      std::move(pieces), std::move(sc), std::move(ty), id("tokenizer.ggml.bos_token_id", 1),
+      id("tokenizer.ggml.eos_token_id", 2), id("tokenizer.ggml.unknown_token_id", 0), opt);
 }
 
-std::unique_ptr<tok::Tokenizer> tokenizer_for_model(const std::string& model_path, const std::string& tokenizer_path,
-                                                    int64_t vocab_size) {
+std::unique_ptr<tok::Tokenizer> tokenizer_for_model(const std::string& model_path,
+                                                    const std::string& tokenizer_path, int64_t vocab_size) {
   std::unique_ptr<tok::Tokenizer> t;
   std::string from = tokenizer_path;
   if (!tokenizer_path.empty()) {
@@ -74,7 +73,8 @@ std::unique_ptr<tok::Tokenizer> tokenizer_for_model(const std::string& model_pat
     t = tokenizer_from_gguf(io::GgufFile(model_path));
   } else {
     const fs::path dir = fs::path(model_path).parent_path();
-    for (const std::string& name : {"tok" + std::to_string(vocab_size) + ".bin", std::string("tokenizer.bin")}) {
+    for (const std::string& name :
+         {"tok" + std::to_string(vocab_size) + ".bin", std::string("tokenizer.bin")}) {
       const fs::path p = dir / name;
       if (fs::exists(p)) {
         from = p.string();

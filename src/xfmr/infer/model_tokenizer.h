@@ -1,7 +1,7 @@
-// The tokenizer that goes with a model file: an explicit path (llama2.c tokenizer.bin, SentencePiece .model, a
-// .gguf's vocabulary, or anything tok::load_tokenizer reads), else for a .gguf its own tokenizer.ggml.* metadata
-// (SentencePiece "llama" vocabularies), else for a llama2.c .bin a tok512.bin / tokenizer.bin beside it whose
-// vocabulary size matches the model.
+// The tokenizer that goes with a model file: an explicit path (llama2.c tokenizer.bin, SentencePiece .model,
+// a .gguf's vocabulary, or anything tok::load_tokenizer reads), else for a .gguf its own tokenizer.ggml.*
+// metadata (SentencePiece "llama" vocabularies), else for a llama2.c .bin a tok512.bin / tokenizer.bin beside
+// it whose vocabulary size matches the model.
 #pragma once
 #include <memory>
 #include <string>
@@ -12,8 +12,8 @@
 namespace xfmr::infer {
 
 // Error naming the file when no tokenizer is found or it does not fit the model's vocabulary size.
-std::unique_ptr<tok::Tokenizer> tokenizer_for_model(const std::string& model_path, const std::string& tokenizer_path,
-                                                    int64_t vocab_size);
+std::unique_ptr<tok::Tokenizer> tokenizer_for_model(const std::string& model_path,
+                                                    const std::string& tokenizer_path, int64_t vocab_size);
 
 // A SentencePiece tokenizer from a GGUF's tokenizer.ggml.{model = "llama", tokens, scores, token_type,
 // bos/eos/unknown_token_id, add_space_prefix}. Error when the metadata is missing or of another model.

@@ -13,14 +13,18 @@ void validate_sampler_config(const SamplerConfig& c) {
   XF_CHECK(c.top_k >= 0, "sampler: top-k ", c.top_k, " must be >= 0 (0: off)");
   XF_CHECK(c.top_p > 0 && c.top_p <= 1, "sampler: top-p ", c.top_p, " must be in (0, 1]");
   XF_CHECK(c.min_p >= 0 && c.min_p <= 1, "sampler: min-p ", c.min_p, " must be in [0, 1]");
-  XF_CHECK(std::isfinite(c.repeat_penalty) && c.repeat_penalty > 0, "sampler: repeat penalty ", c.repeat_penalty,
-           " must be > 0");
+  XF_CHECK(std::isfinite(c.repeat_penalty) && c.repeat_penalty > 0, "sampler: repeat penalty ",
+           c.repeat_penalty, " must be > 0");
   XF_CHECK(c.repeat_last_n >= 0, "sampler: repeat window ", c.repeat_last_n, " must be >= 0");
 }
 
 Sampler::Sampler(const SamplerConfig& cfg, int64_t vocab_size)
-    : cfg_(cfg), vocab_(vocab_size), gen_(cfg.seed), idx_(static_cast<size_t>(vocab_size)),
-      prob_(static_cast<size_t>(vocab_size)), seen_(static_cast<size_t>(vocab_size), 0) {
+    : cfg_(cfg),
+      vocab_(vocab_size),
+      gen_(cfg.seed),
+      idx_(static_cast<size_t>(vocab_size)),
+      prob_(static_cast<size_t>(vocab_size)),
+      seen_(static_cast<size_t>(vocab_size), 0) {
   validate_sampler_config(cfg);
   XF_CHECK(vocab_size > 0, "sampler: vocabulary size ", vocab_size);
 }
@@ -61,7 +65,9 @@ int32_t Sampler::sample(float* logits, const int32_t* history, int64_t n_history
   // Candidates, most probable first where a filter needs the order.
   int64_t n = V;
   for (int64_t i = 0; i < V; ++i) idx_[i] = static_cast<int32_t>(i);
-  const auto by_prob = [this](int32_t a, int32_t b) { return prob_[a] > prob_[b] || (prob_[a] == prob_[b] && a < b); };
+  const auto by_prob = [this](int32_t a, int32_t b) {
+    return prob_[a] > prob_[b] || (prob_[a] == prob_[b] && a < b);
+  };
   if (cfg_.top_k > 0 && cfg_.top_k < n) {
     std::partial_sort(idx_.begin(), idx_.begin() + cfg_.top_k, idx_.begin() + n, by_prob);
     n = cfg_.top_k;

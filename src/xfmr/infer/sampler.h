@@ -1,6 +1,7 @@
-// Next-token sampling from logits, seeded and reproducible (core/rng.h Philox: the same seed gives the same tokens
-// on any machine and thread count). The chain, in order:
-//   1. repetition penalty (Keskar et al. 2019, CTRL §4.1): each distinct token among the last repeat_last_n has
+// Next-token sampling from logits, seeded and reproducible (core/rng.h Philox: the same seed gives the same
+// tokens on any machine and thread count). The chain, in order:
+//   1. repetition penalty (Keskar et al. 2019, CTRL §4.1): each distinct token among the last repeat_last_n
+//   has
 //      its logit divided by r when positive, multiplied by r when negative;
 //   2. temperature <= 0: greedy (argmax, the lowest id on ties, as llama2.c); else logits / T and softmax;
 //   3. top-k: keep the k most probable (k <= 0: all);

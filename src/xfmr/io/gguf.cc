@@ -20,12 +20,23 @@ const char* gguf_type_name(GgufType t) {
 
 bool GgufValue::is_int() const {
   switch (type) {
-    case GgufType::u8: case GgufType::i8: case GgufType::u16: case GgufType::i16: case GgufType::u32:
-    case GgufType::i32: case GgufType::u64: case GgufType::i64: case GgufType::boolean: return true;
-    default: return false;
+    case GgufType::u8:
+    case GgufType::i8:
+    case GgufType::u16:
+    case GgufType::i16:
+    case GgufType::u32:
+    case GgufType::i32:
+    case GgufType::u64:
+    case GgufType::i64:
+    case GgufType::boolean:
+      return true;
+    default:
+      return false;
   }
 }
-bool GgufValue::is_float() const { return type == GgufType::f32 || type == GgufType::f64; }
+bool GgufValue::is_float() const {
+  return type == GgufType::f32 || type == GgufType::f64;
+}
 
 int64_t GgufTensorInfo::numel() const {
   int64_t n = 1;
@@ -72,11 +83,24 @@ class Cursor {
 
 size_t min_size(GgufType t) {
   switch (t) {
-    case GgufType::u8: case GgufType::i8: case GgufType::boolean: return 1;
-    case GgufType::u16: case GgufType::i16: return 2;
-    case GgufType::u32: case GgufType::i32: case GgufType::f32: return 4;
-    case GgufType::u64: case GgufType::i64: case GgufType::f64: case GgufType::string: return 8;
-    case GgufType::array: return 12;
+    case GgufType::u8:
+    case GgufType::i8:
+    case GgufType::boolean:
+      return 1;
+    case GgufType::u16:
+    case GgufType::i16:
+      return 2;
+    case GgufType::u32:
+    case GgufType::i32:
+    case GgufType::f32:
+      return 4;
+    case GgufType::u64:
+    case GgufType::i64:
+    case GgufType::f64:
+    case GgufType::string:
+      return 8;
+    case GgufType::array:
+      return 12;
   }
   return 1;
 }
@@ -85,23 +109,45 @@ GgufValue read_value(Cursor& c, GgufType t, const std::string& key, int depth) {
   GgufValue v;
   v.type = t;
   switch (t) {
-    case GgufType::u8: v.i = c.get<uint8_t>("a u8 value"); break;
-    case GgufType::i8: v.i = c.get<int8_t>("an i8 value"); break;
-    case GgufType::u16: v.i = c.get<uint16_t>("a u16 value"); break;
-    case GgufType::i16: v.i = c.get<int16_t>("an i16 value"); break;
-    case GgufType::u32: v.i = c.get<uint32_t>("a u32 value"); break;
-    case GgufType::i32: v.i = c.get<int32_t>("an i32 value"); break;
-    case GgufType::u64: v.i = static_cast<int64_t>(c.get<uint64_t>("a u64 value")); break;
-    case GgufType::i64: v.i = c.get<int64_t>("an i64 value"); break;
-    case GgufType::f32: v.f = c.get<float>("an f32 value"); break;
-    case GgufType::f64: v.f = c.get<double>("an f64 value"); break;
+    case GgufType::u8:
+      v.i = c.get<uint8_t>("a u8 value");
+      break;
+    case GgufType::i8:
+      v.i = c.get<int8_t>("an i8 value");
+      break;
+    case GgufType::u16:
+      v.i = c.get<uint16_t>("a u16 value");
+      break;
+    case GgufType::i16:
+      v.i = c.get<int16_t>("an i16 value");
+      break;
+    case GgufType::u32:
+      v.i = c.get<uint32_t>("a u32 value");
+      break;
+    case GgufType::i32:
+      v.i = c.get<int32_t>("an i32 value");
+      break;
+    case GgufType::u64:
+      v.i = static_cast<int64_t>(c.get<uint64_t>("a u64 value"));
+      break;
+    case GgufType::i64:
+      v.i = c.get<int64_t>("an i64 value");
+      break;
+    case GgufType::f32:
+      v.f = c.get<float>("an f32 value");
+      break;
+    case GgufType::f64:
+      v.f = c.get<double>("an f64 value");
+      break;
     case GgufType::boolean: {
       const uint8_t b = c.get<uint8_t>("a bool value");
       if (b > 1) c.fail("key '" + key + "': bool value " + std::to_string(b) + " is neither 0 nor 1");
       v.i = b;
       break;
     }
-    case GgufType::string: v.s = c.str("a string value"); break;
+    case GgufType::string:
+      v.s = c.str("a string value");
+      break;
     case GgufType::array: {
       if (depth >= 4) c.fail("key '" + key + "': arrays nested deeper than 4");
       const uint32_t et = c.get<uint32_t>("an array element type");
@@ -117,7 +163,8 @@ GgufValue read_value(Cursor& c, GgufType t, const std::string& key, int depth) {
       for (uint64_t i = 0; i < n; ++i) v.arr.push_back(read_value(c, v.elem, key, depth + 1));
       break;
     }
-    default: c.fail("key '" + key + "': unknown value type " + std::to_string(static_cast<uint32_t>(t)));
+    default:
+      c.fail("key '" + key + "': unknown value type " + std::to_string(static_cast<uint32_t>(t)));
   }
   return v;
 }
@@ -134,7 +181,9 @@ bool GgufFile::is_gguf(const std::string& path) {
 }
 
 GgufFile::GgufFile(const std::string& path) : GgufFile(MappedFile::open(path)) {}
-GgufFile::GgufFile(std::shared_ptr<const MappedFile> file) : file_(std::move(file)) { parse(); }
+GgufFile::GgufFile(std::shared_ptr<const MappedFile> file) : file_(std::move(file)) {
+  parse();
+}
 
 void GgufFile::parse() {
   const std::string& path = file_->path();
@@ -148,8 +197,10 @@ void GgufFile::parse() {
   const uint64_t n_tensors = c.get<uint64_t>("the tensor count");
   const uint64_t n_kv = c.get<uint64_t>("the metadata count");
   // A key/value pair takes at least 8 + 4 + 1 bytes, a tensor info at least 8 + 4 + 8 + 4 + 8.
-  if (n_kv > c.left() / 13) c.fail("metadata count " + std::to_string(n_kv) + " does not fit in the file (truncated or corrupt)");
-  if (n_tensors > c.left() / 32) c.fail("tensor count " + std::to_string(n_tensors) + " does not fit in the file (truncated or corrupt)");
+  if (n_kv > c.left() / 13)
+    c.fail("metadata count " + std::to_string(n_kv) + " does not fit in the file (truncated or corrupt)");
+  if (n_tensors > c.left() / 32)
+    c.fail("tensor count " + std::to_string(n_tensors) + " does not fit in the file (truncated or corrupt)");
   std::set<std::string> keys;
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string key = c.str("a metadata key");
@@ -160,7 +211,8 @@ void GgufFile::parse() {
     kv_.emplace_back(std::move(key), std::move(v));
   }
   if (const GgufValue* a = find("general.alignment")) {
-    if (!a->is_int() || a->type == GgufType::boolean || a->i <= 0 || a->i > (1 << 20) || (a->i & (a->i - 1)) != 0)
+    if (!a->is_int() || a->type == GgufType::boolean || a->i <= 0 || a->i > (1 << 20) ||
+        (a->i & (a->i - 1)) != 0)
       c.fail("general.alignment must be a power of two integer up to 2^20");
     alignment_ = static_cast<uint64_t>(a->i);
   }
@@ -169,7 +221,8 @@ void GgufFile::parse() {
     GgufTensorInfo ti;
     ti.name = c.str("a tensor name");
     const uint32_t nd = c.get<uint32_t>("a tensor's dimension count");
-    if (nd < 1 || nd > 4) c.fail("tensor '" + ti.name + "' has " + std::to_string(nd) + " dimensions (1 to 4)");
+    if (nd < 1 || nd > 4)
+      c.fail("tensor '" + ti.name + "' has " + std::to_string(nd) + " dimensions (1 to 4)");
     int64_t numel = 1;
     for (uint32_t d = 0; d < nd; ++d) {
       const uint64_t e = c.get<uint64_t>("a tensor dimension");
@@ -188,8 +241,8 @@ void GgufFile::parse() {
              std::to_string(ti.ne[0]) + ", not a multiple of the block size 32");
     ti.offset = c.get<uint64_t>("a tensor offset");
     if (ti.offset % alignment_ != 0)
-      c.fail("tensor '" + ti.name + "' offset " + std::to_string(ti.offset) + " is not a multiple of the alignment " +
-             std::to_string(alignment_));
+      c.fail("tensor '" + ti.name + "' offset " + std::to_string(ti.offset) +
+             " is not a multiple of the alignment " + std::to_string(alignment_));
     ti.nbytes = numel / ti.ne[0] * kernels::qtype_row_bytes(ti.type, ti.ne[0]);
     if (!names.insert(ti.name).second) c.fail("duplicate tensor name '" + ti.name + "'");
     tensors_.push_back(std::move(ti));
@@ -221,8 +274,8 @@ const GgufTensorInfo* GgufFile::find_tensor(const std::string& name) const {
 std::string GgufFile::get_string(const std::string& key) const {
   const GgufValue* v = find(key);
   XF_CHECK(v, "GGUF '", path(), "': metadata key '", key, "' is missing");
-  XF_CHECK(v->type == GgufType::string, "GGUF '", path(), "': metadata key '", key, "' is a ", gguf_type_name(v->type),
-           ", expected a string");
+  XF_CHECK(v->type == GgufType::string, "GGUF '", path(), "': metadata key '", key, "' is a ",
+           gguf_type_name(v->type), ", expected a string");
   return v->s;
 }
 
@@ -234,7 +287,9 @@ int64_t GgufFile::get_int(const std::string& key) const {
   return v->i;
 }
 
-int64_t GgufFile::get_int(const std::string& key, int64_t dflt) const { return find(key) ? get_int(key) : dflt; }
+int64_t GgufFile::get_int(const std::string& key, int64_t dflt) const {
+  return find(key) ? get_int(key) : dflt;
+}
 
 double GgufFile::get_float(const std::string& key, double dflt) const {
   const GgufValue* v = find(key);
@@ -248,7 +303,9 @@ double GgufFile::get_float(const std::string& key, double dflt) const {
 
 namespace {
 
-void put_bytes(std::string& out, const void* p, size_t n) { out.append(static_cast<const char*>(p), n); }
+void put_bytes(std::string& out, const void* p, size_t n) {
+  out.append(static_cast<const char*>(p), n);
+}
 template <class T>
 void put(std::string& out, T v) {
   put_bytes(out, &v, sizeof v);
@@ -260,23 +317,46 @@ void put_str(std::string& out, const std::string& s) {
 
 void put_value(std::string& out, const GgufValue& v) {
   switch (v.type) {
-    case GgufType::u8: case GgufType::boolean: put<uint8_t>(out, static_cast<uint8_t>(v.i)); break;
-    case GgufType::i8: put<int8_t>(out, static_cast<int8_t>(v.i)); break;
-    case GgufType::u16: put<uint16_t>(out, static_cast<uint16_t>(v.i)); break;
-    case GgufType::i16: put<int16_t>(out, static_cast<int16_t>(v.i)); break;
-    case GgufType::u32: put<uint32_t>(out, static_cast<uint32_t>(v.i)); break;
-    case GgufType::i32: put<int32_t>(out, static_cast<int32_t>(v.i)); break;
-    case GgufType::u64: put<uint64_t>(out, static_cast<uint64_t>(v.i)); break;
-    case GgufType::i64: put<int64_t>(out, v.i); break;
-    case GgufType::f32: put<float>(out, static_cast<float>(v.f)); break;
-    case GgufType::f64: put<double>(out, v.f); break;
-    case GgufType::string: put_str(out, v.s); break;
+    case GgufType::u8:
+    case GgufType::boolean:
+      put<uint8_t>(out, static_cast<uint8_t>(v.i));
+      break;
+    case GgufType::i8:
+      put<int8_t>(out, static_cast<int8_t>(v.i));
+      break;
+    case GgufType::u16:
+      put<uint16_t>(out, static_cast<uint16_t>(v.i));
+      break;
+    case GgufType::i16:
+      put<int16_t>(out, static_cast<int16_t>(v.i));
+      break;
+    case GgufType::u32:
+      put<uint32_t>(out, static_cast<uint32_t>(v.i));
+      break;
+    case GgufType::i32:
+      put<int32_t>(out, static_cast<int32_t>(v.i));
+      break;
+    case GgufType::u64:
+      put<uint64_t>(out, static_cast<uint64_t>(v.i));
+      break;
+    case GgufType::i64:
+      put<int64_t>(out, v.i);
+      break;
+    case GgufType::f32:
+      put<float>(out, static_cast<float>(v.f));
+      break;
+    case GgufType::f64:
+      put<double>(out, v.f);
+      break;
+    case GgufType::string:
+      put_str(out, v.s);
+      break;
     case GgufType::array:
       put<uint32_t>(out, static_cast<uint32_t>(v.elem));
       put<uint64_t>(out, v.arr.size());
       for (const GgufValue& e : v.arr) {
-        XF_CHECK(e.type == v.elem, "GGUF writer: array element of type ", gguf_type_name(e.type), " in an array of ",
-                 gguf_type_name(v.elem));
+        XF_CHECK(e.type == v.elem, "GGUF writer: array element of type ", gguf_type_name(e.type),
+                 " in an array of ", gguf_type_name(v.elem));
         put_value(out, e);
       }
       break;
@@ -298,8 +378,8 @@ void GgufWriter::add(const std::string& key, GgufValue v) {
 
 void GgufWriter::add_tensor(const std::string& name, std::vector<int64_t> ne, QType type, const void* data) {
   XF_CHECK(!ne.empty() && ne.size() <= 4, "GGUF writer: tensor '", name, "' needs 1 to 4 dimensions");
-  XF_CHECK(ne[0] % kernels::qtype_block_elems(type) == 0, "GGUF writer: tensor '", name, "' row length ", ne[0],
-           " is not a multiple of the ", kernels::qtype_name(type), " block size");
+  XF_CHECK(ne[0] % kernels::qtype_block_elems(type) == 0, "GGUF writer: tensor '", name, "' row length ",
+           ne[0], " is not a multiple of the ", kernels::qtype_name(type), " block size");
   int64_t rows = 1;
   for (size_t i = 1; i < ne.size(); ++i) rows *= ne[i];
   tensors_.push_back({name, std::move(ne), type, data, 0});

@@ -2,12 +2,13 @@
 //   magic "GGUF", uint32 version, uint64 n_tensors, uint64 n_kv,
 //   n_kv metadata pairs (string key, uint32 value type, value),
 //   n_tensors tensor infos (string name, uint32 n_dims, uint64 ne[n_dims], uint32 type, uint64 offset),
-//   padding to `general.alignment` (default 32), then the tensor data; each tensor's offset is relative to the
-//   data start and a multiple of the alignment.
+//   padding to `general.alignment` (default 32), then the tensor data; each tensor's offset is relative to
+//   the data start and a multiple of the alignment.
 // Strings are uint64 length + bytes; arrays are uint32 element type + uint64 count + elements. ne[0] is the
 // contiguous dimension, so a PyTorch [out, in] matrix has ne = {in, out}.
 // The reader memory-maps the file and checks every length, count, type and offset against the file size, so a
-// truncated or corrupt file gives an xfmr::Error naming the file and what is wrong, never an out-of-bounds read.
+// truncated or corrupt file gives an xfmr::Error naming the file and what is wrong, never an out-of-bounds
+// read.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -21,13 +22,24 @@
 namespace xfmr::io {
 
 enum class GgufType : uint32_t {
-  u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7, string = 8, array = 9, u64 = 10,
-  i64 = 11, f64 = 12
+  u8 = 0,
+  i8 = 1,
+  u16 = 2,
+  i16 = 3,
+  u32 = 4,
+  i32 = 5,
+  f32 = 6,
+  boolean = 7,
+  string = 8,
+  array = 9,
+  u64 = 10,
+  i64 = 11,
+  f64 = 12
 };
 const char* gguf_type_name(GgufType t);
 
-// One metadata value. Integers and booleans are held in `i` (u64 as its bit pattern), floats in `f`, strings in
-// `s`; an array has type == array, its element type in `elem` and its items in `arr`.
+// One metadata value. Integers and booleans are held in `i` (u64 as its bit pattern), floats in `f`, strings
+// in `s`; an array has type == array, its element type in `elem` and its items in `arr`.
 struct GgufValue {
   GgufType type = GgufType::u32;
   GgufType elem = GgufType::u32;
@@ -38,9 +50,24 @@ struct GgufValue {
 
   static GgufValue u32(uint32_t v) { return of_int(GgufType::u32, v); }
   static GgufValue i32(int32_t v) { return of_int(GgufType::i32, v); }
-  static GgufValue f32(float v) { GgufValue x; x.type = GgufType::f32; x.f = v; return x; }
-  static GgufValue str(std::string v) { GgufValue x; x.type = GgufType::string; x.s = std::move(v); return x; }
-  static GgufValue of_int(GgufType t, int64_t v) { GgufValue x; x.type = t; x.i = v; return x; }
+  static GgufValue f32(float v) {
+    GgufValue x;
+    x.type = GgufType::f32;
+    x.f = v;
+    return x;
+  }
+  static GgufValue str(std::string v) {
+    GgufValue x;
+    x.type = GgufType::string;
+    x.s = std::move(v);
+    return x;
+  }
+  static GgufValue of_int(GgufType t, int64_t v) {
+    GgufValue x;
+    x.type = t;
+    x.i = v;
+    return x;
+  }
   static GgufValue array(GgufType elem, std::vector<GgufValue> items) {
     GgufValue x;
     x.type = GgufType::array;
@@ -56,7 +83,7 @@ struct GgufTensorInfo {
   std::string name;
   std::vector<int64_t> ne;  // ne[0] contiguous
   kernels::QType type = kernels::QType::f32;
-  uint64_t offset = 0;      // from the data start
+  uint64_t offset = 0;  // from the data start
   int64_t nbytes = 0;
   const uint8_t* data = nullptr;  // inside the mapping
   int64_t numel() const;
@@ -76,9 +103,10 @@ class GgufFile {
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return kv_; }
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
 
-  const GgufValue* find(const std::string& key) const;           // nullptr when absent
+  const GgufValue* find(const std::string& key) const;  // nullptr when absent
   const GgufTensorInfo* find_tensor(const std::string& name) const;
-  // Typed look-ups: Error naming the file and key when present with the wrong type (or absent, without a default).
+  // Typed look-ups: Error naming the file and key when present with the wrong type (or absent, without a
+  // default).
   std::string get_string(const std::string& key) const;
   int64_t get_int(const std::string& key) const;
   int64_t get_int(const std::string& key, int64_t dflt) const;
@@ -93,8 +121,8 @@ class GgufFile {
   std::vector<GgufTensorInfo> tensors_;
 };
 
-// Writes a GGUF v3 file: metadata in the order added, tensors laid out in the order added, each aligned to 32.
-// The tensor bytes are copied when write() runs, so they must stay alive until then.
+// Writes a GGUF v3 file: metadata in the order added, tensors laid out in the order added, each aligned
+// to 32. The tensor bytes are copied when write() runs, so they must stay alive until then.
 class GgufWriter {
  public:
   void add(const std::string& key, GgufValue v);

@@ -9,12 +9,15 @@ namespace xfmr::io {
 
 using kernels::QType;
 
-LlamaWeights load_llama2c(const std::string& path) { return load_llama2c(MappedFile::open(path)); }
+LlamaWeights load_llama2c(const std::string& path) {
+  return load_llama2c(MappedFile::open(path));
+}
 
 LlamaWeights load_llama2c(std::shared_ptr<const MappedFile> file) {
   const std::string& path = file->path();
   const size_t size = file->size();
-  XF_CHECK(size >= 28, "llama2.c checkpoint '", path, "': file is ", size, " bytes, shorter than the 28-byte header");
+  XF_CHECK(size >= 28, "llama2.c checkpoint '", path, "': file is ", size,
+           " bytes, shorter than the 28-byte header");
   int32_t h[7];
   std::memcpy(h, file->data(), sizeof h);
   LlamaConfig c;
@@ -33,8 +36,9 @@ LlamaWeights load_llama2c(std::shared_ptr<const MappedFile> file) {
                          3 * L * hid * dim + dim + c.seq_len * c.head_size() + (tied ? 0 : V * dim);
   const int64_t expected = 28 + 4 * floats;
   XF_CHECK(static_cast<int64_t>(size) == expected, "llama2.c checkpoint '", path, "': file is ", size,
-           " bytes but its header (dim ", dim, ", hidden_dim ", hid, ", n_layers ", L, ", n_heads ", c.n_heads,
-           ", n_kv_heads ", c.n_kv_heads, ", vocab_size ", h[5], ", seq_len ", c.seq_len, ") implies ", expected,
+           " bytes but its header (dim ", dim, ", hidden_dim ", hid, ", n_layers ", L, ", n_heads ",
+           c.n_heads, ", n_kv_heads ", c.n_kv_heads, ", vocab_size ", h[5], ", seq_len ", c.seq_len,
+           ") implies ", expected,
            size < static_cast<size_t>(expected) ? " (truncated)" : " (trailing bytes)");
 
   LlamaWeights w;

@@ -67,9 +67,9 @@ LlamaWeights load_llama_gguf(const GgufFile& f) {
   c.vocab_size = emb.ne[1];
   validate_llama_config(c, ld.where());
   if (f.find("llama.rope.dimension_count"))
-    XF_CHECK(f.get_int("llama.rope.dimension_count") == c.head_size(), ld.where(), ": llama.rope.dimension_count ",
-             f.get_int("llama.rope.dimension_count"), " differs from the head size ", c.head_size(),
-             " (partial RoPE is not supported)");
+    XF_CHECK(f.get_int("llama.rope.dimension_count") == c.head_size(), ld.where(),
+             ": llama.rope.dimension_count ", f.get_int("llama.rope.dimension_count"),
+             " differs from the head size ", c.head_size(), " (partial RoPE is not supported)");
 
   LlamaWeights w;
   w.cfg = c;
@@ -142,7 +142,8 @@ void write_llama_gguf(const LlamaWeights& src, const std::string& path, QType ty
   GgufWriter g;
   g.add("general.architecture", GgufValue::str("llama"));
   if (!name.empty()) g.add("general.name", GgufValue::str(name));
-  // general.file_type: llama.cpp's LLAMA_FTYPE numbering (0 all f32, 1 mostly f16, 2 mostly q4_0, 7 mostly q8_0).
+  // general.file_type: llama.cpp's LLAMA_FTYPE numbering (0 all f32, 1 mostly f16, 2 mostly q4_0, 7 mostly
+  // q8_0).
   const uint32_t ftype = type == QType::f32 ? 0 : type == QType::f16 ? 1 : type == QType::q4_0 ? 2 : 7;
   g.add("general.file_type", GgufValue::u32(ftype));
   g.add("llama.context_length", GgufValue::u32(static_cast<uint32_t>(c.seq_len)));
@@ -155,7 +156,9 @@ void write_llama_gguf(const LlamaWeights& src, const std::string& path, QType ty
   g.add("llama.attention.layer_norm_rms_epsilon", GgufValue::f32(c.norm_eps));
   g.add("llama.rope.freq_base", GgufValue::f32(c.rope_theta));
   for (const auto& [k, v] : extra) g.add(k, v);
-  const auto mat = [&](const std::string& n, const WeightRef& m) { g.add_tensor(n, {m.cols, m.rows}, m.type, m.data); };
+  const auto mat = [&](const std::string& n, const WeightRef& m) {
+    g.add_tensor(n, {m.cols, m.rows}, m.type, m.data);
+  };
   const auto vec = [&](const std::string& n, const float* p) { g.add_tensor(n, {c.dim}, QType::f32, p); };
   mat("token_embd.weight", w.tok_embd);
   for (size_t l = 0; l < w.layers.size(); ++l) {

@@ -1,10 +1,10 @@
 // Llama-architecture models in GGUF: llama.cpp's metadata keys (general.architecture = "llama",
 // llama.embedding_length, llama.block_count, llama.attention.head_count / head_count_kv,
-// llama.feed_forward_length, llama.rope.freq_base, llama.attention.layer_norm_rms_epsilon, llama.context_length)
-// and tensor names (token_embd, blk.N.{attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate,
-// ffn_up, ffn_down}, output_norm, output; no `output` = tied to token_embd).
-// Q and K rows are in the order llama.cpp's converter leaves them, which pairs adjacent elements for RoPE exactly
-// as llama2.c does (checked on stories260K: every GGUF tensor is bit-identical to the .bin's), so infer/llama.h
+// llama.feed_forward_length, llama.rope.freq_base, llama.attention.layer_norm_rms_epsilon,
+// llama.context_length) and tensor names (token_embd, blk.N.{attn_norm, attn_q, attn_k, attn_v, attn_output,
+// ffn_norm, ffn_gate, ffn_up, ffn_down}, output_norm, output; no `output` = tied to token_embd). Q and K rows
+// are in the order llama.cpp's converter leaves them, which pairs adjacent elements for RoPE exactly as
+// llama2.c does (checked on stories260K: every GGUF tensor is bit-identical to the .bin's), so infer/llama.h
 // uses one RoPE for both formats.
 #pragma once
 #include <string>
@@ -17,8 +17,8 @@
 
 namespace xfmr::io {
 
-// Errors (naming the file): another architecture, a missing tensor, a tensor of the wrong shape, a norm that is
-// not f32, inconsistent sizes.
+// Errors (naming the file): another architecture, a missing tensor, a tensor of the wrong shape, a norm that
+// is not f32, inconsistent sizes.
 LlamaWeights load_llama_gguf(const GgufFile& f);
 
 using GgufMetadata = std::vector<std::pair<std::string, GgufValue>>;

@@ -20,15 +20,15 @@ void validate_llama_config(const LlamaConfig& c, const std::string& what) {
   const auto in = [](int64_t v, int64_t hi) { return v > 0 && v <= hi; };
   XF_CHECK(in(c.dim, 1 << 16) && in(c.hidden_dim, 1 << 20) && in(c.n_layers, 4096) && in(c.n_heads, 4096) &&
                in(c.n_kv_heads, 4096) && in(c.vocab_size, 1 << 22) && in(c.seq_len, 1 << 22),
-           what, ": model sizes out of range (dim ", c.dim, ", hidden_dim ", c.hidden_dim, ", n_layers ", c.n_layers,
-           ", n_heads ", c.n_heads, ", n_kv_heads ", c.n_kv_heads, ", vocab_size ", c.vocab_size, ", seq_len ",
-           c.seq_len, ")");
+           what, ": model sizes out of range (dim ", c.dim, ", hidden_dim ", c.hidden_dim, ", n_layers ",
+           c.n_layers, ", n_heads ", c.n_heads, ", n_kv_heads ", c.n_kv_heads, ", vocab_size ", c.vocab_size,
+           ", seq_len ", c.seq_len, ")");
   XF_CHECK(c.dim % c.n_heads == 0, what, ": dim ", c.dim, " is not a multiple of n_heads ", c.n_heads);
   XF_CHECK(c.head_size() % 2 == 0, what, ": head size ", c.head_size(), " is odd (RoPE rotates pairs)");
   XF_CHECK(c.n_heads % c.n_kv_heads == 0, what, ": n_heads ", c.n_heads, " is not a multiple of n_kv_heads ",
            c.n_kv_heads);
-  XF_CHECK(std::isfinite(c.rope_theta) && c.rope_theta > 0 && std::isfinite(c.norm_eps) && c.norm_eps >= 0, what,
-           ": bad rope theta ", c.rope_theta, " or norm eps ", c.norm_eps);
+  XF_CHECK(std::isfinite(c.rope_theta) && c.rope_theta > 0 && std::isfinite(c.norm_eps) && c.norm_eps >= 0,
+           what, ": bad rope theta ", c.rope_theta, " or norm eps ", c.norm_eps);
 }
 
 LlamaWeights load_llama_weights(const std::string& path) {
@@ -39,10 +39,12 @@ LlamaWeights load_llama_weights(const std::string& path) {
 
 namespace {
 
-// Stores `rows x cols` f32 values as `type` (f16 when a block type does not divide the row) in a buffer owned by w.
+// Stores `rows x cols` f32 values as `type` (f16 when a block type does not divide the row) in a buffer owned
+// by w.
 WeightRef store_matrix(LlamaWeights& w, const float* x, int64_t rows, int64_t cols, QType type) {
   if ((type == QType::q8_0 || type == QType::q4_0) && cols % kernels::kQBlock != 0) type = QType::f16;
-  auto buf = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(rows * kernels::qtype_row_bytes(type, cols)));
+  auto buf = std::make_shared<std::vector<uint8_t>>(
+      static_cast<size_t>(rows * kernels::qtype_row_bytes(type, cols)));
   kern::quantize_rows(type, x, buf->data(), rows, cols);
   w.keep.push_back(buf);
   return WeightRef{type, buf->data(), rows, cols};
@@ -109,8 +111,13 @@ LlamaWeights requantize_llama_weights(const LlamaWeights& src, QType type) {
   w.tok_embd = requantize(w, src.tok_embd, type);
   for (const LlamaLayer& s : src.layers) {
     LlamaLayer L = s;
-    for (auto [dst, from] : {std::pair{&L.wq, &s.wq}, {&L.wk, &s.wk}, {&L.wv, &s.wv}, {&L.wo, &s.wo},
-                             {&L.w_gate, &s.w_gate}, {&L.w_down, &s.w_down}, {&L.w_up, &s.w_up}})
+    for (auto [dst, from] : {std::pair{&L.wq, &s.wq},
+                             {&L.wk, &s.wk},
+                             {&L.wv, &s.wv},
+                             {&L.wo, &s.wo},
+                             {&L.w_gate, &s.w_gate},
+                             {&L.w_down, &s.w_down},
+                             {&L.w_up, &s.w_up}})
       *dst = requantize(w, *from, type);
     w.layers.push_back(L);
   }

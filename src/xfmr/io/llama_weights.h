@@ -1,7 +1,7 @@
-// A Llama-architecture checkpoint as plain weight buffers for the inference path (infer/llama.h): the config and,
-// for each matrix, its element type and rows. Buffers usually point into a memory-mapped file (GGUF or llama2.c
-// .bin); `keep` holds whatever owns them. Readers: io/llama2c.h, io/llama_gguf.h; load_llama_weights picks by
-// content.
+// A Llama-architecture checkpoint as plain weight buffers for the inference path (infer/llama.h): the config
+// and, for each matrix, its element type and rows. Buffers usually point into a memory-mapped file (GGUF or
+// llama2.c .bin); `keep` holds whatever owns them. Readers: io/llama2c.h, io/llama_gguf.h; load_llama_weights
+// picks by content.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -19,7 +19,7 @@ struct LlamaConfig {
   int64_t n_heads = 0;
   int64_t n_kv_heads = 0;  // grouped-query attention: n_heads is a multiple of n_kv_heads
   int64_t vocab_size = 0;
-  int64_t seq_len = 0;     // the longest context the KV cache holds
+  int64_t seq_len = 0;  // the longest context the KV cache holds
   float rope_theta = 10000.0f;
   float norm_eps = 1e-5f;
   int32_t bos_id = 1, eos_id = 2;  // llama2.c / SentencePiece defaults; GGUF metadata overrides
@@ -29,8 +29,8 @@ struct LlamaConfig {
 };
 
 // Throws xfmr::Error (prefixed by `what`, e.g. the file name) when the config is inconsistent or absurd:
-// non-positive sizes, dim not a multiple of n_heads, odd head size (RoPE rotates pairs), n_heads not a multiple
-// of n_kv_heads, sizes so large that products could overflow.
+// non-positive sizes, dim not a multiple of n_heads, odd head size (RoPE rotates pairs), n_heads not a
+// multiple of n_kv_heads, sizes so large that products could overflow.
 void validate_llama_config(const LlamaConfig& c, const std::string& what);
 
 // A matrix W [rows, cols] (PyTorch Linear layout: out x in), row r at data + r * row_bytes().
@@ -51,12 +51,12 @@ struct LlamaLayer {
 
 struct LlamaWeights {
   LlamaConfig cfg;
-  WeightRef tok_embd;                  // [vocab, dim]
+  WeightRef tok_embd;  // [vocab, dim]
   std::vector<LlamaLayer> layers;
   const float* output_norm = nullptr;  // [dim]
   WeightRef output;                    // [vocab, dim]; the same buffer as tok_embd when tied
   bool tied = true;
-  std::string source;                  // file name, for messages
+  std::string source;                             // file name, for messages
   std::vector<std::shared_ptr<const void>> keep;  // owners of the buffers above
 };
 
@@ -65,10 +65,11 @@ LlamaWeights load_llama_weights(const std::string& path);
 
 // Random weights of the given shape (N(0, 0.02) matrices, unit norms; tied when `tied`), every matrix stored
 // as `type` (f16 where a row length is not a multiple of 32 and type is q8_0/q4_0), for benchmarks and tests.
-LlamaWeights random_llama_weights(const LlamaConfig& cfg, kernels::QType type, uint64_t seed, bool tied = true);
+LlamaWeights random_llama_weights(const LlamaConfig& cfg, kernels::QType type, uint64_t seed,
+                                  bool tied = true);
 
-// The same weights with every matrix re-encoded as `type` (f16 where a row is not a multiple of 32 and type is
-// a block type): dequantize to f32, quantize. Norms stay f32.
+// The same weights with every matrix re-encoded as `type` (f16 where a row is not a multiple of 32 and type
+// is a block type): dequantize to f32, quantize. Norms stay f32.
 LlamaWeights requantize_llama_weights(const LlamaWeights& w, kernels::QType type);
 
 }  // namespace xfmr::io

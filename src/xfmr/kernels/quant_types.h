@@ -26,14 +26,20 @@ struct BlockQ4_0 {
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18, "GGML block layouts are packed");
 
 // True for the four types xfmr reads and writes.
-inline bool qtype_known(uint32_t t) { return t == 0 || t == 1 || t == 2 || t == 8; }
+inline bool qtype_known(uint32_t t) {
+  return t == 0 || t == 1 || t == 2 || t == 8;
+}
 
 inline const char* qtype_name(QType t) {
   switch (t) {
-    case QType::f32: return "f32";
-    case QType::f16: return "f16";
-    case QType::q4_0: return "q4_0";
-    case QType::q8_0: return "q8_0";
+    case QType::f32:
+      return "f32";
+    case QType::f16:
+      return "f16";
+    case QType::q4_0:
+      return "q4_0";
+    case QType::q8_0:
+      return "q8_0";
   }
   return "?";
 }
@@ -49,17 +55,25 @@ inline bool qtype_from_name(const std::string& s, QType* t) {
 }
 
 // Elements per block (1 for the float types).
-inline int64_t qtype_block_elems(QType t) { return t == QType::q8_0 || t == QType::q4_0 ? kQBlock : 1; }
+inline int64_t qtype_block_elems(QType t) {
+  return t == QType::q8_0 || t == QType::q4_0 ? kQBlock : 1;
+}
 inline int64_t qtype_block_bytes(QType t) {
   switch (t) {
-    case QType::f32: return 4;
-    case QType::f16: return 2;
-    case QType::q4_0: return static_cast<int64_t>(sizeof(BlockQ4_0));
-    case QType::q8_0: return static_cast<int64_t>(sizeof(BlockQ8_0));
+    case QType::f32:
+      return 4;
+    case QType::f16:
+      return 2;
+    case QType::q4_0:
+      return static_cast<int64_t>(sizeof(BlockQ4_0));
+    case QType::q8_0:
+      return static_cast<int64_t>(sizeof(BlockQ8_0));
   }
   return 0;
 }
 // Bytes of one row of n elements; n must be a multiple of qtype_block_elems(t).
-inline int64_t qtype_row_bytes(QType t, int64_t n) { return n / qtype_block_elems(t) * qtype_block_bytes(t); }
+inline int64_t qtype_row_bytes(QType t, int64_t n) {
+  return n / qtype_block_elems(t) * qtype_block_bytes(t);
+}
 
 }  // namespace xfmr::kernels

@@ -1,7 +1,8 @@
 #include "xfmr/kernels/cpu/quant.h"
 
 // GCC 12 reports a false -Wmaybe-uninitialized inside its own AVX-512 intrinsics (the undefined pass-through
-// operand of the conversion intrinsics) when they are inlined; the warning is about the header, not this code.
+// operand of the conversion intrinsics) when they are inlined; the warning is about the header, not this
+// code.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
@@ -63,7 +64,8 @@ float dot_f16(const uint16_t* w, const float* x, int64_t n) {
 float dot_q8_0(const uint8_t* row, const float* x, int64_t n) {
   __m512 acc = _mm512_setzero_ps();
   for (int64_t b = 0; b < n / kQBlock; ++b, row += sizeof(BlockQ8_0), x += kQBlock) {
-    const __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2))));
+    const __m512 w0 =
+        _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2))));
     const __m512 w1 =
         _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 18))));
     const __m512 s = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + 16), _mm512_mul_ps(w0, _mm512_loadu_ps(x)));
@@ -85,12 +87,12 @@ float dot_q4_0(const uint8_t* row, const float* x, int64_t n) {
   return _mm512_reduce_add_ps(acc);
 }
 
-
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
 #define XFMR_QUANT_INT_PATH 1
 
 // x quantized to q8_0 blocks once per product, for the integer dot products of the block types: codes, f32
-// scales, and (for q4_0) 8 x the sum of each 4-byte lane's codes, the correction for the nibbles' offset of 8.
+// scales, and (for q4_0) 8 x the sum of each 4-byte lane's codes, the correction for the nibbles' offset
+// of 8.
 struct QuantizedX {
   std::vector<BlockQ8_0> blocks;
   std::vector<float> d;
@@ -120,17 +122,18 @@ inline float hsum256(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// One q8_0 weight block against one x block: VNNI multiplies unsigned by signed bytes, so the weights' signs move
-// onto x (|w| · sign(w) x), exact because codes are within ±127.
+// One q8_0 weight block against one x block: VNNI multiplies unsigned by signed bytes, so the weights' signs
+// move onto x (|w| · sign(w) x), exact because codes are within ±127.
 inline __m256 block_q8(const uint8_t* blk, const BlockQ8_0& xb, float dx, __m256 acc) {
   const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
   const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q));
-  const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(q, w));
+  const __m256i dot =
+      _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(q, w));
   return _mm256_fmadd_ps(_mm256_set1_ps(half_scale(blk) * dx), _mm256_cvtepi32_ps(dot), acc);
 }
 
-// One q4_0 weight block: the nibbles (0..15, elements 0..15 low, 16..31 high) are the unsigned operand directly;
-// Σ (n - 8) q = Σ n q - 8 Σ q, with 8 Σ q per lane precomputed.
+// One q4_0 weight block: the nibbles (0..15, elements 0..15 low, 16..31 high) are the unsigned operand
+// directly; Σ (n - 8) q = Σ n q - 8 Σ q, with 8 Σ q per lane precomputed.
 inline __m256 block_q4(const uint8_t* blk, const BlockQ8_0& xb, float dx, const int32_t* ls8, __m256 acc) {
   const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
   const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
@@ -177,10 +180,14 @@ float dot_generic(QType t, const void* row, const float* x, int64_t n) {
 float dot_row(QType t, const void* row, const float* x, int64_t cols) {
 #if defined(__AVX512F__) && defined(__F16C__)
   switch (t) {
-    case QType::f32: return dot_f32(static_cast<const float*>(row), x, cols);
-    case QType::f16: return dot_f16(static_cast<const uint16_t*>(row), x, cols);
-    case QType::q8_0: return dot_q8_0(static_cast<const uint8_t*>(row), x, cols);
-    case QType::q4_0: return dot_q4_0(static_cast<const uint8_t*>(row), x, cols);
+    case QType::f32:
+      return dot_f32(static_cast<const float*>(row), x, cols);
+    case QType::f16:
+      return dot_f16(static_cast<const uint16_t*>(row), x, cols);
+    case QType::q8_0:
+      return dot_q8_0(static_cast<const uint8_t*>(row), x, cols);
+    case QType::q4_0:
+      return dot_q4_0(static_cast<const uint8_t*>(row), x, cols);
   }
   return 0;
 #else
@@ -213,7 +220,8 @@ void run_rows(QType t, const void* w, float* y, int64_t rows, int64_t cols, bool
   });
 }
 
-void matvec_impl(QType t, const void* w, const float* x, float* y, int64_t rows, int64_t cols, bool parallel) {
+void matvec_impl(QType t, const void* w, const float* x, float* y, int64_t rows, int64_t cols,
+                 bool parallel) {
 #ifdef XFMR_QUANT_INT_PATH
   if (matvec_quantizes_activations(t)) {
     static thread_local QuantizedX xq;  // quantized on the calling thread, read by the workers

@@ -11,9 +11,10 @@ namespace xfmr::kern {
 
 // y[r] = Σ_c W[r, c] x[c]; W [rows, cols] stored row by row as type t (cols a multiple of 32 for q8_0/q4_0).
 // Rows are split across the thread pool when the product is large enough to pay for a thread team.
-// For q8_0 / q4_0 weights on a CPU with AVX512-VNNI, x is first quantized to q8_0 blocks and each block product is
-// an exact integer dot (llama.cpp's scheme: 32 multiply-adds in one instruction instead of converting every
-// weight to f32); the result then equals kernels::ref::matvec_q8_activations, not kernels::ref::matvec.
+// For q8_0 / q4_0 weights on a CPU with AVX512-VNNI, x is first quantized to q8_0 blocks and each block
+// product is an exact integer dot (llama.cpp's scheme: 32 multiply-adds in one instruction instead of
+// converting every weight to f32); the result then equals kernels::ref::matvec_q8_activations, not
+// kernels::ref::matvec.
 void matvec(kernels::QType t, const void* w, const float* x, float* y, int64_t rows, int64_t cols);
 // The same on the calling thread only (callers that parallelise themselves).
 void matvec_serial(kernels::QType t, const void* w, const float* x, float* y, int64_t rows, int64_t cols);

@@ -1,9 +1,10 @@
 // Scalar reference for the inference weight kernels of kernels/cpu/quant.h: quantize, dequantize and the
 // matrix-vector product for f32 / f16 / q8_0 / q4_0 rows (layouts in kernels/quant_types.h). The scales are
-// rounded to f16 *before* the codes are chosen, and rounded up in magnitude (the next f16 when round-to-nearest
-// went below), so every element lies within the codes' range under the scale actually stored and a round trip
-// errs by at most d/2 per element (q8_0; q4_0 see below), even for scales in f16's subnormal range, where
-// round-to-nearest alone could shrink d by a large fraction (or to 0) and clamp the block's largest elements.
+// rounded to f16 *before* the codes are chosen, and rounded up in magnitude (the next f16 when
+// round-to-nearest went below), so every element lies within the codes' range under the scale actually stored
+// and a round trip errs by at most d/2 per element (q8_0; q4_0 see below), even for scales in f16's subnormal
+// range, where round-to-nearest alone could shrink d by a large fraction (or to 0) and clamp the block's
+// largest elements.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -22,8 +23,8 @@ inline float load_f16(const void* p) {
   return f16_to_f32(h);
 }
 
-// v rounded (by `round`) and clamped to [lo, hi]; NaN (from inf or NaN inputs) gives 0 rather than an undefined
-// float-to-int conversion.
+// v rounded (by `round`) and clamped to [lo, hi]; NaN (from inf or NaN inputs) gives 0 rather than an
+// undefined float-to-int conversion.
 template <class Round>
 inline int code_of(float v, float lo, float hi, Round round) {
   if (!(v == v)) return 0;
@@ -48,14 +49,15 @@ inline void quantize_row_q8_0(const float* x, BlockQ8_0* out, int64_t n) {
     const float id = d != 0 ? 1.0f / d : 0.0f;
     out[b].d = dh;
     for (int i = 0; i < kQBlock; ++i)
-      out[b].q[i] = static_cast<int8_t>(code_of(xb[i] * id, -127.0f, 127.0f, [](float v) { return std::nearbyint(v); }));
+      out[b].q[i] = static_cast<int8_t>(
+          code_of(xb[i] * id, -127.0f, 127.0f, [](float v) { return std::nearbyint(v); }));
   }
 }
 
-// q4_0 (GGML's scheme): the element m of largest magnitude maps to code 0, i.e. d = m / -8 (its magnitude rounded
-// up to an f16);
-// q = floor(x / d + 8.5) clamped to [0, 15], value (q - 8) * d. Every element with x/d <= 7.5 errs by at most
-// |d|/2; an element of the opposite sign to m with x/d in (7.5, 8] is clamped to code 15 and errs by at most |d|.
+// q4_0 (GGML's scheme): the element m of largest magnitude maps to code 0, i.e. d = m / -8 (its magnitude
+// rounded up to an f16); q = floor(x / d + 8.5) clamped to [0, 15], value (q - 8) * d. Every element with x/d
+// <= 7.5 errs by at most |d|/2; an element of the opposite sign to m with x/d in (7.5, 8] is clamped to code
+// 15 and errs by at most |d|.
 inline void quantize_row_q4_0(const float* x, BlockQ4_0* out, int64_t n) {
   for (int64_t b = 0; b < n / kQBlock; ++b) {
     const float* xb = x + b * kQBlock;
@@ -71,7 +73,8 @@ inline void quantize_row_q4_0(const float* x, BlockQ4_0* out, int64_t n) {
     out[b].d = dh;
     for (int i = 0; i < kQBlock / 2; ++i) {
       const auto code = [&](float v) {
-        return static_cast<uint8_t>(code_of(v * id + 8.5f, 0.0f, 15.0f, [](float u) { return std::floor(u); }));
+        return static_cast<uint8_t>(
+            code_of(v * id + 8.5f, 0.0f, 15.0f, [](float u) { return std::floor(u); }));
       };
       out[b].qs[i] = static_cast<uint8_t>(code(xb[i]) | (code(xb[i + kQBlock / 2]) << 4));
     }
@@ -81,15 +84,21 @@ inline void quantize_row_q4_0(const float* x, BlockQ4_0* out, int64_t n) {
 // Quantizes n floats into `out` (qtype_row_bytes(t, n) bytes).
 inline void quantize_row(QType t, const float* x, void* out, int64_t n) {
   switch (t) {
-    case QType::f32: std::memcpy(out, x, static_cast<size_t>(n) * 4); break;
+    case QType::f32:
+      std::memcpy(out, x, static_cast<size_t>(n) * 4);
+      break;
     case QType::f16:
       for (int64_t i = 0; i < n; ++i) {
         const uint16_t h = f32_to_f16(x[i]);
         std::memcpy(static_cast<uint8_t*>(out) + 2 * i, &h, 2);
       }
       break;
-    case QType::q8_0: quantize_row_q8_0(x, static_cast<BlockQ8_0*>(out), n); break;
-    case QType::q4_0: quantize_row_q4_0(x, static_cast<BlockQ4_0*>(out), n); break;
+    case QType::q8_0:
+      quantize_row_q8_0(x, static_cast<BlockQ8_0*>(out), n);
+      break;
+    case QType::q4_0:
+      quantize_row_q4_0(x, static_cast<BlockQ4_0*>(out), n);
+      break;
   }
 }
 
@@ -102,7 +111,8 @@ inline float dequantize_elem(QType t, const void* row, int64_t i) {
       std::memcpy(&v, p + 4 * i, 4);
       return v;
     }
-    case QType::f16: return load_f16(p + 2 * i);
+    case QType::f16:
+      return load_f16(p + 2 * i);
     case QType::q8_0: {
       const auto* b = p + (i / kQBlock) * sizeof(BlockQ8_0);
       return load_f16(b) * static_cast<float>(static_cast<int8_t>(b[2 + i % kQBlock]));
@@ -133,9 +143,10 @@ void matvec(QType t, const void* w, const float* x, float* y, int64_t rows, int6
   }
 }
 
-// The integer path for block weights (llama.cpp's scheme): x is first quantized to q8_0 blocks (quantize_row_q8_0),
-// then y[r] = Σ_b d_w,b · d_x,b · Σ_i c_w,bi · q_x,bi, the inner sums exact in integers, where c_w is the q8_0
-// code or the q4_0 nibble - 8. Accumulates the block terms in T. t must be q8_0 or q4_0, cols a multiple of 32.
+// The integer path for block weights (llama.cpp's scheme): x is first quantized to q8_0 blocks
+// (quantize_row_q8_0), then y[r] = Σ_b d_w,b · d_x,b · Σ_i c_w,bi · q_x,bi, the inner sums exact in integers,
+// where c_w is the q8_0 code or the q4_0 nibble - 8. Accumulates the block terms in T. t must be q8_0 or
+// q4_0, cols a multiple of 32.
 template <class T>
 void matvec_q8_activations(QType t, const void* w, const float* x, float* y, int64_t rows, int64_t cols) {
   const int64_t nb = cols / kQBlock, rb = qtype_row_bytes(t, cols);
@@ -147,8 +158,9 @@ void matvec_q8_activations(QType t, const void* w, const float* x, float* y, int
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* blk = row + b * qtype_block_bytes(t);
       // int64 accumulation on purpose: GCC 12.2 with -march=native (AVX512-VNNI) vectorises an int32 sum of
-      // int8(uint8 byte) * int8 products as a mixed-sign dot product and treats the re-signed bytes as unsigned,
-      // giving wrong sums (seen here: -4006 instead of -7078 for one block); widening to int64 avoids the pattern.
+      // int8(uint8 byte) * int8 products as a mixed-sign dot product and treats the re-signed bytes as
+      // unsigned, giving wrong sums (seen here: -4006 instead of -7078 for one block); widening to int64
+      // avoids the pattern.
       int64_t dot = 0;
       for (int64_t i = 0; i < kQBlock; ++i) {
         const int32_t c = t == QType::q8_0 ? static_cast<int8_t>(blk[2 + i])
