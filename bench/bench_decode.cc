@@ -8,6 +8,7 @@
 //   build/ci/bench/bench_decode --benchmark_min_time=2
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -42,13 +43,29 @@ io::LlamaConfig shape(int which) {
   return c;
 }
 
-// The random GGUF for (shape, type), written once per process run.
+// A synthetic 32000-token SentencePiece vocabulary (<unk>, <s>, </s>, the 256 byte pieces, then " w<i>"), so
+// peers that insist on a tokenizer (llama.cpp) load the random files too.
+io::GgufMetadata synthetic_vocab(int64_t n) {
+  io::Llama2cVocab v;
+  v.pieces = {"<unk>", "<s>", "</s>"};
+  char buf[16];
+  for (int b = 0; b < 256; ++b) {
+    std::snprintf(buf, sizeof buf, "<0x%02X>", b);
+    v.pieces.push_back(buf);
+  }
+  while (static_cast<int64_t>(v.pieces.size()) < n)
+    v.pieces.push_back(" w" + std::to_string(v.pieces.size()));
+  for (size_t i = 0; i < v.pieces.size(); ++i) v.scores.push_back(-static_cast<float>(i));
+  return io::gguf_tokenizer_metadata(v, 1, 2);
+}
+
+// The random GGUF for (shape, type), written once (kept between runs).
 std::string model_file(int which, kernels::QType t) {
   const std::string path =
       bench_dir() + "/stories" + std::to_string(which) + "M-random." + kernels::qtype_name(t) + ".gguf";
   if (!std::filesystem::exists(path))
-    io::write_llama_gguf(io::random_llama_weights(shape(which), kernels::QType::f32, 42), path, t, {},
-                         "random stories" + std::to_string(which) + "M shape");
+    io::write_llama_gguf(io::random_llama_weights(shape(which), kernels::QType::f32, 42), path, t,
+                         synthetic_vocab(32000), "random stories" + std::to_string(which) + "M shape");
   return path;
 }
 

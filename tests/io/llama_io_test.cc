@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <random>
 
 #include "infer/stories_data.h"
@@ -105,6 +106,41 @@ TEST(LlamaIo, GgufVocabularyEqualsTok512) {
     const std::string text = e["text"].get<std::string>();
     EXPECT_EQ(tg->encode(text, true), e["ids"].get<std::vector<int32_t>>()) << text;
     EXPECT_EQ(tb->encode(text, true), e["ids"].get<std::vector<int32_t>>()) << text;
+  }
+}
+
+// The vocabulary-only GGUFs from llama.cpp's models/ (0 tensors) read, and their vocabularies reproduce
+// llama.cpp's own tokenizer test vectors (.inp / .out: texts and ids, no BOS).
+TEST(LlamaIo, LlamaCppVocabGgufsTokenizeLikeLlamaCpp) {
+  const std::string dir = "/work/shared/data/tokenizers/gguf-vocab/";
+  for (const std::string name : {"ggml-vocab-llama-spm", "ggml-vocab-gpt-2"}) {
+    const std::string path = dir + name + ".gguf";
+    if (!std::filesystem::exists(path))
+      GTEST_SKIP() << path << " not present (shared data, > 1 MB, not copied)";
+    const GgufFile f(path);
+    EXPECT_TRUE(f.tensors().empty());
+    const auto t = infer::tokenizer_from_gguf(f);
+    const std::string inp =
+        test::read_bytes(test::source_dir() + "/data/tokenizers/gguf-vocab/" + name + ".gguf.inp");
+    const std::string out =
+        test::read_bytes(test::source_dir() + "/data/tokenizers/gguf-vocab/" + name + ".gguf.out");
+    std::vector<std::string> texts, lines;
+    const std::string sep = "\n__ggml_vocab_test__\n";
+    for (size_t a = 0, b; (b = inp.find(sep, a)) != std::string::npos; a = b + sep.size())
+      texts.push_back(inp.substr(a, b - a));
+    for (size_t a = 0, b; (b = out.find('\n', a)) != std::string::npos; a = b + 1)
+      lines.push_back(out.substr(a, b - a));
+    ASSERT_EQ(texts.size(), lines.size()) << name;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      std::string got;
+      for (int32_t id : t->encode(texts[i], false)) {
+        if (!got.empty()) got += ' ';
+        got += std::to_string(id);
+      }
+      const size_t a = lines[i].find_first_not_of(' '), b = lines[i].find_last_not_of(' ');
+      const std::string want = a == std::string::npos ? "" : lines[i].substr(a, b - a + 1);
+      EXPECT_EQ(got, want) << name << " case " << i;
+    }
   }
 }
 

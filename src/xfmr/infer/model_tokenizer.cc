@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "xfmr/core/check.h"
+#include "xfmr/tokenizers/gpt2_bpe.h"
 #include "xfmr/tokenizers/sentencepiece.h"
 
 namespace fs = std::filesystem;
@@ -36,8 +37,23 @@ std::unique_ptr<tok::Tokenizer> tokenizer_from_gguf(const io::GgufFile& f) {
   const io::GgufValue* model = f.find("tokenizer.ggml.model");
   XF_CHECK(model && model->type == io::GgufType::string, "GGUF '", f.path(),
            "': no tokenizer.ggml.model (the file has no tokenizer; pass --tokenizer)");
+  if (model->s == "gpt2") {
+    // Byte-level BPE. Only GPT-2's own pre-tokenizer is implemented: later BPE models (Llama 3, Qwen, ...)
+    // record another tokenizer.ggml.pre and split text differently, so they are refused rather than
+    // mis-tokenized.
+    const io::GgufValue* pre = f.find("tokenizer.ggml.pre");
+    XF_CHECK(!pre || (pre->type == io::GgufType::string &&
+                      (pre->s == "gpt-2" || pre->s == "gpt2" || pre->s == "default")),
+             "GGUF '", f.path(), "': BPE pre-tokenizer '", pre ? pre->s : "",
+             "' is not supported (GPT-2's only)");
+    std::vector<std::string> toks, merges;
+    for (const auto& t : array_of(f, "tokenizer.ggml.tokens", io::GgufType::string).arr) toks.push_back(t.s);
+    for (const auto& m : array_of(f, "tokenizer.ggml.merges", io::GgufType::string).arr)
+      merges.push_back(m.s);
+    return tok::Gpt2BpeTokenizer::from_token_list(toks, merges);
+  }
   XF_CHECK(model->s == "llama", "GGUF '", f.path(), "': tokenizer model '", model->s,
-           "' is not supported here (SentencePiece 'llama' only; pass --tokenizer)");
+           "' is not supported here (SentencePiece 'llama' and GPT-2 'gpt2' only; pass --tokenizer)");
   const auto& tokens = array_of(f, "tokenizer.ggml.tokens", io::GgufType::string);
   const auto& scores = array_of(f, "tokenizer.ggml.scores", io::GgufType::f32);
   const io::GgufValue* types = f.find("tokenizer.ggml.token_type");

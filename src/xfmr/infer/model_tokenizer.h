@@ -15,8 +15,9 @@ namespace xfmr::infer {
 std::unique_ptr<tok::Tokenizer> tokenizer_for_model(const std::string& model_path,
                                                     const std::string& tokenizer_path, int64_t vocab_size);
 
-// A SentencePiece tokenizer from a GGUF's tokenizer.ggml.{model = "llama", tokens, scores, token_type,
-// bos/eos/unknown_token_id, add_space_prefix}. Error when the metadata is missing or of another model.
+// A tokenizer from a GGUF's tokenizer.ggml.* metadata: SentencePiece from {model = "llama", tokens, scores,
+// token_type, bos/eos/unknown_token_id, add_space_prefix}, or GPT-2 byte-level BPE from {model = "gpt2", tokens,
+// merges} when the pre-tokenizer is GPT-2's. Error when the metadata is missing or of another model.
 std::unique_ptr<tok::Tokenizer> tokenizer_from_gguf(const io::GgufFile& f);
 
 }  // namespace xfmr::infer
