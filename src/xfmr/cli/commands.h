@@ -4,7 +4,9 @@
 namespace xfmr::cli {
 
 int cmd_bench(int argc, char** argv);
+int cmd_convert(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
+int cmd_generate(int argc, char** argv);
 int cmd_icl(int argc, char** argv);
 int cmd_report(int argc, char** argv);
 int cmd_prepare(int argc, char** argv);
