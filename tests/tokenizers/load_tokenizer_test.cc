@@ -35,20 +35,20 @@ TEST(LoadTokenizer, DetectsEachFormat) {
               (std::vector<int32_t>{1, 306, 4658, 278, 6593, 310, 2834, 338}))
         << f;
   }
-  EXPECT_EQ(load_tokenizer(test::tok_data("stories260K/tok512.bin"))->vocab_size(), 512);
+  EXPECT_EQ(load_tokenizer(test::repo_data("stories260K/tok512.bin"))->vocab_size(), 512);
 
   TempDir d("formats");
   // Renamed files are recognised by content: a ModelProto and a llama2.c export without their usual names.
   fs::copy_file(test::tok_data("llama2/tokenizer.model"), d.p / "spm.weird");
   EXPECT_EQ(load_tokenizer((d.p / "spm.weird").string())->vocab_size(), 32000);
-  fs::copy_file(test::tok_data("stories260K/tok512.bin"), d.p / "tok.data");
+  fs::copy_file(test::repo_data("stories260K/tok512.bin"), d.p / "tok.data");
   EXPECT_EQ(load_tokenizer((d.p / "tok.data").string())->vocab_size(), 512);
   // A folder holding only tokenizer.model / tokenizer.bin.
   fs::create_directories(d.p / "m");
   fs::copy_file(test::tok_data("llama2/tokenizer.model"), d.p / "m" / "tokenizer.model");
   EXPECT_EQ(load_tokenizer((d.p / "m").string())->kind(), "sentencepiece-bpe");
   fs::create_directories(d.p / "b");
-  fs::copy_file(test::tok_data("stories260K/tok512.bin"), d.p / "b" / "tokenizer.bin");
+  fs::copy_file(test::repo_data("stories260K/tok512.bin"), d.p / "b" / "tokenizer.bin");
   EXPECT_EQ(load_tokenizer((d.p / "b").string())->vocab_size(), 512);
   // Char vocabulary JSON.
   CharTokenizer::from_corpus("hello").save((d.p / "chars.json").string());

@@ -29,11 +29,11 @@ std::vector<std::string> random_texts(uint32_t seed, int n) {
   return out;
 }
 
-void check_against_llama2c(const std::string& rel, uint32_t seed) {
-  const auto t = load_llama2c_tokenizer(test::tok_data(rel));
+void check_against_llama2c_path(const std::string& path, uint32_t seed) {
+  const auto t = load_llama2c_tokenizer(path);
   const auto texts = random_texts(seed, 300);
   const nlohmann::json reply =
-      test::call_python_oracle("llama2c_encode_ref.py", {{"tokenizer", test::tok_data(rel)}, {"texts", texts}});
+      test::call_python_oracle("llama2c_encode_ref.py", {{"tokenizer", path}, {"texts", texts}});
   ASSERT_FALSE(reply.is_null());
   for (size_t k = 0; k < texts.size(); ++k) {
     ASSERT_EQ(t->encode(texts[k]), reply["ids"][k].get<std::vector<int32_t>>()) << rel << " text " << k << ": '"
@@ -42,8 +42,8 @@ void check_against_llama2c(const std::string& rel, uint32_t seed) {
   }
 }
 
-TEST(SentencePieceOracle, LlamaMatchesLlama2cEncode) { check_against_llama2c("llama2/tokenizer.bin", 11); }
-TEST(SentencePieceOracle, Tok512MatchesLlama2cEncode) { check_against_llama2c("stories260K/tok512.bin", 12); }
+TEST(SentencePieceOracle, LlamaMatchesLlama2cEncode) { check_against_llama2c_path(test::tok_data("llama2/tokenizer.bin"), 11); }
+TEST(SentencePieceOracle, Tok512MatchesLlama2cEncode) { check_against_llama2c_path(test::repo_data("stories260K/tok512.bin"), 12); }
 
 }  // namespace
 }  // namespace xfmr::tok

@@ -23,7 +23,7 @@ const SentencePieceTokenizer& llama_model() {
   return *t;
 }
 const SentencePieceTokenizer& tok512() {
-  static const auto t = load_llama2c_tokenizer(test::tok_data("stories260K/tok512.bin"));
+  static const auto t = load_llama2c_tokenizer(test::repo_data("stories260K/tok512.bin"));
   return *t;
 }
 
@@ -88,7 +88,7 @@ TEST(SentencePiece, LlamaCppVocabVectors) {
 
 TEST(SentencePiece, Stories260KTok512) {
   EXPECT_EQ(tok512().vocab_size(), 512);
-  const auto g = nlohmann::json::parse(test::slurp(test::tok_data("stories260K/golden.json")));
+  const auto g = nlohmann::json::parse(test::slurp(test::repo_data("stories260K/golden.json")));
   ASSERT_EQ(g["tok512_encode_bos"].size(), 6u);
   for (const auto& c : g["tok512_encode_bos"]) {
     const std::string text = c["text"].get<std::string>();
@@ -171,7 +171,7 @@ TEST(SentencePiece, ConstructorFromPiecesForOtherLoaders) {
 }
 
 TEST(SentencePiece, CorruptFilesGiveClearErrors) {
-  const std::string bin = test::slurp(test::tok_data("stories260K/tok512.bin"));
+  const std::string bin = test::slurp(test::repo_data("stories260K/tok512.bin"));
   const std::string model = test::slurp(test::tok_data("llama2/tokenizer.model"));
   test::expect_error([] { load_llama2c_tokenizer("/nonexistent/tokenizer.bin"); }, {"/nonexistent/tokenizer.bin"});
   test::expect_error([] { parse_llama2c_tokenizer("ab", "t.bin"); }, {"t.bin", "4-byte header"});

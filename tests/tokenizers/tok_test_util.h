@@ -11,6 +11,8 @@
 namespace xfmr::test {
 
 inline std::string tok_data(const std::string& rel) { return std::string(XFMR_SOURCE_DIR) + "/data/tokenizers/" + rel; }
+// Files shared with other layers' tests (e.g. data/stories260K/tok512.bin).
+inline std::string repo_data(const std::string& rel) { return std::string(XFMR_SOURCE_DIR) + "/data/" + rel; }
 
 inline std::string slurp(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
