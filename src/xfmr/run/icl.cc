@@ -6,6 +6,7 @@
 #include <memory>
 #include <sstream>
 
+#include "xfmr/baselines/catalog.h"
 #include "xfmr/baselines/gradient_descent.h"
 #include "xfmr/baselines/standard.h"
 #include "xfmr/core/autograd.h"
@@ -31,6 +32,7 @@ void IclTaskSettings::validate() const {
   XF_CHECK(curriculum_points_start > 0 && curriculum_points_start <= n_points,
            "task.curriculum_points_start must be in [1, n_points = ", n_points, "], got ", curriculum_points_start);
   XF_CHECK(curriculum_interval > 0, "task.curriculum_interval must be positive, got ", curriculum_interval);
+  validate_icl_task(params(), d, n_points);
 }
 
 void IclEvalSettings::validate() const {
@@ -39,6 +41,16 @@ void IclEvalSettings::validate() const {
   XF_CHECK(gd_steps > 0, "eval.gd_steps must be positive, got ", gd_steps);
   XF_CHECK(eval_prompts_during_training > 0, "eval.eval_prompts_during_training must be positive, got ",
            eval_prompts_during_training);
+  XF_CHECK(lasso_alpha >= 0 && std::isfinite(lasso_alpha), "eval.lasso_alpha must be finite and >= 0, got ",
+           lasso_alpha);
+  XF_CHECK(newton_iters >= 0, "eval.newton_iters must be >= 0, got ", newton_iters);
+  XF_CHECK(tree_max_depth >= 0, "eval.tree_max_depth must be >= 0, got ", tree_max_depth);
+  XF_CHECK(boost_rounds >= 0, "eval.boost_rounds must be >= 0, got ", boost_rounds);
+  XF_CHECK(boost_depth >= 1, "eval.boost_depth must be >= 1, got ", boost_depth);
+  XF_CHECK(boost_lr > 0 && boost_lr <= 1, "eval.boost_lr must be in (0, 1], got ", boost_lr);
+  XF_CHECK(net_hidden >= 1, "eval.net_hidden must be positive, got ", net_hidden);
+  XF_CHECK(net_steps >= 0, "eval.net_steps must be >= 0, got ", net_steps);
+  XF_CHECK(net_lr > 0 && std::isfinite(net_lr), "eval.net_lr must be positive, got ", net_lr);
 }
 
 void IclConfig::validate() const {
@@ -155,21 +167,23 @@ class IclTrainTask : public TrainTask {
                                    cfg.task.n_points, 2, cfg.task.curriculum_interval}
                       : Curriculum::fixed(cfg.task.d, cfg.task.n_points);
     Generator eval_gen(cfg.eval.seed + 1);  // a different stream from the final evaluation's
-    eval_prompts_ = sample_icl_linear(cfg.eval.eval_prompts_during_training, cfg.task.n_points, cfg.task.d,
-                                      cfg.task.d, cfg.task.noise_std, eval_gen);
+    params_ = cfg.task.params();
+    norm_ = icl_task_class(params_.kind).error_normalizer(params_, cfg.task.d);
+    eval_prompts_ = sample_icl_task(params_, cfg.eval.eval_prompts_during_training, cfg.task.n_points, cfg.task.d,
+                                    cfg.task.d, eval_gen);
   }
   Module& model() override { return model_->module(); }
   const IclModel& icl_model() const { return *model_; }
 
   Tensor loss(int64_t step, Generator& data) override {
     const auto [dims, points] = curriculum_.at(step);
-    const IclBatch b = sample_icl_linear(cfg_.task.batch, points, cfg_.task.d, dims, cfg_.task.noise_std, data);
+    const IclBatch b = sample_icl_task(params_, cfg_.task.batch, points, cfg_.task.d, dims, data);
     return mse_loss(model_->forward(interleave_prompt(b)), b.ys);
   }
 
   void evaluate(int64_t step, nlohmann::json& metrics) override {
     const Tensor pred = transformer_predictions(*model_, eval_prompts_);
-    const Tensor err = squared_errors(pred, eval_prompts_.ys, cfg_.task.d);  // [P, n] f64
+    const Tensor err = squared_errors(pred, eval_prompts_.ys, norm_);  // [P, n] f64 (norm_ = d for linear)
     const int64_t P = err.size(0), n = err.size(1);
     const double* e = err.data<double>();
     double all = 0, last = 0;
@@ -188,6 +202,8 @@ class IclTrainTask : public TrainTask {
 
  private:
   IclConfig cfg_;
+  IclTaskParams params_;
+  int64_t norm_ = 1;
   std::unique_ptr<IclModel> model_;
   Curriculum curriculum_;
   IclBatch eval_prompts_;
@@ -231,8 +247,15 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
   const TrainResult tr = train(task, cfg.train, run_dir, resume, progress.on_step);
   const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
+  const IclTaskParams tp = cfg.task.params();
+  const IclTaskClass& tc = icl_task_class(tp.kind);
+  const bool linear = icl_task_is_isotropic_linear(tp.kind);
+  const int64_t norm = tc.error_normalizer(tp, cfg.task.d);
   nlohmann::json res;
-  res["title"] = "In-context linear regression (Garg et al. 2022): d = " + std::to_string(cfg.task.d);
+  res["title"] = linear ? "In-context linear regression (Garg et al. 2022): d = " + std::to_string(cfg.task.d)
+                        : "In-context learning of " + tp.kind + " (Garg et al. 2022): d = " + std::to_string(cfg.task.d);
+  res["task_kind"] = tp.kind;
+  res["error_normalizer"] = norm;
   res["command"] = command;
   res["d"] = cfg.task.d;
   res["model_kind"] = cfg.model.kind;
@@ -250,7 +273,8 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
   const auto t1 = std::chrono::steady_clock::now();
   Generator eval_gen(cfg.eval.seed);
   const IclLinearConfig lin{cfg.task.d, cfg.task.n_points, cfg.task.noise_std};
-  const IclBatch prompts = sample_icl_linear(cfg.eval.prompts, lin, eval_gen);
+  // For linear/noisy_linear exactly sample_icl_linear(cfg.eval.prompts, lin, eval_gen).
+  const IclBatch prompts = sample_icl_task(tp, cfg.eval.prompts, cfg.task.n_points, cfg.task.d, cfg.task.d, eval_gen);
   BootstrapOptions bopt;
   bopt.resamples = cfg.eval.bootstrap;
   bopt.seed = cfg.eval.seed + 7;
@@ -265,7 +289,50 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
     lo[name] = curve_json(c.lo);
     hi[name] = curve_json(c.hi);
   };
-  add_curve("transformer", error_vs_k(transformer_predictions(task.icl_model(), prompts), prompts, cfg.task.d, bopt));
+  add_curve("transformer", error_vs_k(transformer_predictions(task.icl_model(), prompts), prompts, norm, bopt));
+
+  nlohmann::json checks = nlohmann::json::object(), notes = nlohmann::json::array();
+  auto common_notes = [&] {
+    notes.push_back("error = (prediction - y)^2 / " + std::to_string(norm) + " (E[y^2] of " + tp.kind + ") on " +
+                    std::to_string(cfg.eval.prompts) + " held-out prompts; bands: 90% percentile bootstrap (" +
+                    std::to_string(cfg.eval.bootstrap) + " resamples)");
+  };
+  if (!linear) {
+    // The class's own baselines (Garg et al. Figs. 4-6); the linear-regression checks do not apply.
+    IclBaselineOptions bo;
+    bo.noise_std = tp.noise_std;
+    bo.lasso_alpha = cfg.eval.lasso_alpha;
+    bo.newton_iters = cfg.eval.newton_iters;
+    bo.tree_max_depth = cfg.eval.tree_max_depth;
+    bo.boost_rounds = cfg.eval.boost_rounds;
+    bo.boost_depth = cfg.eval.boost_depth;
+    bo.boost_lr = cfg.eval.boost_lr;
+    bo.net_hidden = cfg.eval.net_hidden;
+    bo.net_steps = cfg.eval.net_steps;
+    bo.net_lr = cfg.eval.net_lr;
+    stage("evaluating baselines");
+    for (const std::string& b : tc.baselines)
+      add_curve(icl_baseline_label(b, bo), error_vs_k(make_icl_baseline(b, bo), prompts, norm, bopt));
+    res["methods"] = methods;
+    res["error"] = error;
+    res["error_lo"] = lo;
+    res["error_hi"] = hi;
+    res["checks"] = checks;
+    common_notes();
+    notes.push_back("task: " + tc.description);
+    res["notes"] = notes;
+  }
+  const double eval_s_nonlinear = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  if (!linear) {
+    nlohmann::json train_curve;
+    read_train_curve(run_dir + "/metrics.jsonl", train_curve);
+    res["train"] = train_curve;
+    res["timing"] = {{"train_seconds", train_s}, {"eval_seconds", eval_s_nonlinear}, {"steps", tr.steps_done},
+                     {"final_loss", tr.final_loss}};
+    io::write_file_atomic(run_dir + "/results.json", res.dump(1));
+    report::write_report(run_dir);
+    return res;
+  }
 
   stage("tuning the gradient-descent baseline's step size");
   const GdTuneResult gd = tune_gd_step_size(cfg.eval.gd_steps, lin, 1000, cfg.eval.seed + 11);
@@ -291,7 +358,6 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
 
   // The acceptance checks, computed from the curves (reported, never forced).
   const int64_t d = cfg.task.d, n = cfg.task.n_points;
-  nlohmann::json checks = nlohmann::json::object(), notes = nlohmann::json::array();
   auto at = [&](const std::string& m, int64_t kk) {
     const auto& v = error[m][static_cast<size_t>(kk)];
     return v.is_null() ? NAN : v.get<double>();
@@ -307,9 +373,7 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
   checks["max_gap_to_least_squares_below_d"] = worst;
   checks["within_0.1_of_least_squares_below_d"] = worst <= 0.1;
   res["checks"] = checks;
-  notes.push_back("error = (prediction - y)^2 / d on " + std::to_string(cfg.eval.prompts) +
-                  " held-out prompts; bands: 90% percentile bootstrap (" + std::to_string(cfg.eval.bootstrap) +
-                  " resamples)");
+  common_notes();
   notes.push_back("gd" + std::to_string(cfg.eval.gd_steps) + ": " + std::to_string(cfg.eval.gd_steps) +
                   " steps of gradient descent from w = 0 with the step size tuned on separate prompts (eta = " +
                   std::to_string(gd.eta) + ")");
