@@ -293,7 +293,8 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
 
   nlohmann::json checks = nlohmann::json::object(), notes = nlohmann::json::array();
   auto common_notes = [&] {
-    notes.push_back("error = (prediction - y)^2 / " + std::to_string(norm) + " (E[y^2] of " + tp.kind + ") on " +
+    const std::string by = linear ? "d" : std::to_string(norm) + " (E[y^2] of " + tp.kind + ")";
+    notes.push_back("error = (prediction - y)^2 / " + by + " on " +
                     std::to_string(cfg.eval.prompts) + " held-out prompts; bands: 90% percentile bootstrap (" +
                     std::to_string(cfg.eval.bootstrap) + " resamples)");
   };
