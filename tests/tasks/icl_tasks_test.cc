@@ -128,6 +128,26 @@ TEST(IclTasks, EveryClassIsDeterministicAndCurriculumCompatible) {
   }
 }
 
+// x ~ N(0, I) on the active coordinates for every class but the ill-conditioned one (whose covariance is tested
+// below): per-coordinate mean and variance over 20000 draws, within 5 standard errors.
+TEST(IclTasks, IsotropicInputsHaveUnitMoments) {
+  for (const auto& c : icl_task_classes()) {
+    if (c.name == "ill_conditioned_linear") continue;
+    Generator g(8);
+    const int64_t B = 500, n = 40, d = 4;
+    const std::vector<double> x = sample_icl_task(kind(c.name), B, n, d, d, g).xs.to_vector();
+    for (int64_t j = 0; j < d; ++j) {
+      double m = 0.0, v = 0.0;
+      for (int64_t r = 0; r < B * n; ++r) m += x[r * d + j];
+      m /= B * n;
+      for (int64_t r = 0; r < B * n; ++r) v += (x[r * d + j] - m) * (x[r * d + j] - m);
+      v /= B * n;
+      EXPECT_NEAR(m, 0.0, 5.0 / std::sqrt(B * n)) << c.name << " " << j;
+      EXPECT_NEAR(v, 1.0, 5.0 * std::sqrt(2.0 / (B * n))) << c.name << " " << j;
+    }
+  }
+}
+
 // Sparse w: exactly s non-zeros per prompt, all among the active coordinates, positions uniform; y = w·x.
 TEST(IclTasks, SparseLinearSupportAndLabels) {
   Generator g(21);
