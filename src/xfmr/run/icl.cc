@@ -232,6 +232,67 @@ void read_train_curve(const std::string& path, nlohmann::json& train) {
   }
 }
 
+IclBaselineOptions baseline_options(const IclConfig& cfg) {
+  IclBaselineOptions bo;
+  bo.noise_std = cfg.task.noise_std;
+  bo.gd_steps = cfg.eval.gd_steps;
+  bo.lasso_alpha = cfg.eval.lasso_alpha;
+  bo.newton_iters = cfg.eval.newton_iters;
+  bo.tree_max_depth = cfg.eval.tree_max_depth;
+  bo.boost_rounds = cfg.eval.boost_rounds;
+  bo.boost_depth = cfg.eval.boost_depth;
+  bo.boost_lr = cfg.eval.boost_lr;
+  bo.net_hidden = cfg.eval.net_hidden;
+  bo.net_steps = cfg.eval.net_steps;
+  bo.net_lr = cfg.eval.net_lr;
+  return bo;
+}
+
+// The isotropic linear classes' baselines (Garg et al. 2022, Fig. 2, plus ridge and tuned GD), unchanged from
+// the original job so the default run's numbers stay the same.
+template <class Stage, class AddCurve>
+void evaluate_linear_baselines(const IclConfig& cfg, const IclBatch& prompts, const BootstrapOptions& bopt,
+                               Stage& stage, AddCurve& add_curve, nlohmann::json& res, nlohmann::json& notes) {
+  stage("tuning the gradient-descent baseline's step size");
+  const IclLinearConfig lin{cfg.task.d, cfg.task.n_points, cfg.task.noise_std};
+  const GdTuneResult gd = tune_gd_step_size(cfg.eval.gd_steps, lin, 1000, cfg.eval.seed + 11);
+  StandardBaselineOptions so;
+  so.noise_std = cfg.task.noise_std;
+  so.knn_neighbors = 3;
+  so.gd_steps = cfg.eval.gd_steps;
+  so.gd_eta = gd.eta;
+  stage("evaluating baselines");
+  for (const NamedPredictor& b : standard_baselines(so)) {
+    if (b.name == "zero") continue;
+    std::string name = b.name;
+    if (name == "knn") name = "knn3";
+    if (name == "gd") name = "gd" + std::to_string(cfg.eval.gd_steps);
+    add_curve(name, error_vs_k(b.predict, prompts, cfg.task.d, bopt));
+  }
+  res["gd_eta"] = gd.eta;
+  notes.push_back("gd" + std::to_string(cfg.eval.gd_steps) + ": " + std::to_string(cfg.eval.gd_steps) +
+                  " steps of gradient descent from w = 0 with the step size tuned on separate prompts (eta = " +
+                  std::to_string(gd.eta) + ")");
+}
+
+// The acceptance checks for linear regression, computed from the curves (reported, never forced).
+void linear_checks(int64_t d, int64_t n, const nlohmann::json& error, nlohmann::json& checks) {
+  auto at = [&](const std::string& m, int64_t kk) {
+    const auto& v = error[m][static_cast<size_t>(kk)];
+    return v.is_null() ? NAN : v.get<double>();
+  };
+  if (2 * d < n) {
+    const double t = at("transformer", 2 * d), avg = at("averaging", 2 * d), knn = at("knn3", 2 * d);
+    checks["transformer_error_at_2d"] = t;
+    checks["error_at_2d_le_0.1"] = t <= 0.1;
+    checks["4x_below_averaging_and_knn3_at_2d"] = 4 * t <= avg && 4 * t <= knn;
+  }
+  double worst = 0;
+  for (int64_t kk = 0; kk < std::min(d, n); ++kk) worst = std::max(worst, std::fabs(at("transformer", kk) - at("least_squares", kk)));
+  checks["max_gap_to_least_squares_below_d"] = worst;
+  checks["within_0.1_of_least_squares_below_d"] = worst <= 0.1;
+}
+
 }  // namespace
 
 nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool resume, const std::string& command,
@@ -272,8 +333,7 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
   stage("evaluating on " + std::to_string(cfg.eval.prompts) + " held-out prompts");
   const auto t1 = std::chrono::steady_clock::now();
   Generator eval_gen(cfg.eval.seed);
-  const IclLinearConfig lin{cfg.task.d, cfg.task.n_points, cfg.task.noise_std};
-  // For linear/noisy_linear exactly sample_icl_linear(cfg.eval.prompts, lin, eval_gen).
+  // For linear/noisy_linear exactly sample_icl_linear(cfg.eval.prompts, {d, n_points, noise_std}, eval_gen).
   const IclBatch prompts = sample_icl_task(tp, cfg.eval.prompts, cfg.task.n_points, cfg.task.d, cfg.task.d, eval_gen);
   BootstrapOptions bopt;
   bopt.resamples = cfg.eval.bootstrap;
@@ -292,93 +352,28 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
   add_curve("transformer", error_vs_k(transformer_predictions(task.icl_model(), prompts), prompts, norm, bopt));
 
   nlohmann::json checks = nlohmann::json::object(), notes = nlohmann::json::array();
-  auto common_notes = [&] {
-    const std::string by = linear ? "d" : std::to_string(norm) + " (E[y^2] of " + tp.kind + ")";
-    notes.push_back("error = (prediction - y)^2 / " + by + " on " +
-                    std::to_string(cfg.eval.prompts) + " held-out prompts; bands: 90% percentile bootstrap (" +
-                    std::to_string(cfg.eval.bootstrap) + " resamples)");
-  };
-  if (!linear) {
-    // The class's own baselines (Garg et al. Figs. 4-6); the linear-regression checks do not apply.
-    IclBaselineOptions bo;
-    bo.noise_std = tp.noise_std;
-    bo.lasso_alpha = cfg.eval.lasso_alpha;
-    bo.newton_iters = cfg.eval.newton_iters;
-    bo.tree_max_depth = cfg.eval.tree_max_depth;
-    bo.boost_rounds = cfg.eval.boost_rounds;
-    bo.boost_depth = cfg.eval.boost_depth;
-    bo.boost_lr = cfg.eval.boost_lr;
-    bo.net_hidden = cfg.eval.net_hidden;
-    bo.net_steps = cfg.eval.net_steps;
-    bo.net_lr = cfg.eval.net_lr;
+  notes.push_back("error = (prediction - y)^2 / " +
+                  (linear ? std::string("d") : std::to_string(norm) + " (E[y^2] of " + tp.kind + ")") + " on " +
+                  std::to_string(cfg.eval.prompts) + " held-out prompts; bands: 90% percentile bootstrap (" +
+                  std::to_string(cfg.eval.bootstrap) + " resamples)");
+  if (linear) {
+    evaluate_linear_baselines(cfg, prompts, bopt, stage, add_curve, res, notes);
+    linear_checks(cfg.task.d, cfg.task.n_points, error, checks);
+  } else {
+    // The class's own baselines (Garg et al. 2022, Figs. 4-6); the linear-regression checks do not apply.
     stage("evaluating baselines");
+    const IclBaselineOptions bo = baseline_options(cfg);
     for (const std::string& b : tc.baselines)
       add_curve(icl_baseline_label(b, bo), error_vs_k(make_icl_baseline(b, bo), prompts, norm, bopt));
-    res["methods"] = methods;
-    res["error"] = error;
-    res["error_lo"] = lo;
-    res["error_hi"] = hi;
-    res["checks"] = checks;
-    common_notes();
     notes.push_back("task: " + tc.description);
-    res["notes"] = notes;
-  }
-  const double eval_s_nonlinear = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-  if (!linear) {
-    nlohmann::json train_curve;
-    read_train_curve(run_dir + "/metrics.jsonl", train_curve);
-    res["train"] = train_curve;
-    res["timing"] = {{"train_seconds", train_s}, {"eval_seconds", eval_s_nonlinear}, {"steps", tr.steps_done},
-                     {"final_loss", tr.final_loss}};
-    io::write_file_atomic(run_dir + "/results.json", res.dump(1));
-    report::write_report(run_dir);
-    return res;
-  }
-
-  stage("tuning the gradient-descent baseline's step size");
-  const GdTuneResult gd = tune_gd_step_size(cfg.eval.gd_steps, lin, 1000, cfg.eval.seed + 11);
-  StandardBaselineOptions so;
-  so.noise_std = cfg.task.noise_std;
-  so.knn_neighbors = 3;
-  so.gd_steps = cfg.eval.gd_steps;
-  so.gd_eta = gd.eta;
-  stage("evaluating baselines");
-  for (const NamedPredictor& b : standard_baselines(so)) {
-    if (b.name == "zero") continue;
-    std::string name = b.name;
-    if (name == "knn") name = "knn3";
-    if (name == "gd") name = "gd" + std::to_string(cfg.eval.gd_steps);
-    add_curve(name, error_vs_k(b.predict, prompts, cfg.task.d, bopt));
   }
   res["methods"] = methods;
   res["error"] = error;
   res["error_lo"] = lo;
   res["error_hi"] = hi;
-  res["gd_eta"] = gd.eta;
-  const double eval_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-
-  // The acceptance checks, computed from the curves (reported, never forced).
-  const int64_t d = cfg.task.d, n = cfg.task.n_points;
-  auto at = [&](const std::string& m, int64_t kk) {
-    const auto& v = error[m][static_cast<size_t>(kk)];
-    return v.is_null() ? NAN : v.get<double>();
-  };
-  if (2 * d < n) {
-    const double t = at("transformer", 2 * d), avg = at("averaging", 2 * d), knn = at("knn3", 2 * d);
-    checks["transformer_error_at_2d"] = t;
-    checks["error_at_2d_le_0.1"] = t <= 0.1;
-    checks["4x_below_averaging_and_knn3_at_2d"] = 4 * t <= avg && 4 * t <= knn;
-  }
-  double worst = 0;
-  for (int64_t kk = 0; kk < std::min(d, n); ++kk) worst = std::max(worst, std::fabs(at("transformer", kk) - at("least_squares", kk)));
-  checks["max_gap_to_least_squares_below_d"] = worst;
-  checks["within_0.1_of_least_squares_below_d"] = worst <= 0.1;
   res["checks"] = checks;
-  common_notes();
-  notes.push_back("gd" + std::to_string(cfg.eval.gd_steps) + ": " + std::to_string(cfg.eval.gd_steps) +
-                  " steps of gradient descent from w = 0 with the step size tuned on separate prompts (eta = " +
-                  std::to_string(gd.eta) + ")");
   res["notes"] = notes;
+  const double eval_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
 
   nlohmann::json train_curve;
   read_train_curve(run_dir + "/metrics.jsonl", train_curve);
