@@ -53,7 +53,7 @@ TEST(IclClassesCli, EveryClassRunsWithItsBaselines) {
       {"noisy_linear", "--set task.noise_std=0.5", {"transformer", "least_squares", "ridge", "knn3", "averaging", "gd10"}, 5},
       // d = 10, s = 2 (Garg et al.: d = 20, s = 3): sparse enough that the Lasso visibly beats least squares.
       {"sparse_linear", "--set task.d=10 --set task.sparsity=2", {"transformer", "least_squares", "lasso", "knn3", "averaging"}, 2},
-      {"ill_conditioned_linear", "--set task.kappa=100", {"transformer", "least_squares", "newton5", "knn3", "averaging"}, 5},
+      {"ill_conditioned_linear", "--set task.kappa=100", {"transformer", "least_squares", "newton5", "gd10", "knn3", "averaging"}, 5},
       {"decision_tree", "", {"transformer", "least_squares", "knn3", "averaging", "greedy_tree", "boosted_trees"}, 1},
       {"relu2nn", "--set eval.net_steps=100", {"transformer", "least_squares", "knn3", "averaging", "relu_net"}, 5},
   };

@@ -1,5 +1,6 @@
 #include "xfmr/run/icl.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -362,7 +363,19 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
   } else {
     // The class's own baselines (Garg et al. 2022, Figs. 4-6); the linear-regression checks do not apply.
     stage("evaluating baselines");
-    const IclBaselineOptions bo = baseline_options(cfg);
+    IclBaselineOptions bo = baseline_options(cfg);
+    if (std::find(tc.baselines.begin(), tc.baselines.end(), "gd") != tc.baselines.end()) {
+      // GD's step size tuned on this class's prompts (an isotropic tuning would diverge on ill-conditioned x).
+      stage("tuning the gradient-descent baseline's step size");
+      Generator tune_gen(cfg.eval.seed + 11);
+      bo.gd_eta = tune_gd_step_size(cfg.eval.gd_steps,
+                                    sample_icl_task(tp, 1000, cfg.task.n_points, cfg.task.d, cfg.task.d, tune_gen))
+                      .eta;
+      res["gd_eta"] = bo.gd_eta;
+      notes.push_back("gd" + std::to_string(cfg.eval.gd_steps) + ": " + std::to_string(cfg.eval.gd_steps) +
+                      " steps of gradient descent from w = 0 with the step size tuned on separate " + tp.kind +
+                      " prompts (eta = " + std::to_string(bo.gd_eta) + ")");
+    }
     for (const std::string& b : tc.baselines)
       add_curve(icl_baseline_label(b, bo), error_vs_k(make_icl_baseline(b, bo), prompts, norm, bopt));
     notes.push_back("task: " + tc.description);

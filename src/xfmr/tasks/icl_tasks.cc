@@ -28,7 +28,7 @@ const std::vector<IclTaskClass>& icl_task_classes() {
       {"ill_conditioned_linear",
        "y = w·x, x ~ N(0, UΛUᵀ), Λ log-spaced 1..1/kappa with trace d, fresh random U per prompt (Fu et al. 2023)",
        {{"kappa", "condition number of the x covariance, >= 1 (default 100)"}, kNoise},
-       {"least_squares", "newton", "knn3", "averaging"}, norm_d},
+       {"least_squares", "newton", "gd", "knn3", "averaging"}, norm_d},
       {"decision_tree",
        "y = leaf of a depth-`tree_depth` binary tree testing x_j > 0 on random coordinates, leaves ~ N(0, 1) "
        "(Garg et al. §4)",
