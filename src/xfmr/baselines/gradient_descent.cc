@@ -79,6 +79,17 @@ std::vector<double> gd_default_eta_grid() {
 GdTuneResult tune_gd_step_size(int64_t steps, const IclLinearConfig& cfg, int64_t n_prompts, uint64_t seed,
                                std::span<const double> grid) {
   XF_CHECK(n_prompts > 0, "tune_gd_step_size: n_prompts must be positive, got ", n_prompts);
+  Generator gen(seed);
+  return tune_gd_step_size(steps, sample_icl_linear(n_prompts, cfg.n_points, cfg.d, cfg.d, cfg.noise_std, gen),
+                           grid);
+}
+
+GdTuneResult tune_gd_step_size(int64_t steps, const IclBatch& b, std::span<const double> grid) {
+  check_defined(b.xs, "tune_gd_step_size");
+  check_defined(b.ys, "tune_gd_step_size");
+  XF_CHECK(b.xs.dim() == 3 && b.ys.dim() == 2 && b.xs.size(0) == b.ys.size(0) && b.xs.size(1) == b.ys.size(1),
+           "tune_gd_step_size: expected xs [P, n, d] and ys [P, n], got xs ", b.xs.shape().str(), " and ys ",
+           b.ys.shape().str());
   GdTuneResult res;
   if (grid.empty()) {
     res.grid = gd_default_eta_grid();
@@ -86,10 +97,8 @@ GdTuneResult tune_gd_step_size(int64_t steps, const IclLinearConfig& cfg, int64_
     res.grid.assign(grid.begin(), grid.end());
     std::sort(res.grid.begin(), res.grid.end());
   }
-  Generator gen(seed);
-  const IclBatch b = sample_icl_linear(n_prompts, cfg.n_points, cfg.d, cfg.d, cfg.noise_std, gen);
   const std::vector<double> xs = b.xs.to_vector(), ys = b.ys.to_vector();
-  const int64_t n = cfg.n_points, d = cfg.d, P = n_prompts;
+  const int64_t n = b.xs.size(1), d = b.xs.size(2), P = b.xs.size(0);
   const double inf = std::numeric_limits<double>::infinity();
   for (double eta : res.grid) {
     std::vector<double> per_prompt(P, 0.0);

@@ -44,5 +44,7 @@ std::vector<double> gd_default_eta_grid();
 // evaluation prompt can blow up the mean even when none of the n_prompts tuning prompts did. Cost: |grid|·n_prompts·n·steps·2nd flops (parallel over prompts).
 GdTuneResult tune_gd_step_size(int64_t steps, const IclLinearConfig& cfg, int64_t n_prompts = 256,
                                uint64_t seed = 0x5eed, std::span<const double> grid = {});
+// The same on given tuning prompts (any function class; P = prompts.xs.size(0)), errors normalised by d.
+GdTuneResult tune_gd_step_size(int64_t steps, const IclBatch& prompts, std::span<const double> grid = {});
 
 }  // namespace xfmr

@@ -11,6 +11,7 @@
 #include "xfmr/io/config.h"
 #include "xfmr/report/html_report.h"
 #include "xfmr/run/icl.h"
+#include "xfmr/tasks/icl_tasks.h"
 
 namespace fs = std::filesystem;
 
@@ -38,9 +39,22 @@ void prepare_run_dir(const std::string& dir, bool force) {
   fs::create_directories(dir);
 }
 
+// `xfmr icl --list`: the function classes with their parameters and baselines.
+void print_task_classes() {
+  std::printf("function classes (--set task.kind=NAME; parameters are task.* keys):\n");
+  for (const IclTaskClass& c : icl_task_classes()) {
+    std::printf("\n  %s\n    %s\n", c.name.c_str(), c.description.c_str());
+    for (const IclTaskParamInfo& p : c.params) std::printf("    task.%-12s %s\n", p.key.c_str(), p.description.c_str());
+    std::string b;
+    for (const std::string& n : c.baselines) b += (b.empty() ? "" : ", ") + n;
+    std::printf("    baselines: %s\n", b.c_str());
+  }
+}
+
 void print_table(const nlohmann::json& r) {
   const auto& methods = r["methods"];
-  std::printf("\nnormalised squared error (ŷ - y)²/d vs number of in-context examples k\n%4s", "k");
+  const std::string norm = r.contains("error_normalizer") ? std::to_string(r["error_normalizer"].get<int64_t>()) : "d";
+  std::printf("\nnormalised squared error (ŷ - y)²/%s vs number of in-context examples k\n%4s", norm.c_str(), "k");
   for (const auto& m : methods) std::printf(" %14s", m.get<std::string>().c_str());
   std::printf("\n");
   for (size_t k = 0; k < r["k"].size(); ++k) {
@@ -67,6 +81,8 @@ int cmd_icl(int argc, char** argv) {
             "in-context examples k on held-out prompts, beside least squares, ridge, 3-nearest-neighbours,\n"
             "averaging and gradient descent, with 90% bootstrap bands. Writes config.json, metrics.jsonl,\n"
             "checkpoints/, results.json and report.html to the run folder.\n\n"
+            "Other function classes (task.kind; `xfmr icl --list` shows them with their parameters): noisy_linear,\n"
+            "sparse_linear, ill_conditioned_linear, decision_tree, relu2nn, each with its own baselines.\n\n"
             "Presets:\n"
             "  default  d = 5, 11 points, 4 layers, 2 heads, 64 dims, batch 64 (minutes on 2 cores)\n"
             "  paper    d = 20, 41 points, 12 layers, 8 heads, 256 dims, batch 64, 500k steps (Garg et al.)\n"
@@ -79,6 +95,9 @@ int cmd_icl(int argc, char** argv) {
             "  xfmr icl --set model.kind=lsa --set model.n_layer=1 --set model.n_head=1   (von Oswald et al.'s LSA model)\n"
             "  xfmr icl --config my.json --out runs/x      (JSON with any subset of the keys below)\n"
             "  xfmr icl --resume --out runs/my-run         (continue a stopped or killed run)\n"
+            "  xfmr icl --set task.kind=sparse_linear --set task.sparsity=3   (Garg et al.'s sparse linear functions)\n"
+            "  xfmr icl --set task.kind=decision_tree --preset smoke\n"
+            "  xfmr icl --list                              (the function classes, their parameters and baselines)\n"
             "  xfmr icl --print-config                      (show every key with its value)",
             {{"preset", "default | paper | smoke", "default"},
              {"config", "JSON config file (keys as in --print-config)", ""},
@@ -89,8 +108,13 @@ int cmd_icl(int argc, char** argv) {
              {"threads", "threads (0 = all cores; or XFMR_THREADS)", ""},
              {"resume", "continue the run in --out from its newest checkpoint", "", true},
              {"force", "replace the results of an existing run folder", "", true},
-             {"print-config", "print the resolved configuration and exit", "", true}});
+             {"print-config", "print the resolved configuration and exit", "", true},
+             {"list", "list the function classes (task.kind) with their parameters and baselines", "", true}});
   if (!args.parse(argc, argv)) return 0;
+  if (args.get_bool("list")) {
+    print_task_classes();
+    return 0;
+  }
   if (args.has("threads")) set_num_threads(static_cast<int>(args.get_int("threads")));
 
   const bool resume = args.get_bool("resume");
@@ -132,8 +156,8 @@ int cmd_icl(int argc, char** argv) {
           ? "linear self-attention, " + std::to_string(cfg.model.n_layer) + " layers x " + std::to_string(cfg.model.n_head) + " heads"
           : std::to_string(cfg.model.n_layer) + " layers x " + std::to_string(cfg.model.n_head) + " heads x " +
                 std::to_string(cfg.model.n_embd) + " dims";
-  std::printf("xfmr icl: d = %lld, %lld points, %s, batch %lld, %lld steps, %d thread(s)\n",
-              static_cast<long long>(cfg.task.d), static_cast<long long>(cfg.task.n_points), shape.c_str(),
+  std::printf("xfmr icl: %s, d = %lld, %lld points, %s, batch %lld, %lld steps, %d thread(s)\n",
+              cfg.task.kind.c_str(), static_cast<long long>(cfg.task.d), static_cast<long long>(cfg.task.n_points), shape.c_str(),
               static_cast<long long>(cfg.task.batch), static_cast<long long>(cfg.train.steps), num_threads());
   std::printf("run folder: %s\n", out.c_str());
   std::fflush(stdout);
@@ -154,7 +178,7 @@ int cmd_icl(int argc, char** argv) {
     return 130;
   }
   print_table(r);
-  std::printf("\nchecks (Garg et al.'s claims at this scale):\n");
+  if (!r["checks"].empty()) std::printf("\nchecks (Garg et al.'s claims at this scale):\n");
   for (auto it = r["checks"].begin(); it != r["checks"].end(); ++it) std::printf("  %-40s %s\n", it.key().c_str(), it.value().dump().c_str());
   std::printf("\nresults: %s/results.json\nreport:  %s/report.html\n", out.c_str(), out.c_str());
   return 0;

@@ -10,11 +10,13 @@
 #include <nlohmann/json.hpp>
 
 #include "xfmr/models/icl_transformer.h"
+#include "xfmr/tasks/icl_tasks.h"
 #include "xfmr/train/trainer.h"
 
 namespace xfmr {
 
 struct IclTaskSettings {
+  std::string kind = "linear";   // function class (tasks/icl_tasks.h; `xfmr icl --list`)
   int64_t d = 5;                 // input dimension
   int64_t n_points = 11;         // (x, y) pairs per prompt (2d + 1 by default)
   double noise_std = 0.0;        // y = w·x + noise_std·N(0, 1)
@@ -23,8 +25,14 @@ struct IclTaskSettings {
   int64_t curriculum_dims_start = 2;
   int64_t curriculum_points_start = 5;
   int64_t curriculum_interval = 1000;  // steps between increments (+1 dim, +2 points)
+  int64_t sparsity = 3;          // sparse_linear: non-zero coordinates of w
+  double kappa = 100.0;          // ill_conditioned_linear: condition number of the x covariance
+  int64_t tree_depth = 4;        // decision_tree: depth of the random trees
+  int64_t hidden = 100;          // relu2nn: hidden units of the random networks
   template <class V>
   void visit(V& v) {
+    v("kind", kind, "function class: linear | noisy_linear | sparse_linear | ill_conditioned_linear | "
+                    "decision_tree | relu2nn (xfmr icl --list)");
     v("d", d, "input dimension");
     v("n_points", n_points, "(x, y) pairs per prompt");
     v("noise_std", noise_std, "label noise standard deviation");
@@ -33,7 +41,12 @@ struct IclTaskSettings {
     v("curriculum_dims_start", curriculum_dims_start, "active dims at step 0");
     v("curriculum_points_start", curriculum_points_start, "points per prompt at step 0");
     v("curriculum_interval", curriculum_interval, "steps between curriculum increments");
+    v("sparsity", sparsity, "sparse_linear: non-zero coordinates of w");
+    v("kappa", kappa, "ill_conditioned_linear: condition number of the x covariance");
+    v("tree_depth", tree_depth, "decision_tree: depth of the random trees");
+    v("hidden", hidden, "relu2nn: hidden units of the random networks");
   }
+  IclTaskParams params() const { return {kind, noise_std, sparsity, kappa, tree_depth, hidden}; }
   void validate() const;
 };
 
@@ -43,6 +56,16 @@ struct IclEvalSettings {
   uint64_t seed = 1000003;   // evaluation prompts' seed (never used for training)
   int64_t gd_steps = 10;     // steps of the gradient-descent baseline (its step size is tuned)
   int64_t eval_prompts_during_training = 256;  // prompts for the periodic eval in metrics.jsonl
+  // Baselines of the other function classes (see baselines/catalog.h).
+  double lasso_alpha = 0.01;     // sparse_linear: Lasso's L1 weight (scikit-learn scaling)
+  int64_t newton_iters = 5;      // ill_conditioned_linear: Newton–Schulz iterations
+  int64_t tree_max_depth = 4;    // decision_tree: greedy tree's depth limit
+  int64_t boost_rounds = 100;    // decision_tree: boosting rounds
+  int64_t boost_depth = 4;       // decision_tree: depth of each boosted tree
+  double boost_lr = 0.1;         // decision_tree: boosting shrinkage
+  int64_t net_hidden = 100;      // relu2nn: the trained net's hidden units
+  int64_t net_steps = 500;       // relu2nn: Adam steps per prompt
+  double net_lr = 0.01;          // relu2nn: Adam learning rate
   template <class V>
   void visit(V& v) {
     v("prompts", prompts, "held-out prompts for the final error curves");
@@ -50,6 +73,15 @@ struct IclEvalSettings {
     v("seed", seed, "seed of the evaluation prompts");
     v("gd_steps", gd_steps, "steps of the gradient-descent baseline");
     v("eval_prompts_during_training", eval_prompts_during_training, "prompts for the periodic eval");
+    v("lasso_alpha", lasso_alpha, "lasso baseline: L1 weight (sparse_linear)");
+    v("newton_iters", newton_iters, "iterative-Newton baseline: iterations (ill_conditioned_linear)");
+    v("tree_max_depth", tree_max_depth, "greedy-tree baseline: depth limit (decision_tree)");
+    v("boost_rounds", boost_rounds, "boosted-trees baseline: rounds (decision_tree)");
+    v("boost_depth", boost_depth, "boosted-trees baseline: depth of each tree");
+    v("boost_lr", boost_lr, "boosted-trees baseline: shrinkage in (0, 1]");
+    v("net_hidden", net_hidden, "relu-net baseline: hidden units (relu2nn)");
+    v("net_steps", net_steps, "relu-net baseline: Adam steps on each prompt");
+    v("net_lr", net_lr, "relu-net baseline: Adam learning rate");
   }
   void validate() const;
 };

@@ -1,0 +1,57 @@
+// The registry of in-context-learning function classes behind `xfmr icl` (task.kind): each class samples
+// prompts [B, n, d] x and [B, n] y from a seeded Generator (curriculum-compatible: coordinates >= active_dims are
+// zero), validates its parameters with reasons, and names the baselines drawn beside the model (Garg et al. 2022,
+// Figs. 2, 4–6). `xfmr icl --list` prints this table.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "xfmr/core/rng.h"
+#include "xfmr/tasks/icl_linear.h"
+
+namespace xfmr {
+
+// The union of the classes' parameters (each class reads its own; the config keys are task.<name>).
+struct IclTaskParams {
+  std::string kind = "linear";
+  double noise_std = 0.0;   // linear, noisy_linear, sparse_linear, ill_conditioned_linear
+  int64_t sparsity = 3;     // sparse_linear: non-zero coordinates of w (Garg et al.: 3)
+  double kappa = 100.0;     // ill_conditioned_linear: condition number of the x covariance
+  int64_t tree_depth = 4;   // decision_tree (Garg et al.: 4)
+  int64_t hidden = 100;     // relu2nn: hidden units (Garg et al.: 100)
+};
+
+struct IclTaskParamInfo {
+  std::string key;          // "noise_std" (config key task.<key>)
+  std::string description;
+};
+
+struct IclTaskClass {
+  std::string name;
+  std::string description;                 // one line
+  std::vector<IclTaskParamInfo> params;    // the parameters this class reads
+  std::vector<std::string> baselines;      // names for make_icl_baseline (baselines/catalog.h)
+  // The divisor of the reported squared error: E[f(x)²] at full dimension (d for the linear classes and ReLU
+  // nets, the sparsity for sparse w, 1 for trees), so the zero predictor scores about 1 for every class.
+  int64_t (*error_normalizer)(const IclTaskParams& p, int64_t d);
+};
+
+// All classes, in --list order.
+const std::vector<IclTaskClass>& icl_task_classes();
+// The class named `kind`, or an Error listing the known names.
+const IclTaskClass& icl_task_class(const std::string& kind);
+
+// Checks p for the prompt shape (d, n_points); Error messages name the task.* key and the reason.
+void validate_icl_task(const IclTaskParams& p, int64_t d, int64_t n_points);
+
+// Samples `batch` prompts of class p.kind. For kind "linear" and "noisy_linear" this is exactly
+// sample_icl_linear(batch, n_points, d, active_dims, p.noise_std, gen) (bit-identical draws).
+IclBatch sample_icl_task(const IclTaskParams& p, int64_t batch, int64_t n_points, int64_t d, int64_t active_dims,
+                         Generator& gen);
+
+// True for the classes whose prompts are linear with isotropic x (linear, noisy_linear): the ones Garg et al.'s
+// linear-regression checks and the tuned-GD baseline apply to.
+bool icl_task_is_isotropic_linear(const std::string& kind);
+
+}  // namespace xfmr
