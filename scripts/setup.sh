@@ -8,6 +8,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev  # unit tests
   libbenchmark-dev           # benchmarks
   nlohmann-json3-dev         # JSON for configs, results and fixtures
+  libcpp-httplib-dev         # HTTP server of `xfmr serve`
   python3-torch python3-numpy  # PyTorch parity oracle, run as /usr/bin/python3
   chromium fonts-dejavu-core  # report.html browser test (headless --dump-dom/--screenshot), fixed fonts
 )

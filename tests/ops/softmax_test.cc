@@ -5,7 +5,6 @@
 #include "support/gradcheck.h"
 #include "support/strided_inputs.h"
 #include "support/torch_parity.h"
-#include "xfmr/kernels/cpu/vexp.h"
 #include "xfmr/ops/softmax.h"
 
 using namespace xfmr;
@@ -56,17 +55,3 @@ TEST(SoftmaxErrors, BadInputs) {
   test::expect_error([] { softmax(Tensor::ones({2, 3}, DType::i64), -1); }, {"softmax", "i64"});
 }
 
-TEST(SoftmaxKernel, FastExpMatchesStdExp) {
-  // kern::exp_fast (float) against std::exp in double over the whole useful range; edge values exact.
-  double worst = 0;
-  for (float x = -87.0f; x < 88.0f; x += 0.00037f) {
-    const double ref = std::exp(static_cast<double>(x));
-    worst = std::max(worst, std::fabs(kern::exp_fast(x) - ref) / ref);
-  }
-  EXPECT_LT(worst, 2e-7);
-  EXPECT_EQ(kern::exp_fast(0.0f), 1.0f);
-  EXPECT_EQ(kern::exp_fast(-std::numeric_limits<float>::infinity()), 0.0f);
-  EXPECT_EQ(kern::exp_fast(-100.0f), 0.0f);
-  EXPECT_EQ(kern::exp_fast(100.0f), kern::exp_fast(88.0f));  // saturates (documented)
-  EXPECT_TRUE(std::isnan(kern::exp_fast(std::numeric_limits<float>::quiet_NaN())));
-}

@@ -159,6 +159,11 @@ TEST(SentencePiece, ConstructorFromPiecesForOtherLoaders) {
   EXPECT_EQ(t.encode("ab ba", true), (std::vector<int32_t>{1, 7, 3, 5, 4}));
   EXPECT_EQ(t.encode("abc"), (std::vector<int32_t>{7, 0}));  // 'c' is unknown: <unk>
   EXPECT_EQ(t.decode({1, 7, 3, 5, 4}), "ab ba");
+  // A piece with a space after a letter ("a▁b") lets merges cross spaces: encode must not split the text there.
+  SentencePieceTokenizer x({"<unk>", "▁", "a", "b", "a▁", "a▁b", "▁a"}, {0, -1, -2, -3, -0.5f, -0.2f, -0.1f}, {}, -1, -1,
+                           0);
+  EXPECT_EQ(x.encode("a b"), (std::vector<int32_t>{6, 1, 3}));  // "▁a" (-0.1) first, then nothing crosses
+  EXPECT_EQ(x.encode("ba b"), (std::vector<int32_t>{1, 3, 5}));  // "a▁" (-0.5) then "a▁b" (-0.2)
   test::expect_error([] { SentencePieceTokenizer({"a", "b"}, {0}, {}, -1, -1, -1); }, {"1 scores for 2 pieces"});
   test::expect_error([] { SentencePieceTokenizer({"a"}, {0}, {}, 5, -1, -1); }, {"bos id 5"});
   test::expect_error([&] { t.decode({1, 8}); }, {"sentencepiece", "id 8", "position 1", "out of range [0, 8)"});

@@ -76,6 +76,7 @@ int cmd_icl(int argc, char** argv) {
             "  xfmr icl --out runs/my-run --seed 3 --threads 2\n"
             "  xfmr icl --preset paper --out runs/paper\n"
             "  xfmr icl --set train.steps=5000 --set model.n_layer=2\n"
+            "  xfmr icl --set model.kind=lsa --set model.n_layer=1 --set model.n_head=1   (von Oswald et al.'s LSA model)\n"
             "  xfmr icl --config my.json --out runs/x      (JSON with any subset of the keys below)\n"
             "  xfmr icl --resume --out runs/my-run         (continue a stopped or killed run)\n"
             "  xfmr icl --print-config                      (show every key with its value)",
@@ -126,11 +127,14 @@ int cmd_icl(int argc, char** argv) {
   std::string command = "xfmr icl";
   for (int i = 0; i < argc; ++i) command += std::string(" ") + argv[i];
 
-  std::printf("xfmr icl: d = %lld, %lld points, %lld layers x %lld heads x %lld dims, batch %lld, %lld steps, %d thread(s)\n",
-              static_cast<long long>(cfg.task.d), static_cast<long long>(cfg.task.n_points),
-              static_cast<long long>(cfg.model.n_layer), static_cast<long long>(cfg.model.n_head),
-              static_cast<long long>(cfg.model.n_embd), static_cast<long long>(cfg.task.batch),
-              static_cast<long long>(cfg.train.steps), num_threads());
+  const std::string shape =
+      cfg.model.kind == "lsa"
+          ? "linear self-attention, " + std::to_string(cfg.model.n_layer) + " layers x " + std::to_string(cfg.model.n_head) + " heads"
+          : std::to_string(cfg.model.n_layer) + " layers x " + std::to_string(cfg.model.n_head) + " heads x " +
+                std::to_string(cfg.model.n_embd) + " dims";
+  std::printf("xfmr icl: d = %lld, %lld points, %s, batch %lld, %lld steps, %d thread(s)\n",
+              static_cast<long long>(cfg.task.d), static_cast<long long>(cfg.task.n_points), shape.c_str(),
+              static_cast<long long>(cfg.task.batch), static_cast<long long>(cfg.train.steps), num_threads());
   std::printf("run folder: %s\n", out.c_str());
   std::fflush(stdout);
 

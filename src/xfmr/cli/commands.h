@@ -4,9 +4,11 @@
 namespace xfmr::cli {
 
 int cmd_convert(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
 int cmd_icl(int argc, char** argv);
 int cmd_report(int argc, char** argv);
+int cmd_tokenizer(int argc, char** argv);
 
 }  // namespace xfmr::cli

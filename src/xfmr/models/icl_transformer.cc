@@ -11,17 +11,19 @@ void IclTransformerConfig::validate() const {
   XF_CHECK(n_embd > 0, "model.n_embd must be positive, got ", n_embd);
   XF_CHECK(n_layer > 0, "model.n_layer must be positive, got ", n_layer);
   XF_CHECK(n_head > 0, "model.n_head must be positive, got ", n_head);
+  XF_CHECK(read_in_init_std >= 0, "model.read_in_init_std must be >= 0, got ", read_in_init_std);
+  XF_CHECK(pos_init_std >= 0, "model.pos_init_std must be >= 0, got ", pos_init_std);
   XF_CHECK(n_embd % n_head == 0, "model.n_embd (", n_embd, ") must be divisible by model.n_head (", n_head, ")");
 }
 
 IclTransformer::IclTransformer(const IclTransformerConfig& cfg, Generator& gen, DType dtype)
     : cfg_((cfg.validate(), cfg)),
-      read_in_(cfg.d, cfg.n_embd, true, gen, 0.02, dtype),
+      read_in_(cfg.d, cfg.n_embd, true, gen, cfg.read_in_init_std, dtype),
       ln_f_(cfg.n_embd, 1e-5, true, dtype),
       read_out_(cfg.n_embd, 1, true, gen, 0.02, dtype) {
   register_module("read_in", read_in_);
   Tensor wpe = Tensor::empty({2 * cfg.n_points, cfg.n_embd}, dtype);
-  normal_(wpe, 0.0, 0.01, gen);
+  normal_(wpe, 0.0, cfg.pos_init_std, gen);
   wpe_ = register_parameter("wpe", wpe, /*decay=*/false);
   for (int64_t l = 0; l < cfg.n_layer; ++l) {
     blocks_.push_back(std::make_unique<nn::PreLNBlock>(cfg.n_embd, cfg.n_head, cfg.n_layer, gen, dtype));

@@ -7,7 +7,7 @@
 #include "xfmr/core/autograd.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/kernels/cpu/rowsum.h"
-#include "xfmr/kernels/cpu/vexp.h"
+#include "xfmr/kernels/cpu/vmath.h"
 
 namespace xfmr {
 
@@ -69,7 +69,7 @@ void ce_backward(const T* x, const int64_t* t, const double* lse, T* dx, int64_t
       const T* xr = x + r * C;
       // p = exp((x - max) - log Σ): subtracting max + log Σ in one go would round at the magnitude of max.
       const T m = static_cast<T>(lse[2 * r]), ls = static_cast<T>(lse[2 * r + 1]);
-      for (int64_t c = 0; c < C; ++c) dr[c] = sc * (kern::exp_fast((xr[c] - m) - ls) - off);
+      for (int64_t c = 0; c < C; ++c) dr[c] = sc * (vmath::exp((xr[c] - m) - ls) - off);
       dr[t[r]] -= static_cast<T>(scale * (1.0 - eps));
     }
   });

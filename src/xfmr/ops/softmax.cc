@@ -6,7 +6,7 @@
 #include "xfmr/core/autograd.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/kernels/cpu/rowsum.h"
-#include "xfmr/kernels/cpu/vexp.h"
+#include "xfmr/kernels/cpu/vmath.h"
 
 namespace xfmr {
 
@@ -47,7 +47,7 @@ void softmax_forward(const T* x, T* y, const Lines& l) {
           for (int64_t j = 0; j < n; ++j) yr[j] = (xr[j] - m) - ls;
         } else {
           // exp into y, then normalise by the sum of the values actually stored
-          for (int64_t j = 0; j < n; ++j) yr[j] = kern::exp_fast(xr[j] - m);
+          for (int64_t j = 0; j < n; ++j) yr[j] = vmath::exp(xr[j] - m);
           const T inv = static_cast<T>(1.0 / kern::row_sum(yr, n));
           for (int64_t j = 0; j < n; ++j) yr[j] *= inv;
         }
@@ -55,13 +55,13 @@ void softmax_forward(const T* x, T* y, const Lines& l) {
         T m = xr[0];
         for (int64_t j = 1; j < n; ++j) m = std::max(m, xr[j * st]);
         double s = 0;
-        for (int64_t j = 0; j < n; ++j) s += static_cast<double>(kern::exp_fast(xr[j * st] - m));
+        for (int64_t j = 0; j < n; ++j) s += static_cast<double>(vmath::exp(xr[j * st] - m));
         if constexpr (LOG) {
           const T ls = static_cast<T>(std::log(s));
           for (int64_t j = 0; j < n; ++j) yr[j * st] = xr[j * st] - m - ls;
         } else {
           const T inv = static_cast<T>(1.0 / s);
-          for (int64_t j = 0; j < n; ++j) yr[j * st] = kern::exp_fast(xr[j * st] - m) * inv;
+          for (int64_t j = 0; j < n; ++j) yr[j * st] = vmath::exp(xr[j * st] - m) * inv;
         }
       }
     }
@@ -81,7 +81,7 @@ void softmax_backward(const T* y, const T* g, T* dx, const Lines& l) {
       if (st == 1) {
         if constexpr (LOG) {
           const T s = static_cast<T>(kern::row_sum(gr, n));
-          for (int64_t j = 0; j < n; ++j) dr[j] = gr[j] - kern::exp_fast(yr[j]) * s;
+          for (int64_t j = 0; j < n; ++j) dr[j] = gr[j] - vmath::exp(yr[j]) * s;
         } else {
           const T s = static_cast<T>(kern::row_dot(gr, yr, n));
           for (int64_t j = 0; j < n; ++j) dr[j] = yr[j] * (gr[j] - s);
@@ -93,7 +93,7 @@ void softmax_backward(const T* y, const T* g, T* dx, const Lines& l) {
         const T s = static_cast<T>(acc);
         for (int64_t j = 0; j < n; ++j) {
           const int64_t k = j * st;
-          dr[k] = LOG ? gr[k] - kern::exp_fast(yr[k]) * s : yr[k] * (gr[k] - s);
+          dr[k] = LOG ? gr[k] - vmath::exp(yr[k]) * s : yr[k] * (gr[k] - s);
         }
       }
     }

@@ -12,6 +12,7 @@
 #include "xfmr/eval/error_curve.h"
 #include "xfmr/io/config.h"
 #include "xfmr/io/file_util.h"
+#include "xfmr/models/lsa.h"
 #include "xfmr/ops/index.h"
 #include "xfmr/ops/loss.h"
 #include "xfmr/ops/view.h"
@@ -42,10 +43,17 @@ void IclEvalSettings::validate() const {
 
 void IclConfig::validate() const {
   task.validate();
-  models::IclTransformerConfig m = model;
-  m.d = task.d;
-  m.n_points = task.n_points;
-  m.validate();
+  if (model.kind == "gpt") {
+    models::IclTransformerConfig m = model;
+    m.d = task.d;
+    m.n_points = task.n_points;
+    m.validate();
+  } else if (model.kind == "lsa") {
+    XF_CHECK(model.n_layer > 0, "model.n_layer must be positive, got ", model.n_layer);
+    XF_CHECK(model.n_head > 0, "model.n_head must be positive, got ", model.n_head);
+  } else {
+    throw Error("model.kind must be gpt or lsa, got '" + model.kind + "'");
+  }
   train.validate();
   eval.validate();
 }
@@ -54,7 +62,7 @@ IclConfig icl_preset(const std::string& name) {
   IclConfig c;
   if (name == "default") {
     // Constant lr after warm-up: in side-by-side trials it left the early plateau sooner than cosine decay.
-    c.train.steps = 20000;
+    c.train.steps = 12000;
     c.train.lr = 1e-3;
     c.train.warmup = 500;
     c.train.schedule = "constant";
@@ -97,12 +105,31 @@ IclConfig icl_preset(const std::string& name) {
 
 namespace {
 
-models::IclTransformerConfig model_config(const IclConfig& cfg) {
-  models::IclTransformerConfig m = cfg.model;
-  m.d = cfg.task.d;
-  m.n_points = cfg.task.n_points;
-  return m;
-}
+// The trained model behind one interface: predictions at the x positions of an interleaved prompt.
+class IclModel {
+ public:
+  IclModel(const IclConfig& cfg, Generator& init) {
+    if (cfg.model.kind == "lsa") {
+      models::LsaConfig m;
+      m.d = cfg.task.d;
+      m.n_layer = cfg.model.n_layer;
+      m.n_head = cfg.model.n_head;
+      lsa_ = std::make_unique<models::LinearSelfAttentionModel>(m, init);
+    } else {
+      models::IclTransformerConfig m = cfg.model;
+      m.d = cfg.task.d;
+      m.n_points = cfg.task.n_points;
+      gpt_ = std::make_unique<models::IclTransformer>(m, init);
+    }
+  }
+  Module& module() { return gpt_ ? static_cast<Module&>(*gpt_) : *lsa_; }
+  // zs: [B, 2n, d] interleaved prompt -> [B, n]
+  Tensor forward(const Tensor& zs) const { return gpt_ ? gpt_->forward(zs) : lsa_->forward_interleaved(zs); }
+
+ private:
+  std::unique_ptr<models::IclTransformer> gpt_;
+  std::unique_ptr<models::LinearSelfAttentionModel> lsa_;
+};
 
 IclBatch chunk(const IclBatch& b, int64_t begin, int64_t end) {
   return {contiguous(slice(b.xs, 0, begin, end)), contiguous(slice(b.ys, 0, begin, end)),
@@ -110,7 +137,7 @@ IclBatch chunk(const IclBatch& b, int64_t begin, int64_t end) {
 }
 
 // The transformer's predictions [P, n] for every prompt (read at the x positions), without autograd.
-Tensor transformer_predictions(const models::IclTransformer& model, const IclBatch& prompts) {
+Tensor transformer_predictions(const IclModel& model, const IclBatch& prompts) {
   NoGradGuard ng;
   const int64_t P = prompts.xs.size(0), step = 256;
   std::vector<Tensor> parts;
@@ -122,7 +149,7 @@ class IclTrainTask : public TrainTask {
  public:
   explicit IclTrainTask(const IclConfig& cfg) : cfg_(cfg) {
     Generator init(cfg.seed);
-    model_ = std::make_unique<models::IclTransformer>(model_config(cfg), init);
+    model_ = std::make_unique<IclModel>(cfg, init);
     curriculum_ = cfg.task.curriculum
                       ? Curriculum{cfg.task.curriculum_dims_start, cfg.task.d, 1, cfg.task.curriculum_points_start,
                                    cfg.task.n_points, 2, cfg.task.curriculum_interval}
@@ -131,8 +158,8 @@ class IclTrainTask : public TrainTask {
     eval_prompts_ = sample_icl_linear(cfg.eval.eval_prompts_during_training, cfg.task.n_points, cfg.task.d,
                                       cfg.task.d, cfg.task.noise_std, eval_gen);
   }
-  Module& model() override { return *model_; }
-  const models::IclTransformer& icl_model() const { return *model_; }
+  Module& model() override { return model_->module(); }
+  const IclModel& icl_model() const { return *model_; }
 
   Tensor loss(int64_t step, Generator& data) override {
     const auto [dims, points] = curriculum_.at(step);
@@ -161,7 +188,7 @@ class IclTrainTask : public TrainTask {
 
  private:
   IclConfig cfg_;
-  std::unique_ptr<models::IclTransformer> model_;
+  std::unique_ptr<IclModel> model_;
   Curriculum curriculum_;
   IclBatch eval_prompts_;
 };
@@ -208,6 +235,7 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
   res["title"] = "In-context linear regression (Garg et al. 2022): d = " + std::to_string(cfg.task.d);
   res["command"] = command;
   res["d"] = cfg.task.d;
+  res["model_kind"] = cfg.model.kind;
   res["config"] = to_plain_json(cfg);
   res["steps_done"] = tr.steps_done;
   res["interrupted"] = tr.interrupted;

@@ -54,9 +54,20 @@ struct IclEvalSettings {
   void validate() const;
 };
 
+// The model: "gpt" (Garg et al.'s GPT-2 decoder, the IclTransformerConfig fields) or "lsa" (linear self-attention
+// only, von Oswald et al. 2023; uses n_layer and n_head, ignores the GPT-only fields).
+struct IclModelSettings : models::IclTransformerConfig {
+  std::string kind = "gpt";
+  template <class V>
+  void visit(V& v) {
+    v("kind", kind, "gpt (GPT-2 decoder) | lsa (linear self-attention only, von Oswald et al.)");
+    models::IclTransformerConfig::visit(v);
+  }
+};
+
 struct IclConfig {
   IclTaskSettings task;
-  models::IclTransformerConfig model;
+  IclModelSettings model;
   TrainConfig train;
   IclEvalSettings eval;
   uint64_t seed = 0;  // model initialisation (train.seed drives the training prompts)

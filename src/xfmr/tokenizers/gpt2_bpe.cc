@@ -142,6 +142,11 @@ int32_t Gpt2BpeTokenizer::token_id(const std::string& display) const {
   return it == display_to_id_.end() ? -1 : it->second;
 }
 
+void Gpt2BpeTokenizer::clear_cache() const {
+  std::lock_guard<std::mutex> lock(cache_->mu);
+  cache_->map.clear();
+}
+
 // BPE on one pre-token. Symbols form a linked list over the word's bytes; a min-heap holds candidate pairs keyed by
 // (merge rank, position), so the lowest-rank pair merges first and equal pairs merge left to right, which is what
 // encoder.py's "merge every occurrence of the best bigram" loop produces. Stale heap entries are skipped.

@@ -51,6 +51,8 @@ class Gpt2BpeTokenizer final : public Tokenizer {
   std::string kind() const override { return "gpt2-bpe"; }
 
   int32_t token_id(const std::string& display) const;  // -1 when absent
+  // Empties the pre-token cache (for cold-start benchmarks; encoding refills it).
+  void clear_cache() const;
   size_t num_merges() const { return n_merges_; }
 
  private:
@@ -74,7 +76,7 @@ class Gpt2BpeTokenizer final : public Tokenizer {
 // OpenAI/HF GPT-2 files: vocab.json ({"token": id}) and merges.txt (optional "#version" line, then "left right").
 std::unique_ptr<Gpt2BpeTokenizer> load_gpt2_vocab_merges(const std::string& vocab_json, const std::string& merges_txt);
 // HF tokenizer.json with model.type "BPE" and a ByteLevel pre-tokenizer; merges as "a b" strings or [a, b] pairs;
-// added_tokens marked special become special tokens.
+// added_tokens are matched literally in the text (as HF does) and decode to their text.
 std::unique_ptr<Gpt2BpeTokenizer> load_hf_tokenizer_json(const std::string& path);
 std::unique_ptr<Gpt2BpeTokenizer> parse_hf_tokenizer_json(const std::string& json_text, const std::string& what);
 

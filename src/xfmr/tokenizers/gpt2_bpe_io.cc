@@ -105,7 +105,7 @@ std::unique_ptr<Gpt2BpeTokenizer> parse_hf_tokenizer_json(const std::string& jso
                "'", what, "': an added_tokens entry lacks an integer \"id\" or a string \"content\"");
       const std::string content = t["content"].get<std::string>();
       vocab.emplace(content, t["id"].get<int32_t>());
-      if (t.value("special", false)) specials.push_back(content);
+      specials.push_back(content);  // HF matches every added token in the text, special or not
     }
   }
   return with_context(what, [&] { return std::make_unique<Gpt2BpeTokenizer>(vocab, merges, specials); });

@@ -92,12 +92,16 @@ SentencePieceTokenizer::SentencePieceTokenizer(std::vector<std::string> pieces, 
   }
   // Byte fallback needs all 256 byte pieces; a partial set would leave some bytes unencodable.
   XF_CHECK(n_bytes == 0 || n_bytes == 256, "sentencepiece: only ", n_bytes, " of the 256 <0xNN> byte pieces exist");
+  split_at_spaces_ = true;
+  for (const auto& [p, id] : mergeable_)
+    for (size_t k = 1; k < p.size(); ++k)
+      if (p[k] == ' ' && p[k - 1] != ' ') split_at_spaces_ = false;
   // Every way to write a mergeable piece as two mergeable pieces (split at a character boundary) is a merge rule.
   for (const auto& [p, id] : mergeable_) {
     for (size_t k = utf8_next(p, 0).len; k < p.size(); k += static_cast<size_t>(utf8_next(p, k).len)) {
-      const auto a = mergeable_.find(p.substr(0, k));
+      const auto a = mergeable_.find(std::string_view(p).substr(0, k));
       if (a == mergeable_.end()) continue;
-      const auto b = mergeable_.find(p.substr(k));
+      const auto b = mergeable_.find(std::string_view(p).substr(k));
       if (b == mergeable_.end()) continue;
       pair_to_piece_.emplace(pair_key(a->second, b->second), id);
     }
@@ -131,16 +135,34 @@ std::vector<int32_t> SentencePieceTokenizer::encode(std::string_view text, bool 
   }
   if (norm.empty()) return out;
   if (opt_.add_dummy_prefix) norm.insert(norm.begin(), ' ');
+  if (!split_at_spaces_) {
+    encode_piece(norm, 0, out);
+    return out;
+  }
+  // No piece has a space after a non-space character, so no merge crosses the start of a space that follows a
+  // non-space: BPE on each such chunk separately gives the same ids, with small heaps instead of one over the text.
+  size_t start = 0;
+  for (size_t i = 1; i < norm.size(); ++i) {
+    if (norm[i] == ' ' && norm[i - 1] != ' ') {
+      encode_piece(std::string_view(norm).substr(start, i - start), start, out);
+      start = i;
+    }
+  }
+  encode_piece(std::string_view(norm).substr(start), start, out);
+  return out;
+}
 
+// BPE over one chunk of the normalized text (offset: its byte offset there, for error messages).
+void SentencePieceTokenizer::encode_piece(std::string_view norm, size_t offset, std::vector<int32_t>& out) const {
   // Symbols: one per UTF-8 character (an invalid byte is its own symbol), linked so merges are O(1).
   struct Sym {
     int32_t id, prev, next, start, len;
   };
-  std::vector<Sym> sym;
-  sym.reserve(norm.size());
+  thread_local std::vector<Sym> sym;
+  sym.clear();
   for (size_t i = 0; i < norm.size();) {
     const Utf8Unit u = utf8_next(norm, i);
-    const auto it = mergeable_.find(norm.substr(i, static_cast<size_t>(u.len)));
+    const auto it = mergeable_.find(std::string_view(norm).substr(i, static_cast<size_t>(u.len)));
     const auto k = static_cast<int32_t>(sym.size());
     sym.push_back({it == mergeable_.end() ? -1 : it->second, k - 1, -1, static_cast<int32_t>(i), u.len});
     if (k > 0) sym[k - 1].next = k;
@@ -153,7 +175,8 @@ std::vector<int32_t> SentencePieceTokenizer::encode(std::string_view text, bool 
     int32_t pos, left_id, right_id, merged;
     bool operator<(const Cand& o) const { return score != o.score ? score < o.score : pos > o.pos; }
   };
-  std::vector<Cand> heap;
+  thread_local std::vector<Cand> heap;
+  heap.clear();
   auto push = [&](int32_t pos) {
     if (pos < 0) return;
     const int32_t nx = sym[pos].next;
@@ -186,12 +209,12 @@ std::vector<int32_t> SentencePieceTokenizer::encode(std::string_view text, bool 
       for (int32_t k = 0; k < sym[i].len; ++k)
         out.push_back(byte_ids_[static_cast<unsigned char>(norm[static_cast<size_t>(sym[i].start + k)])]);
     } else {
-      XF_CHECK(unk_ >= 0, "sentencepiece: character at byte offset ", sym[i].start - (opt_.add_dummy_prefix ? 1 : 0),
+      XF_CHECK(unk_ >= 0, "sentencepiece: the character at byte offset ",
+               offset + static_cast<size_t>(sym[i].start) - (opt_.add_dummy_prefix ? 1 : 0),
                " is not in the vocabulary, which has neither byte fallback nor <unk>");
       out.push_back(unk_);
     }
   }
-  return out;
 }
 
 std::string SentencePieceTokenizer::decode_token(int32_t prev, int32_t id) const {

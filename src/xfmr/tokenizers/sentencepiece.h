@@ -58,13 +58,20 @@ class SentencePieceTokenizer final : public Tokenizer {
   bool has_byte_fallback() const { return byte_ids_[0] >= 0; }
 
  private:
+  void encode_piece(std::string_view norm, size_t offset, std::vector<int32_t>& out) const;
+
   std::vector<std::string> pieces_;
   std::vector<float> scores_;
   std::vector<PieceType> types_;
   int32_t bos_, eos_, unk_;
   Options opt_;
+  bool split_at_spaces_ = false;  // no piece has a space after a non-space (true for Llama): see encode()
   int32_t byte_ids_[256];
-  std::unordered_map<std::string, int32_t> mergeable_;  // normal/user-defined piece -> id
+  struct StrHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, int32_t, StrHash, std::equal_to<>> mergeable_;  // normal/user-defined piece -> id
   std::unordered_map<uint64_t, int32_t> pair_to_piece_;  // (left id, right id) -> merged piece id
 };
 

@@ -10,7 +10,7 @@
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/kernels/cpu/attention_gemm.h"
-#include "xfmr/kernels/cpu/fast_exp.h"
+#include "xfmr/kernels/cpu/vmath.h"
 
 namespace xfmr::kernels {
 
@@ -93,7 +93,7 @@ T exp_shift_sum(T* row, int64_t n, T shift) {
   T sum = 0;
 #pragma omp simd reduction(+ : sum)
   for (int64_t c = 0; c < n; ++c) {
-    const T e = fast_exp(row[c] - shift);
+    const T e = vmath::exp(row[c] - shift);
     row[c] = e;
     sum += e;
   }
@@ -318,7 +318,7 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
                 const T* mc = M + i0 * ms[2] + (j0 + c) * ms[3];
                 for (int64_t r = r_first; r < nr; ++r) col[r] += mc[r * ms[2]];
               }
-              for (int64_t r = r_first; r < nr; ++r) col[r] = fast_exp(col[r] - Li[r]);
+              for (int64_t r = r_first; r < nr; ++r) col[r] = vmath::exp(col[r] - Li[r]);
             }
             gemm(false, false, nc, p.Dv, nr, T(1), Pt, tl.br, dOi, p.Dv, T(1), dVj, p.Dv);   // dV += Pᵀ dO
             gemm(false, false, nc, nr, p.Dv, T(1), Vj, p.Dv, dOti, p.T, T(0), dSt, tl.br);   // dPᵀ = V dOᵀ

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "xfmr/kernels/cpu/vexp.h"
+#include "xfmr/kernels/cpu/vmath.h"
 
 namespace xfmr::kern {
 
@@ -61,12 +61,12 @@ inline T row_max(const T* x, int64_t n) {
   return m;
 }
 
-// Σ exp(x[i] - shift), with the vectorisable exp of vexp.h
+// Σ exp(x[i] - shift), with the vectorisable exp of vmath.h
 template <class T>
 inline double row_exp_sum(const T* x, T shift, int64_t n) {
   double s = 0;
 #pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(exp_fast(x[i] - shift));
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(vmath::exp(x[i] - shift));
   return s;
 }
 

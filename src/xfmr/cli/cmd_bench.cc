@@ -1,0 +1,81 @@
+// xfmr bench <workload>: one JSON line of steady-state speed, with the same presets, flags and fields as the
+// PyTorch peer scripts in ../shared/bench, for side-by-side ratios.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "xfmr/cli/args.h"
+#include "xfmr/cli/commands.h"
+#include "xfmr/core/check.h"
+#include "xfmr/core/parallel.h"
+#include "xfmr/run/bench.h"
+
+namespace xfmr::cli {
+
+namespace {
+
+const char* kUsage =
+    "usage: xfmr bench <workload> [options]\n\n"
+    "Times a workload after untimed warm-up steps and prints one JSON line (steps_per_s, tokens_per_s,\n"
+    "step_ms, median_ms, cpu_ms_per_step, peak_rss_mb, ...), with the fields of the PyTorch peer scripts in\n"
+    "../shared/bench, so the two can be compared as ratios in one run on the same machine.\n\n"
+    "Workloads:\n"
+    "  train-icl   one training step (forward, backward, clip, AdamW) of the in-context regression model;\n"
+    "              peer: torch_icl_linear.py. Presets: small (d 5, 11 points, 4 layers x 2 heads x 64 dims,\n"
+    "              batch 64), paper (d 20, 41 points, 12 x 8 x 256, batch 64)\n\n"
+    "Examples:\n"
+    "  xfmr bench train-icl --preset small --threads 1 --steps 200\n"
+    "  xfmr bench train-icl --preset paper --threads 2 --steps 5 --warmup 1\n"
+    "  xfmr bench train-icl --n_layer 2 --batch 128\n"
+    "  /usr/bin/python3 ../shared/bench/torch_icl_linear.py --preset small --threads 1 --steps 200   (the peer)";
+
+int bench_train_icl_cmd(int argc, char** argv) {
+  Args args("bench train-icl", kUsage,
+            {{"preset", "small | paper", "small"},
+             {"threads", "threads", "1"},
+             {"steps", "timed steps", "50"},
+             {"warmup", "untimed warm-up steps", "5"},
+             {"seed", "seed of the initialisation and the prompts", "0"},
+             {"lr", "AdamW learning rate", "1e-4"},
+             {"d", "override the preset's input dimension", ""},
+             {"n_points", "override the preset's points per prompt", ""},
+             {"n_layer", "override the preset's layers", ""},
+             {"n_head", "override the preset's heads", ""},
+             {"n_embd", "override the preset's width", ""},
+             {"batch", "override the preset's batch", ""}});
+  if (!args.parse(argc, argv)) return 0;
+  const int64_t threads = args.get_int("threads");
+  XF_CHECK(threads >= 1, "bench: --threads must be >= 1, got ", threads);
+  set_num_threads(static_cast<int>(threads));
+  TrainIclBench opt;
+  opt.preset = args.get("preset");
+  opt.steps = args.get_int("steps");
+  opt.warmup = args.get_int("warmup");
+  opt.seed = static_cast<uint64_t>(args.get_int("seed"));
+  opt.lr = args.get_double("lr");
+  auto shape = [&](const char* name, int64_t& field) {
+    if (args.has(name)) field = args.get_int(name);
+  };
+  shape("d", opt.d);
+  shape("n_points", opt.n_points);
+  shape("n_layer", opt.n_layer);
+  shape("n_head", opt.n_head);
+  shape("n_embd", opt.n_embd);
+  shape("batch", opt.batch);
+  std::printf("%s\n", bench_train_icl(opt).dump().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+  if (argc < 1 || !std::strcmp(argv[0], "--help") || !std::strcmp(argv[0], "-h")) {
+    std::puts(kUsage);
+    return argc < 1 ? 2 : 0;
+  }
+  const std::string what = argv[0];
+  if (what == "train-icl") return bench_train_icl_cmd(argc - 1, argv + 1);
+  throw Error("bench: unknown workload '" + what + "' (known: train-icl)");
+}
+
+}  // namespace xfmr::cli

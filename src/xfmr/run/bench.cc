@@ -1,0 +1,122 @@
+#include "xfmr/run/bench.h"
+
+#include <sys/resource.h>
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "xfmr/core/check.h"
+#include "xfmr/core/parallel.h"
+#include "xfmr/core/rng.h"
+#include "xfmr/models/icl_transformer.h"
+#include "xfmr/ops/loss.h"
+#include "xfmr/tasks/icl_linear.h"
+#include "xfmr/train/clip.h"
+#include "xfmr/train/optimizer.h"
+
+namespace xfmr {
+
+namespace {
+
+// Process CPU time (all threads), beside wall time: on a shared machine wall time includes waits for a core.
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+void pick(int64_t& field, int64_t given, const char* name) {
+  if (given < 0) return;
+  XF_CHECK(given > 0, "bench: --", name, " must be positive, got ", given);
+  field = given;
+}
+
+}  // namespace
+
+double peak_rss_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;
+}
+
+nlohmann::ordered_json bench_train_icl(const TrainIclBench& opt) {
+  models::IclTransformerConfig mc;
+  int64_t batch = 64;
+  if (opt.preset == "small") {
+    mc.d = 5, mc.n_points = 11, mc.n_layer = 4, mc.n_head = 2, mc.n_embd = 64;
+  } else if (opt.preset == "paper") {
+    mc.d = 20, mc.n_points = 41, mc.n_layer = 12, mc.n_head = 8, mc.n_embd = 256;
+  } else {
+    throw Error("bench train-icl: unknown preset '" + opt.preset + "' (known: small, paper)");
+  }
+  pick(mc.d, opt.d, "d");
+  pick(mc.n_points, opt.n_points, "n_points");
+  pick(mc.n_layer, opt.n_layer, "n_layer");
+  pick(mc.n_head, opt.n_head, "n_head");
+  pick(mc.n_embd, opt.n_embd, "n_embd");
+  pick(batch, opt.batch, "batch");
+  XF_CHECK(opt.steps >= 1 && opt.warmup >= 0, "bench: --steps must be >= 1 and --warmup >= 0");
+  XF_CHECK(opt.lr > 0, "bench: --lr must be positive");
+
+  Generator init(opt.seed), data(opt.seed + 1);
+  models::IclTransformer model(mc, init);
+  const std::vector<Tensor> params = model.parameters();
+  AdamW adamw(model.named_parameters(), opt.lr, 0.9, 0.999, 1e-8, 0.01);
+  auto step = [&] {
+    const IclBatch b = sample_icl_linear(batch, mc.n_points, mc.d, mc.d, 0.0, data);
+    adamw.zero_grad();
+    Tensor loss = mse_loss(model.forward(interleave_prompt(b)), b.ys);
+    loss.backward();
+    clip_grad_norm(params, 1.0);
+    adamw.step();
+    return loss.item();
+  };
+
+  double first_loss = 0, loss = 0;
+  for (int64_t i = 0; i < opt.warmup; ++i) {
+    loss = step();
+    if (i == 0) first_loss = loss;
+  }
+  using clock = std::chrono::steady_clock;
+  std::vector<double> ms(static_cast<size_t>(opt.steps));
+  const double c0 = cpu_seconds();
+  const auto t0 = clock::now();
+  for (int64_t i = 0; i < opt.steps; ++i) {
+    const auto s0 = clock::now();
+    loss = step();
+    ms[static_cast<size_t>(i)] = std::chrono::duration<double, std::milli>(clock::now() - s0).count();
+    if (opt.warmup == 0 && i == 0) first_loss = loss;
+  }
+  const double total = std::chrono::duration<double>(clock::now() - t0).count();
+  const double cpu = cpu_seconds() - c0;
+  std::sort(ms.begin(), ms.end());
+  const double tokens_per_step = static_cast<double>(batch * 2 * mc.n_points);
+  const double n = static_cast<double>(opt.steps);
+
+  nlohmann::ordered_json j;
+  j["bench"] = "xfmr_icl_linear";
+  j["preset"] = opt.preset;
+  j["d"] = mc.d;
+  j["n_points"] = mc.n_points;
+  j["n_layer"] = mc.n_layer;
+  j["n_head"] = mc.n_head;
+  j["n_embd"] = mc.n_embd;
+  j["batch"] = batch;
+  j["threads"] = num_threads();
+  j["params"] = model.num_parameters();
+  j["warmup"] = opt.warmup;
+  j["steps"] = opt.steps;
+  j["step_ms"] = 1e3 * total / n;
+  j["median_ms"] = ms[ms.size() / 2];
+  j["cpu_ms_per_step"] = 1e3 * cpu / n;
+  j["steps_per_s"] = n / total;
+  j["tokens_per_s"] = tokens_per_step * n / total;
+  j["peak_rss_mb"] = peak_rss_mb();
+  j["first_loss"] = first_loss;
+  j["final_loss"] = loss;
+  return j;
+}
+
+}  // namespace xfmr

@@ -1,0 +1,28 @@
+// `xfmr bench`: steady-state speed of one workload, printed as one JSON line whose fields match the PyTorch peer
+// scripts in ../shared/bench (torch_icl_linear.py, ...), so a script can put the two side by side as ratios.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace xfmr {
+
+// One training step of Garg et al.'s in-context regression model (fresh prompts, forward, MSE, backward,
+// global-norm clip 1.0, AdamW), as torch_icl_linear.py times it. Shape fields < 0 keep the preset's value.
+struct TrainIclBench {
+  std::string preset = "small";  // small: d 5, 11 points, 4x2x64, batch 64; paper: d 20, 41 points, 12x8x256
+  int64_t d = -1, n_points = -1, n_layer = -1, n_head = -1, n_embd = -1, batch = -1;
+  int64_t steps = 50, warmup = 5;
+  uint64_t seed = 0;
+  double lr = 1e-4;
+};
+
+// Runs `warmup` untimed then `steps` timed steps on the current thread count; returns the JSON record:
+// steps_per_s, step_ms (mean), median_ms, cpu_ms_per_step, tokens_per_s, peak_rss_mb, params, first/final loss.
+nlohmann::ordered_json bench_train_icl(const TrainIclBench& opt);
+
+// Peak resident set size of this process so far, in MiB.
+double peak_rss_mb();
+
+}  // namespace xfmr

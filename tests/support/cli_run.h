@@ -1,0 +1,40 @@
+// Running the built `xfmr` binary from end-to-end tests: its exit code and output, and scratch folders.
+#pragma once
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace xfmr::test {
+
+struct CliResult {
+  int code;         // exit status (-1 when killed by a signal)
+  std::string out;  // stdout + stderr, interleaved
+};
+
+// Runs `xfmr ARGS` (the binary built with the tests, or $XFMR_BIN) through the shell.
+inline CliResult run_xfmr(const std::string& args) {
+  const char* env = std::getenv("XFMR_BIN");
+  const std::string cmd = std::string(env ? env : XFMR_CLI_PATH) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// A fresh folder under the system temp dir, named after `tag`.
+inline std::string temp_dir(const std::string& tag) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / ("xfmr_e2e_" + tag + "_XXXXXX")).string();
+  return mkdtemp(tmpl.data());
+}
+
+inline int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+}  // namespace xfmr::test
