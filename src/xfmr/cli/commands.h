@@ -9,6 +9,7 @@ int cmd_demo(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
 int cmd_icl(int argc, char** argv);
 int cmd_report(int argc, char** argv);
+int cmd_serve(int argc, char** argv);
 int cmd_tokenizer(int argc, char** argv);
 
 }  // namespace xfmr::cli
