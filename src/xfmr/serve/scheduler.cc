@@ -9,7 +9,8 @@ namespace xfmr::serve {
 
 // ---- Job ----
 
-Job::Job(std::vector<int32_t> prompt, infer::GenerateOptions opt) : prompt_(std::move(prompt)), opt_(std::move(opt)) {
+Job::Job(std::vector<int32_t> prompt, infer::GenerateOptions opt, bool streaming)
+    : prompt_(std::move(prompt)), opt_(std::move(opt)), streaming_(streaming) {
   XF_CHECK(!prompt_.empty(), "serve: a job needs at least one prompt token");
   XF_CHECK(opt_.max_tokens >= 0, "serve: max tokens ", opt_.max_tokens, " must be >= 0");
   for (const std::string& s : opt_.stop) XF_CHECK(!s.empty(), "serve: empty stop string");
@@ -43,7 +44,7 @@ void Job::push_text(std::string_view piece) {
     std::lock_guard<std::mutex> lk(m_);
     pending_ += piece;
   }
-  cv_.notify_all();
+  if (streaming_) cv_.notify_all();
 }
 
 void Job::finish(std::string stop_reason, int64_t completion_tokens, std::string error) {
@@ -239,7 +240,7 @@ void Scheduler::loop() {
       tokens += s->generated - gen0;
       prompt_tokens += std::min<int64_t>(s->fed, s->job->prompt().size()) - fed0;
       if (done) {
-        cancelled += s->job->cancelled() ? 1 : 0;
+        cancelled += s->job->stop_reason() == "error" && s->job->error() == "cancelled" ? 1 : 0;
         ++finished;
         s->job.reset();
       }

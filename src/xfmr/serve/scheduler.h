@@ -30,7 +30,9 @@ namespace xfmr::serve {
 class Job {
  public:
   // prompt: token ids (at least one); opt as for infer::generate (stop strings need the scheduler's tokenizer).
-  Job(std::vector<int32_t> prompt, infer::GenerateOptions opt);
+  // streaming: the waiter is woken for every piece of text; otherwise only at the end (a non-streaming
+  // request's thread then sleeps through the whole generation instead of waking once per token).
+  Job(std::vector<int32_t> prompt, infer::GenerateOptions opt, bool streaming = true);
 
   const std::vector<int32_t>& prompt() const { return prompt_; }
   const infer::GenerateOptions& options() const { return opt_; }
@@ -55,6 +57,7 @@ class Job {
  private:
   std::vector<int32_t> prompt_;
   infer::GenerateOptions opt_;
+  bool streaming_;
   std::atomic<bool> cancelled_{false};
   mutable std::mutex m_;
   std::condition_variable cv_;

@@ -197,7 +197,7 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
   go.max_tokens = cr.max_tokens;
   go.sampler = cr.sampler;
   go.stop = cr.stop;
-  auto job = std::make_shared<Job>(std::move(ids), std::move(go));
+  auto job = std::make_shared<Job>(std::move(ids), std::move(go), cr.stream);
   if (!scheduler.submit(job)) {
     res.set_header("Retry-After", "1");
     return send_error(res, 503, "the server is busy: every slot is in use and the queue is full", "server_error",
@@ -208,7 +208,7 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
   if (cr.stream) return stream(res, std::move(job), std::move(head), cr.include_usage);
 
   std::string text;
-  while (!job->take(text, 1000)) {
+  while (!job->take(text, 60000)) {
   }
   if (job->stop_reason() == "error")
     return send_error(res, 503, "generation failed: " + job->error(), "server_error");
