@@ -9,7 +9,7 @@
 
 #include <chrono>
 #include <cstdio>
-#include <regex>
+#include <cstdlib>
 #include <thread>
 
 #include "infer/stories_data.h"
@@ -74,9 +74,10 @@ struct ServeProcess {
 TEST(ServeCli, ListensAnswersAndStopsOnSigterm) {
   ServeProcess p({"--model", xfmr::test::stories_bin(), "--port", "0", "--max-slots", "2", "--threads", "1"});
   const std::string first = p.line();
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(first, m, std::regex("http://127\\.0\\.0\\.1:([0-9]+)"))) << first;
-  const int port = std::stoi(m[1]);
+  const std::string url = "http://127.0.0.1:";
+  const size_t at = first.find(url);
+  ASSERT_NE(at, std::string::npos) << first;
+  const int port = std::atoi(first.c_str() + at + url.size());
   ASSERT_GT(port, 0);
 
   httplib::Client c("127.0.0.1", port);

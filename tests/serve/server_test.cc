@@ -363,10 +363,16 @@ TEST(ServeServer, StopEndsQueuedAndRunningRequests) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 3; ++i)
     threads.emplace_back([&, i] { replies[i] = post(port, "/v1/completions", completion_body("Once upon a time", 400)); });
-  for (int i = 0; i < 2000 && server->scheduler().stats().waiting < 2; ++i)
+  const auto all_in = [&] {
+    const auto st = server->scheduler().stats();
+    return st.active == 1 && st.waiting == 2;
+  };
+  for (int i = 0; i < 5000 && !all_in(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_TRUE(all_in());
   server->stop();
   for (auto& t : threads) t.join();
+  EXPECT_EQ(post(port, "/v1/completions", completion_body("Hi", 2)).status, -1);  // no longer listening
   for (const Reply& r : replies) {
     EXPECT_EQ(r.status, 503) << r.raw;
     EXPECT_NE(r.raw.find("shutting down"), std::string::npos) << r.raw;

@@ -133,6 +133,11 @@ const io::LlamaWeights& Scheduler::slot_weights(int64_t i) const {
   return slots_.at(static_cast<size_t>(i))->model.weights();
 }
 
+bool Scheduler::stopping() const {
+  std::lock_guard<std::mutex> lk(m_);
+  return stopping_;
+}
+
 SchedulerStats Scheduler::stats() const {
   std::lock_guard<std::mutex> lk(m_);
   SchedulerStats s = stats_;

@@ -98,6 +98,7 @@ class Scheduler {
   // Ends every running and waiting job with error "the server is shutting down" and joins the thread.
   void stop();
 
+  bool stopping() const;  // stop() was called
   int64_t context_length() const { return ctx_; }
   int64_t max_slots() const { return static_cast<int64_t>(slots_.size()); }
   SchedulerStats stats() const;

@@ -199,6 +199,7 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
   go.stop = cr.stop;
   auto job = std::make_shared<Job>(std::move(ids), std::move(go), cr.stream);
   if (!scheduler.submit(job)) {
+    if (scheduler.stopping()) return send_error(res, 503, "the server is shutting down", "server_error");
     res.set_header("Retry-After", "1");
     return send_error(res, 503, "the server is busy: every slot is in use and the queue is full", "server_error",
                       "", "server_busy");
