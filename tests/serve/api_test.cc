@@ -49,9 +49,10 @@ TEST(ServeApi, ChatTranscript) {
   EXPECT_EQ(r.prompt, "system: Be brief.\nuser: Hi there\nassistant: Hello.\nuser: Story?\nassistant:");
   EXPECT_EQ(r.max_tokens, 5);
   EXPECT_EQ(r.stop, (std::vector<std::string>{"\nuser:", "\nsystem:", "!"}));
-  EXPECT_EQ(parse_completion_request(json::parse(R"({"messages": [{"role": "user", "content": "x"}]})"), true, 64)
-                .max_tokens,
-            64);  // chat: up to the cap
+  EXPECT_EQ(
+      parse_completion_request(json::parse(R"({"messages": [{"role": "user", "content": "x"}]})"), true, 64)
+          .max_tokens,
+      64);  // chat: up to the cap
 }
 
 // Every refused body throws a 400 that names the offending field.

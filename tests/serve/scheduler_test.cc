@@ -1,6 +1,6 @@
-// serve::Scheduler without HTTP: jobs decoded together reproduce infer::generate one by one (greedy and seeded
-// sampling, stop strings, the token budget, the context's end), the slots share one copy of the weights, the
-// queue bound holds, a cancelled job leaves its slot, stop() ends every job.
+// serve::Scheduler without HTTP: jobs decoded together reproduce infer::generate one by one (greedy and
+// seeded sampling, stop strings, the token budget, the context's end), the slots share one copy of the
+// weights, the queue bound holds, a cancelled job leaves its slot, stop() ends every job.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -111,7 +111,8 @@ TEST(ServeScheduler, QueueBoundCancelAndStop) {
   auto c = std::make_shared<Job>(ids, test::greedy(400));
   ASSERT_TRUE(sched->submit(a));
   // Wait until a holds the slot: then b may wait, c may not.
-  for (int i = 0; i < 2000 && sched->stats().active == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 0; i < 2000 && sched->stats().active == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   ASSERT_EQ(sched->stats().active, 1);
   EXPECT_TRUE(sched->submit(b));
   EXPECT_FALSE(sched->submit(c));
@@ -123,7 +124,8 @@ TEST(ServeScheduler, QueueBoundCancelAndStop) {
   EXPECT_EQ(a->stop_reason(), "error");
   EXPECT_EQ(a->error(), "cancelled");
   EXPECT_LT(a->completion_tokens(), 400);
-  for (int i = 0; i < 2000 && sched->stats().waiting > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 0; i < 2000 && sched->stats().waiting > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_EQ(sched->stats().waiting, 0);
   EXPECT_EQ(sched->stats().cancelled, 1);
   // Stopping ends b (running) with an error; submit refuses afterwards.

@@ -1,5 +1,6 @@
 // End-to-end: `xfmr serve --port 0` prints the URL it listens on, answers a completion with exactly
-// `xfmr generate --temperature 0 --raw`'s continuation, and exits 0 on SIGTERM; bad flags are one-line errors.
+// `xfmr generate --temperature 0 --raw`'s continuation, and exits 0 on SIGTERM; bad flags are one-line
+// errors.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -85,8 +86,9 @@ TEST(ServeCli, ListensAnswersAndStopsOnSigterm) {
   const auto health = c.Get("/health");
   ASSERT_TRUE(health);
   EXPECT_EQ(json::parse(health->body)["status"], "ok");
-  const auto r = c.Post("/v1/completions", R"({"prompt": "Once upon a time", "max_tokens": 50, "temperature": 0})",
-                        "application/json");
+  const auto r =
+      c.Post("/v1/completions", R"({"prompt": "Once upon a time", "max_tokens": 50, "temperature": 0})",
+             "application/json");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   const std::string served = json::parse(r->body)["choices"][0]["text"];

@@ -51,8 +51,8 @@ inline infer::GenerateOptions greedy(int64_t max_tokens, std::vector<std::string
 // Prompts with different lengths and continuations.
 inline const std::vector<std::string>& serve_prompts() {
   static const std::vector<std::string> p = {
-      "Once upon a time",      "Lily and Ben went to the park", "The cat",         "One day, a little bird",
-      "Tom had a big red ball", "The sun was shining and",      "Mom said",        "There was a dog named Max",
+      "Once upon a time",       "Lily and Ben went to the park", "The cat",  "One day, a little bird",
+      "Tom had a big red ball", "The sun was shining and",       "Mom said", "There was a dog named Max",
   };
   return p;
 }

@@ -22,7 +22,8 @@ namespace test = xfmr::test;
 std::unique_ptr<Server> start_server(ServerOptions opt) {
   opt.host = "127.0.0.1";
   opt.port = 0;
-  auto s = std::make_unique<Server>(test::stories_weights(), test::stories_tokenizer(), "stories260K.bin", opt);
+  auto s =
+      std::make_unique<Server>(test::stories_weights(), test::stories_tokenizer(), "stories260K.bin", opt);
   s->start();
   return s;
 }
@@ -151,7 +152,8 @@ TEST(ServeServer, ConcurrentCompletionsEqualGenerate) {
     });
   for (auto& t : threads) t.join();
   for (size_t i = 0; i < n; ++i)
-    expect_matches(replies[i], test::expected_generation(test::serve_prompts()[i], opts[i]), bodies[i].dump());
+    expect_matches(replies[i], test::expected_generation(test::serve_prompts()[i], opts[i]),
+                   bodies[i].dump());
   EXPECT_EQ(server->scheduler().stats().finished, static_cast<int64_t>(n));
   EXPECT_TRUE(healthy(port));
 }
@@ -169,9 +171,11 @@ TEST(ServeServer, StreamEqualsWholeResponseAndChatWorks) {
     const Reply whole = post(port, path, body);
     ASSERT_EQ(whole.status, 200) << whole.raw;
     const json& choice = whole.body["choices"][0];
-    const std::string text = chat ? choice["message"]["content"].get<std::string>() : choice["text"].get<std::string>();
+    const std::string text =
+        chat ? choice["message"]["content"].get<std::string>() : choice["text"].get<std::string>();
     // The oracle: the same prompt text through infer::generate.
-    const std::string prompt = chat ? "user: Tell me about Lily\nassistant:" : "Lily and Ben went to the park";
+    const std::string prompt =
+        chat ? "user: Tell me about Lily\nassistant:" : "Lily and Ben went to the park";
     std::vector<std::string> stops = {"sad"};
     if (chat) stops = {"\nuser:", "\nsystem:", "sad"};
     const test::Expected want = test::expected_generation(prompt, test::greedy(120, stops));
@@ -362,13 +366,13 @@ TEST(ServeServer, StopEndsQueuedAndRunningRequests) {
   std::vector<Reply> replies(3);
   std::vector<std::thread> threads;
   for (int i = 0; i < 3; ++i)
-    threads.emplace_back([&, i] { replies[i] = post(port, "/v1/completions", completion_body("Once upon a time", 400)); });
+    threads.emplace_back(
+        [&, i] { replies[i] = post(port, "/v1/completions", completion_body("Once upon a time", 400)); });
   const auto all_in = [&] {
     const auto st = server->scheduler().stats();
     return st.active == 1 && st.waiting == 2;
   };
-  for (int i = 0; i < 5000 && !all_in(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 0; i < 5000 && !all_in(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_TRUE(all_in());
   server->stop();
   for (auto& t : threads) t.join();

@@ -55,7 +55,8 @@ int cmd_serve(int argc, char** argv) {
   XF_CHECK(port >= 0 && port <= 65535, "--port ", port, " must be in [0, 65535]");
   opt.port = static_cast<int>(port);
   opt.max_slots = args.get_int("max-slots");
-  XF_CHECK(opt.max_slots >= 1 && opt.max_slots <= 1024, "--max-slots ", opt.max_slots, " must be in [1, 1024]");
+  XF_CHECK(opt.max_slots >= 1 && opt.max_slots <= 1024, "--max-slots ", opt.max_slots,
+           " must be in [1, 1024]");
   opt.queue_size = args.get_int("queue-size");
   XF_CHECK(opt.queue_size >= 0, "--queue-size ", opt.queue_size, " must be >= 0");
   opt.context = args.get_int("ctx");
@@ -67,7 +68,8 @@ int cmd_serve(int argc, char** argv) {
   opt.max_body_bytes = args.get_int("max-body-bytes");
   XF_CHECK(opt.max_body_bytes >= 1, "--max-body-bytes ", opt.max_body_bytes, " must be >= 1");
   const int64_t http_threads = args.get_int("http-threads");
-  XF_CHECK(http_threads >= 0 && http_threads <= 1024, "--http-threads ", http_threads, " must be in [0, 1024]");
+  XF_CHECK(http_threads >= 0 && http_threads <= 1024, "--http-threads ", http_threads,
+           " must be in [0, 1024]");
   opt.http_threads = static_cast<int>(http_threads);
 
   io::LlamaWeights w = io::load_llama_weights(model_path);
@@ -87,8 +89,8 @@ int cmd_serve(int argc, char** argv) {
   const std::string host = opt.host.find(':') != std::string::npos ? "[" + opt.host + "]" : opt.host;
   std::printf("xfmr serve: %s on http://%s:%d (%lld slots, queue %lld, context %lld, %d thread(s))\n",
               model_id.c_str(), host.c_str(), bound, static_cast<long long>(opt.max_slots),
-              static_cast<long long>(opt.queue_size), static_cast<long long>(server.scheduler().context_length()),
-              num_threads());
+              static_cast<long long>(opt.queue_size),
+              static_cast<long long>(server.scheduler().context_length()), num_threads());
   std::fflush(stdout);
 
   int sig = 0;

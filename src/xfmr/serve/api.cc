@@ -32,8 +32,10 @@ double number(const json& v, const char* name) {
 }
 
 int64_t integer(const json& v, const char* name) {
-  if (!v.is_number_integer()) bad(name, std::string("'") + name + "' must be an integer, got " + type_name(v));
-  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+  if (!v.is_number_integer())
+    bad(name, std::string("'") + name + "' must be an integer, got " + type_name(v));
+  if (v.is_number_unsigned() &&
+      v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
     return std::numeric_limits<int64_t>::max();
   return v.get<int64_t>();
 }
@@ -151,7 +153,8 @@ void parse_unsupported(const json& body) {
   if (const json* v = field(body, "echo"); v && boolean(*v, "echo"))
     bad("echo", "'echo' is not supported (only false)");
   if (const json* v = field(body, "logprobs")) {
-    const bool off = (v->is_boolean() && !v->get<bool>()) || (v->is_number_integer() && v->get<int64_t>() == 0);
+    const bool off =
+        (v->is_boolean() && !v->get<bool>()) || (v->is_number_integer() && v->get<int64_t>() == 0);
     if (!off) bad("logprobs", "'logprobs' is not supported");
   }
   if (const json* v = field(body, "model"); v && !v->is_string())
@@ -187,7 +190,8 @@ CompletionRequest parse_completion_request(const json& body, bool chat, int64_t 
   if (const json* v = field(body, "stream")) r.stream = boolean(*v, "stream");
   if (const json* v = field(body, "stream_options")) {
     if (!v->is_object()) bad("stream_options", "'stream_options' must be an object");
-    if (const json* u = field(*v, "include_usage")) r.include_usage = boolean(*u, "stream_options.include_usage");
+    if (const json* u = field(*v, "include_usage"))
+      r.include_usage = boolean(*u, "stream_options.include_usage");
   }
   return r;
 }

@@ -1,8 +1,8 @@
 // The OpenAI-compatible request and response JSON of `xfmr serve` (POST /v1/completions and
 // /v1/chat/completions), separate from the HTTP plumbing so it can be tested without sockets.
 //
-// Request fields understood (others, such as "user" or "logit_bias" absent, are ignored as OpenAI clients send
-// many; a known field of the wrong type is an error; null means absent):
+// Request fields understood (others, such as "user" or "logit_bias" absent, are ignored as OpenAI clients
+// send many; a known field of the wrong type is an error; null means absent):
 //   prompt (completions): a string, or an array holding one string
 //   messages (chat): [{role: system|developer|user|assistant|tool, content: string | [{type: "text", text}]}]
 //   model: string (ignored: the server holds one model)
@@ -36,7 +36,10 @@ class ApiError : public std::runtime_error {
  public:
   ApiError(int status, const std::string& message, std::string type = "invalid_request_error",
            std::string param = "", std::string code = "")
-      : std::runtime_error(message), status(status), type(std::move(type)), param(std::move(param)),
+      : std::runtime_error(message),
+        status(status),
+        type(std::move(type)),
+        param(std::move(param)),
         code(std::move(code)) {}
   int status;
   std::string type, param, code;
@@ -77,8 +80,8 @@ nlohmann::json usage_json(int64_t prompt_tokens, int64_t completion_tokens);
 // The whole (non-streamed) response.
 nlohmann::json completion_json(const ResponseHead& h, const std::string& text, const std::string& finish,
                                int64_t prompt_tokens, int64_t completion_tokens);
-// One streamed chunk: a text piece (finish empty: finish_reason null), or the last one (text empty, finish set).
-// Chat chunks carry delta {content}; the first one (role_only) delta {role: "assistant", content: ""}.
+// One streamed chunk: a text piece (finish empty: finish_reason null), or the last one (text empty, finish
+// set). Chat chunks carry delta {content}; the first one (role_only) delta {role: "assistant", content: ""}.
 nlohmann::json chunk_json(const ResponseHead& h, const std::string& text, const std::string& finish,
                           bool role_only = false);
 // The usage chunk of stream_options.include_usage: choices [] and usage.

@@ -82,7 +82,7 @@ size_t held_back(std::string_view text, const std::vector<std::string>& stops) {
 struct Scheduler::Slot {
   Slot(const io::LlamaWeights& w, int64_t ctx) : model(w, ctx), work(static_cast<size_t>(w.cfg.vocab_size)) {}
   infer::LlamaModel model;
-  std::vector<float> work;  // logits copy the sampler edits
+  std::vector<float> work;   // logits copy the sampler edits
   std::shared_ptr<Job> job;  // null: free
   std::unique_ptr<infer::Sampler> sampler;
   std::vector<int32_t> seq;  // prompt + generated ids
@@ -100,7 +100,8 @@ Scheduler::Scheduler(const io::LlamaWeights& weights, const tok::Tokenizer* toke
            " must be in [1, 1024]");
   XF_CHECK(opt_.queue_size >= 0, "serve: queue size ", opt_.queue_size, " must be >= 0");
   XF_CHECK(opt_.prefill_chunk >= 1, "serve: prefill chunk ", opt_.prefill_chunk, " must be >= 1");
-  for (int64_t i = 0; i < opt_.max_slots; ++i) slots_.push_back(std::make_unique<Slot>(weights, opt_.context));
+  for (int64_t i = 0; i < opt_.max_slots; ++i)
+    slots_.push_back(std::make_unique<Slot>(weights, opt_.context));
   ctx_ = slots_[0]->model.context_length();
   thread_ = std::thread([this] { loop(); });
 }
@@ -250,7 +251,8 @@ void Scheduler::loop() {
         s->job.reset();
       }
     }
-    if (opt_.iteration_delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(opt_.iteration_delay_us));
+    if (opt_.iteration_delay_us > 0)
+      std::this_thread::sleep_for(std::chrono::microseconds(opt_.iteration_delay_us));
     std::lock_guard<std::mutex> lk(m_);
     active_ -= finished;
     ++stats_.iterations;

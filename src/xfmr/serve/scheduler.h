@@ -1,14 +1,15 @@
 // Continuous batching for `xfmr serve`: one scheduler thread owns max_slots sequence slots, each a
 // LlamaModel with its own KV cache and activations over the SAME weight buffers (io::LlamaWeights is a view:
-// pointers into one memory-mapped file, kept alive by shared owners, so a copy per slot copies pointers, never
-// weights). Requests wait in a bounded queue; every iteration of the scheduler
+// pointers into one memory-mapped file, kept alive by shared owners, so a copy per slot copies pointers,
+// never weights). Requests wait in a bounded queue; every iteration of the scheduler
 //   1. moves waiting jobs into free slots (new requests join between iterations),
 //   2. advances every active sequence by one step: a chunk of at most prefill_chunk prompt tokens while the
 //      prompt is being read, then one sampled token (sample from the last logits, then forward it),
 //   3. drops sequences that finished (EOS, token budget, context, stop string) or whose client went away.
 // Each step reproduces infer::generate exactly (same sampler chain, seed, stop-string and EOS rules), so a
 // request's text does not depend on what else is running. The sequences are still advanced one after another
-// (one matrix-vector product per sequence and weight); a batched matmul across the slots is the next speed-up.
+// (one matrix-vector product per sequence and weight); a batched matmul across the slots is the next
+// speed-up.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -29,17 +30,18 @@ namespace xfmr::serve {
 // One generation request, shared by the HTTP thread that waits on it and the scheduler thread that runs it.
 class Job {
  public:
-  // prompt: token ids (at least one); opt as for infer::generate (stop strings need the scheduler's tokenizer).
-  // streaming: the waiter is woken for every piece of text; otherwise only at the end (a non-streaming
-  // request's thread then sleeps through the whole generation instead of waking once per token).
+  // prompt: token ids (at least one); opt as for infer::generate (stop strings need the scheduler's
+  // tokenizer). streaming: the waiter is woken for every piece of text; otherwise only at the end (a
+  // non-streaming request's thread then sleeps through the whole generation instead of waking once per
+  // token).
   Job(std::vector<int32_t> prompt, infer::GenerateOptions opt, bool streaming = true);
 
   const std::vector<int32_t>& prompt() const { return prompt_; }
   const infer::GenerateOptions& options() const { return opt_; }
 
   // ---- the waiting side ----
-  // Waits up to timeout_ms for text not taken yet or for the end; appends that text to `out`. Returns true once
-  // the job has ended and every piece of its text was taken.
+  // Waits up to timeout_ms for text not taken yet or for the end; appends that text to `out`. Returns true
+  // once the job has ended and every piece of its text was taken.
   bool take(std::string& out, int timeout_ms);
   // Ends the sequence early (the client went away): the scheduler frees its slot at the next iteration.
   void cancel() { cancelled_ = true; }
@@ -78,11 +80,11 @@ struct SchedulerOptions {
 };
 
 struct SchedulerStats {
-  int64_t active = 0, waiting = 0;     // now
-  int64_t iterations = 0;              // scheduler iterations so far
+  int64_t active = 0, waiting = 0;        // now
+  int64_t iterations = 0;                 // scheduler iterations so far
   int64_t tokens = 0, prompt_tokens = 0;  // generated / prefilled so far
-  int64_t finished = 0, cancelled = 0;  // jobs so far
-  int64_t max_active = 0;               // most sequences active in one iteration
+  int64_t finished = 0, cancelled = 0;    // jobs so far
+  int64_t max_active = 0;                 // most sequences active in one iteration
 };
 
 class Scheduler {

@@ -60,7 +60,8 @@ struct Server::Impl {
                                    opt.iteration_delay_us}) {
     XF_CHECK(opt.max_tokens >= 0, "serve: --max-tokens ", opt.max_tokens, " must be >= 0");
     XF_CHECK(opt.max_body_bytes >= 1, "serve: --max-body-bytes ", opt.max_body_bytes, " must be >= 1");
-    XF_CHECK(opt.max_prompt_tokens >= 0, "serve: --max-prompt-tokens ", opt.max_prompt_tokens, " must be >= 0");
+    XF_CHECK(opt.max_prompt_tokens >= 0, "serve: --max-prompt-tokens ", opt.max_prompt_tokens,
+             " must be >= 0");
     const int64_t ctx = scheduler.context_length();
     prompt_limit = opt.max_prompt_tokens == 0 ? ctx : std::min(opt.max_prompt_tokens, ctx);
     std::random_device rd;
@@ -90,7 +91,8 @@ void Server::Impl::routes() {
   const auto not_allowed = [](std::string allow) {
     return [allow](const httplib::Request& req, httplib::Response& res) {
       res.set_header("Allow", allow);
-      send_error(res, 405, "method " + req.method + " is not allowed on " + req.path + " (use " + allow + ")");
+      send_error(res, 405,
+                 "method " + req.method + " is not allowed on " + req.path + " (use " + allow + ")");
     };
   };
   http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
@@ -114,8 +116,9 @@ void Server::Impl::routes() {
   }
   for (const bool chat : {false, true}) {
     const char* path = chat ? "/v1/chat/completions" : "/v1/completions";
-    http.Post(path, [this, chat](const httplib::Request& req, httplib::Response& res,
-                                 const httplib::ContentReader& reader) { completion(req, res, reader, chat); });
+    http.Post(path,
+              [this, chat](const httplib::Request& req, httplib::Response& res,
+                           const httplib::ContentReader& reader) { completion(req, res, reader, chat); });
     http.Get(path, not_allowed("POST"));
     http.Put(path, not_allowed("POST"));
     http.Patch(path, not_allowed("POST"));
@@ -124,8 +127,8 @@ void Server::Impl::routes() {
   }
   // Errors httplib produces itself (unknown route, bad request line, 413 on Content-Length) get a JSON body;
   // responses that already have one are left alone.
-  http.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request& req, httplib::Response& res) {
+  http.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty() || res.content_provider_) return httplib::Server::HandlerResponse::Unhandled;
         std::string msg = "HTTP " + std::to_string(res.status);
         if (res.status == 400) msg = "malformed HTTP request";
@@ -145,9 +148,9 @@ void Server::Impl::routes() {
     send_error(res, 500, msg, "server_error");
   });
   http.set_payload_max_length(static_cast<size_t>(opt.max_body_bytes));
-  const int threads = opt.http_threads > 0 ? opt.http_threads
-                                           : static_cast<int>(std::min<int64_t>(
-                                                 opt.max_slots + opt.queue_size + 4, 256));
+  const int threads = opt.http_threads > 0
+                          ? opt.http_threads
+                          : static_cast<int>(std::min<int64_t>(opt.max_slots + opt.queue_size + 4, 256));
   http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
 }
 
@@ -167,9 +170,9 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
     return true;
   });
   if (too_large || res.status == 413)
-    return send_error(res, 413,
-                      "the request body is larger than the limit of " + std::to_string(opt.max_body_bytes) +
-                          " bytes");
+    return send_error(
+        res, 413,
+        "the request body is larger than the limit of " + std::to_string(opt.max_body_bytes) + " bytes");
   if (!read) return send_error(res, 400, "could not read the request body");
 
   CompletionRequest cr;
@@ -183,7 +186,8 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
     }
     cr = parse_completion_request(j, chat, opt.max_tokens);
     ids = tokenizer->encode(cr.prompt, /*add_bos=*/true);
-    if (ids.empty()) throw ApiError(400, "the prompt encodes to no tokens", "invalid_request_error", "prompt");
+    if (ids.empty())
+      throw ApiError(400, "the prompt encodes to no tokens", "invalid_request_error", "prompt");
     if (static_cast<int64_t>(ids.size()) > prompt_limit)
       throw ApiError(400,
                      "the prompt has " + std::to_string(ids.size()) + " tokens, more than the limit of " +
@@ -201,8 +205,8 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
   if (!scheduler.submit(job)) {
     if (scheduler.stopping()) return send_error(res, 503, "the server is shutting down", "server_error");
     res.set_header("Retry-After", "1");
-    return send_error(res, 503, "the server is busy: every slot is in use and the queue is full", "server_error",
-                      "", "server_busy");
+    return send_error(res, 503, "the server is busy: every slot is in use and the queue is full",
+                      "server_error", "", "server_busy");
   }
   ResponseHead head{(chat ? "chatcmpl-" : "cmpl-") + id_prefix + std::to_string(next_id++),
                     static_cast<int64_t>(std::time(nullptr)), model_id, chat};
@@ -214,14 +218,14 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
   if (job->stop_reason() == "error")
     return send_error(res, 503, "generation failed: " + job->error(), "server_error");
   const int64_t n_prompt = static_cast<int64_t>(job->prompt().size());
-  res.set_content(
-      dump(completion_json(head, text, finish_reason(job->stop_reason()), n_prompt, job->completion_tokens())),
-      "application/json");
+  res.set_content(dump(completion_json(head, text, finish_reason(job->stop_reason()), n_prompt,
+                                       job->completion_tokens())),
+                  "application/json");
 }
 
-// Server-sent events: "data: <chunk>\n\n" per text piece, a last chunk with the finish reason, the usage chunk
-// when asked for, then "data: [DONE]\n\n". While the job waits for a slot, an SSE comment line every second
-// keeps the connection checked (a write to a closed connection fails, which cancels the job).
+// Server-sent events: "data: <chunk>\n\n" per text piece, a last chunk with the finish reason, the usage
+// chunk when asked for, then "data: [DONE]\n\n". While the job waits for a slot, an SSE comment line every
+// second keeps the connection checked (a write to a closed connection fails, which cancels the job).
 void Server::Impl::stream(httplib::Response& res, std::shared_ptr<Job> job, ResponseHead head,
                           bool include_usage) {
   struct State {
@@ -272,7 +276,8 @@ void Server::Impl::stream(httplib::Response& res, std::shared_ptr<Job> job, Resp
 
 Server::Server(io::LlamaWeights weights, std::unique_ptr<tok::Tokenizer> tokenizer, std::string model_id,
                ServerOptions opt)
-    : impl_(std::make_unique<Impl>(std::move(weights), std::move(tokenizer), std::move(model_id), std::move(opt))) {}
+    : impl_(std::make_unique<Impl>(std::move(weights), std::move(tokenizer), std::move(model_id),
+                                   std::move(opt))) {}
 
 Server::~Server() {
   stop();
