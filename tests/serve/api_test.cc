@@ -141,4 +141,25 @@ TEST(ServeApi, ResponseShapes) {
   EXPECT_TRUE(e["error"]["code"].is_null());
 }
 
+TEST(ServeApi, Utf8HoldBack) {
+  using xfmr::serve::complete_utf8_prefix;
+  const std::string euro = "\xE2\x82\xAC", emoji = "\xF0\x9F\x98\x80", e_acute = "\xC3\xA9";
+  EXPECT_EQ(complete_utf8_prefix(""), 0u);
+  EXPECT_EQ(complete_utf8_prefix("abc"), 3u);
+  EXPECT_EQ(complete_utf8_prefix("a" + euro), 4u);
+  EXPECT_EQ(complete_utf8_prefix("a" + euro.substr(0, 1)), 1u);
+  EXPECT_EQ(complete_utf8_prefix("a" + euro.substr(0, 2)), 1u);
+  EXPECT_EQ(complete_utf8_prefix("ab" + emoji.substr(0, 3)), 2u);
+  EXPECT_EQ(complete_utf8_prefix(emoji), 4u);
+  EXPECT_EQ(complete_utf8_prefix("x" + e_acute.substr(0, 1)), 1u);
+  EXPECT_EQ(complete_utf8_prefix("x" + e_acute), 3u);
+  // Split anywhere, the whole characters sent plus the held bytes rebuild the text.
+  const std::string text = "a" + euro + "b" + emoji + e_acute + "c";
+  for (size_t cut = 0; cut <= text.size(); ++cut) {
+    const size_t whole = complete_utf8_prefix(text.substr(0, cut));
+    EXPECT_LE(cut - whole, 3u);
+    EXPECT_EQ(complete_utf8_prefix(text.substr(0, whole)), whole);
+  }
+}
+
 }  // namespace

@@ -215,6 +215,17 @@ std::string finish_reason(const std::string& stop_reason) {
   return stop_reason == "max_tokens" || stop_reason == "context" ? "length" : "stop";
 }
 
+size_t complete_utf8_prefix(std::string_view s) {
+  const size_t n = s.size();
+  for (size_t k = 1; k <= std::min<size_t>(3, n); ++k) {
+    const auto c = static_cast<unsigned char>(s[n - k]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back for the lead byte
+    const size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    return len > k ? n - k : n;
+  }
+  return n;
+}
+
 json usage_json(int64_t prompt_tokens, int64_t completion_tokens) {
   return {{"prompt_tokens", prompt_tokens},
           {"completion_tokens", completion_tokens},

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -67,6 +68,10 @@ nlohmann::json error_json(const std::string& message, const std::string& type = 
 
 // "stop" (EOS, a stop string) or "length" (the token budget or the context) from infer's stop reasons.
 std::string finish_reason(const std::string& stop_reason);
+
+// The longest prefix of s that does not end inside a UTF-8 sequence: a stream sends whole characters only
+// (a token can end mid-character; JSON needs valid UTF-8), holding the rest for the next piece.
+size_t complete_utf8_prefix(std::string_view s);
 
 // What every response and chunk of one request shares.
 struct ResponseHead {

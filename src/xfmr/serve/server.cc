@@ -25,18 +25,6 @@ std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// The longest prefix of s that does not end inside a UTF-8 sequence: a stream sends whole characters only.
-size_t complete_utf8_prefix(std::string_view s) {
-  const size_t n = s.size();
-  for (size_t k = 1; k <= std::min<size_t>(3, n); ++k) {
-    const auto c = static_cast<unsigned char>(s[n - k]);
-    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back for the lead byte
-    const size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    return len > k ? n - k : n;
-  }
-  return n;
-}
-
 void send_error(httplib::Response& res, int status, const std::string& message,
                 const std::string& type = "invalid_request_error", const std::string& param = "",
                 const std::string& code = "") {
