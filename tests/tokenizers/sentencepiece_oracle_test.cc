@@ -36,7 +36,7 @@ void check_against_llama2c_path(const std::string& path, uint32_t seed) {
       test::call_python_oracle("llama2c_encode_ref.py", {{"tokenizer", path}, {"texts", texts}});
   ASSERT_FALSE(reply.is_null());
   for (size_t k = 0; k < texts.size(); ++k) {
-    ASSERT_EQ(t->encode(texts[k]), reply["ids"][k].get<std::vector<int32_t>>()) << rel << " text " << k << ": '"
+    ASSERT_EQ(t->encode(texts[k]), reply["ids"][k].get<std::vector<int32_t>>()) << path << " text " << k << ": '"
                                                                                  << texts[k] << "'";
     ASSERT_EQ(t->decode(t->encode(texts[k], true)), texts[k]);
   }

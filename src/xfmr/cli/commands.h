@@ -11,6 +11,7 @@ int cmd_icl(int argc, char** argv);
 int cmd_report(int argc, char** argv);
 int cmd_prepare(int argc, char** argv);
 int cmd_train(int argc, char** argv);
+int cmd_serve(int argc, char** argv);
 int cmd_tokenizer(int argc, char** argv);
 
 }  // namespace xfmr::cli

@@ -24,6 +24,7 @@ const Verb kVerbs[] = {
     {"report", xfmr::cli::cmd_report, "rebuild a run folder's report.html from its results.json"},
     {"bench", xfmr::cli::cmd_bench, "time a workload and print one JSON line (side by side with the PyTorch peers)"},
     {"generate", xfmr::cli::cmd_generate, "run a Llama checkpoint (.gguf or llama2.c .bin) on a prompt and stream text"},
+    {"serve", xfmr::cli::cmd_serve, "serve a Llama checkpoint over HTTP with OpenAI's completions and chat API"},
     {"convert", xfmr::cli::cmd_convert, "re-encode a Llama checkpoint as GGUF with f32/f16/q8_0/q4_0 weights"},
     {"tokenizer", xfmr::cli::cmd_tokenizer, "encode/decode text with a tokenizer, or train a byte-level BPE"},
     {"demo", xfmr::cli::cmd_demo, "train a small MLP and print the loss falling"},
