@@ -9,6 +9,7 @@ PACKAGES=(
   libbenchmark-dev           # benchmarks
   nlohmann-json3-dev         # JSON for configs, results and fixtures
   libcpp-httplib-dev         # HTTP server of `xfmr serve`
+  clang libclang-rt-14-dev libomp-dev  # libFuzzer targets for the file parsers (scripts/fuzz.sh)
   python3-torch python3-numpy  # PyTorch parity oracle, run as /usr/bin/python3
   chromium fonts-dejavu-core  # report.html browser test (headless --dump-dom/--screenshot), fixed fonts
 )
