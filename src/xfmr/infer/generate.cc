@@ -13,9 +13,9 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Length of the longest suffix of `text` that is a proper prefix of some stop string: those bytes might still
-// become a stop string, so they are not printed yet.
-size_t held_back(std::string_view text, const std::vector<std::string>& stops) {
+}  // namespace
+
+size_t stop_string_hold_back(std::string_view text, const std::vector<std::string>& stops) {
   size_t hold = 0;
   for (const std::string& s : stops)
     for (size_t n = std::min(s.size() - 1, text.size()); n > hold; --n)
@@ -25,8 +25,6 @@ size_t held_back(std::string_view text, const std::vector<std::string>& stops) {
       }
   return hold;
 }
-
-}  // namespace
 
 GenerateResult generate(LlamaModel& model, const std::vector<int32_t>& prompt, const GenerateOptions& opt,
                         const tok::Tokenizer* tokenizer,
@@ -79,7 +77,7 @@ GenerateResult generate(LlamaModel& model, const std::vector<int32_t>& prompt, c
         seq.push_back(next);
         break;
       }
-      const size_t safe = r.text.size() - held_back(r.text, opt.stop);
+      const size_t safe = r.text.size() - stop_string_hold_back(r.text, opt.stop);
       if (on_text && safe > emitted) on_text(std::string_view(r.text).substr(emitted, safe - emitted));
       emitted = std::max(emitted, safe);
     }

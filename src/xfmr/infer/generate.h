@@ -34,6 +34,10 @@ struct GenerateResult {
 
 // prompt: token ids, at least one (usually BOS first). on_text receives the generated text piece by piece
 // (only with a tokenizer; may be empty).
+// Length of the longest suffix of `text` that is a proper prefix of some stop string: those bytes might still
+// become a stop string, so a streaming caller holds them back until it is decided.
+size_t stop_string_hold_back(std::string_view text, const std::vector<std::string>& stops);
+
 GenerateResult generate(LlamaModel& model, const std::vector<int32_t>& prompt, const GenerateOptions& opt,
                         const tok::Tokenizer* tokenizer = nullptr,
                         const std::function<void(std::string_view)>& on_text = {});

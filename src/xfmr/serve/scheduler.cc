@@ -61,22 +61,6 @@ void Job::finish(std::string stop_reason, int64_t completion_tokens, std::string
 
 // ---- Scheduler ----
 
-namespace {
-
-// As infer::generate: the longest suffix of `text` that is a proper prefix of a stop string may still become
-// one, so it is not sent yet.
-size_t held_back(std::string_view text, const std::vector<std::string>& stops) {
-  size_t hold = 0;
-  for (const std::string& s : stops)
-    for (size_t n = std::min(s.size() - 1, text.size()); n > hold; --n)
-      if (text.substr(text.size() - n) == std::string_view(s).substr(0, n)) {
-        hold = n;
-        break;
-      }
-  return hold;
-}
-
-}  // namespace
 
 // One sequence's state: the model copy (own KV cache and activations; weights shared), its sampler and text.
 struct Scheduler::Slot {
@@ -200,7 +184,7 @@ bool Scheduler::step(Slot& s) {
     s.emitted = cut;
     return finish("stop");
   }
-  const size_t safe = s.text.size() - held_back(s.text, opt.stop);
+  const size_t safe = s.text.size() - infer::stop_string_hold_back(s.text, opt.stop);
   if (safe > s.emitted) job.push_text(std::string_view(s.text).substr(s.emitted, safe - s.emitted));
   s.emitted = std::max(s.emitted, safe);
   s.seq.push_back(next);
