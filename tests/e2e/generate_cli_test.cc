@@ -12,28 +12,14 @@
 #include <string>
 
 #include "infer/stories_data.h"
+#include "support/cli_run.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct CliRun {
-  int code;
-  std::string out;
-};
-
-CliRun run_xfmr(const std::string& args, bool merge_stderr = true) {
-  const char* env = std::getenv("XFMR_BIN");
-  const std::string cmd =
-      std::string(env ? env : XFMR_CLI_PATH) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using CliRun = xfmr::test::CliResult;
+using xfmr::test::run_xfmr;
 
 std::string quote(const std::string& s) {
   return "'" + s + "'";

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "support/cli_run.h"
 #include "xfmr/io/file_util.h"
 #include "xfmr/models/pretrained.h"
 #include "xfmr/tasks/text_data.h"
@@ -21,29 +22,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct RunResult {
-  int code;
-  std::string out;
-};
+using RunResult = xfmr::test::CliResult;
+using xfmr::test::count_lines;
+using xfmr::test::run_xfmr;
 
-std::string bin() { return std::getenv("XFMR_BIN") ? std::getenv("XFMR_BIN") : XFMR_CLI_PATH; }
+std::string bin() { return xfmr::test::xfmr_bin(); }
 
-RunResult run_xfmr(const std::string& args) {
-  FILE* p = popen((bin() + " " + args + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string temp_dir(const std::string& tag) {
-  std::string tmpl = (fs::temp_directory_path() / ("xfmr_e2e_train_" + tag + "_XXXXXX")).string();
-  return mkdtemp(tmpl.data());
-}
-
-int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+std::string temp_dir(const std::string& tag) { return xfmr::test::temp_dir("train_" + tag); }
 
 // The first `bytes` of tiny Shakespeare as a text file in `dir`.
 std::string shakespeare_slice(const std::string& dir, size_t bytes) {

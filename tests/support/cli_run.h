@@ -16,10 +16,15 @@ struct CliResult {
   std::string out;  // stdout + stderr, interleaved
 };
 
-// Runs `xfmr ARGS` (the binary built with the tests, or $XFMR_BIN) through the shell.
-inline CliResult run_xfmr(const std::string& args) {
+// The xfmr binary under test: $XFMR_BIN, else the one built with the tests.
+inline std::string xfmr_bin() {
   const char* env = std::getenv("XFMR_BIN");
-  const std::string cmd = std::string(env ? env : XFMR_CLI_PATH) + " " + args + " 2>&1";
+  return env ? env : XFMR_CLI_PATH;
+}
+
+// Runs `xfmr ARGS` through the shell; stderr joins stdout unless merge_stderr is false (then it is dropped).
+inline CliResult run_xfmr(const std::string& args, bool merge_stderr = true) {
+  const std::string cmd = xfmr_bin() + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
