@@ -4,6 +4,7 @@ set -euo pipefail
 
 PACKAGES=(
   g++ cmake ninja-build pkg-config git
+  ccache                     # compiler cache: rebuilds after a branch switch or clean clone reuse objects
   libopenblas-dev libopenblas-openmp-dev  # BLAS for matmul; the OpenMP build shares xfmr's thread pool
   libgtest-dev libgmock-dev  # unit tests
   libbenchmark-dev           # benchmarks
