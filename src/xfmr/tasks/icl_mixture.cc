@@ -12,6 +12,7 @@ namespace xfmr {
 std::vector<IclMixtureComponent> parse_icl_mixture(const std::string& spec) {
   std::vector<IclMixtureComponent> out;
   XF_CHECK(!spec.empty(), "task.mixture: empty; expected kind:weight,... e.g. linear:0.5,relu2nn:0.5");
+  XF_CHECK(spec.back() != ',' && spec.find(",,") == std::string::npos, "task.mixture: empty entry in '", spec, "'");
   std::stringstream ss(spec);
   std::string item;
   double total = 0;
@@ -21,7 +22,11 @@ std::vector<IclMixtureComponent> parse_icl_mixture(const std::string& spec) {
              "' is not kind:weight (e.g. linear:0.5)");
     const std::string kind = item.substr(0, colon), w = item.substr(colon + 1);
     XF_CHECK(kind != "mixture", "task.mixture: a mixture cannot contain 'mixture'");
-    icl_task_class(kind);  // unknown kind: Error listing the known ones
+    try {
+      icl_task_class(kind);
+    } catch (const Error& e) {
+      throw Error(std::string("task.mixture: ") + e.what());
+    }
     for (const auto& c : out) XF_CHECK(c.kind != kind, "task.mixture: class '", kind, "' appears twice");
     char* end = nullptr;
     const double v = std::strtod(w.c_str(), &end);
