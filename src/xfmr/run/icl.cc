@@ -33,6 +33,8 @@ void IclTaskSettings::validate() const {
            d, "], got ", curriculum_dims_start);
   XF_CHECK(curriculum_points_start > 0 && curriculum_points_start <= n_points,
            "task.curriculum_points_start must be in [1, n_points = ", n_points, "], got ", curriculum_points_start);
+  XF_CHECK(loss_positions == "all" || loss_positions == "last", "task.loss_positions must be all or last, got '",
+           loss_positions, "'");
   XF_CHECK(curriculum_interval > 0, "task.curriculum_interval must be positive, got ", curriculum_interval);
   validate_icl_task(params(), d, n_points);
 }
@@ -189,7 +191,10 @@ class IclTrainTask : public TrainTask {
   Tensor loss(int64_t step, Generator& data) override {
     const auto [dims, points] = curriculum_.at(step);
     const IclBatch b = sample_icl_task(params_, cfg_.task.batch, points, cfg_.task.d, dims, data);
-    return mse_loss(model_->forward(interleave_prompt(b)), b.ys);
+    const Tensor pred = model_->forward(interleave_prompt(b));
+    if (cfg_.task.loss_positions == "last")  // ZFB's objective: only the query after points − 1 examples
+      return mse_loss(slice(pred, 1, points - 1, points), slice(b.ys, 1, points - 1, points));
+    return mse_loss(pred, b.ys);
   }
 
   void evaluate(int64_t step, nlohmann::json& metrics) override {

@@ -33,6 +33,7 @@ struct IclTaskSettings {
   int64_t phi_width = 20;        // fixed_representation: width D of Φ
   uint64_t phi_seed = 1234;      // fixed_representation: seed of Φ (one Φ for all prompts)
   std::string mixture = "linear:0.5,relu2nn:0.5";  // mixture: kind:weight,... (tasks/icl_mixture.h)
+  std::string loss_positions = "all";  // "all": every prefix (Garg et al.); "last": the last point only (ZFB)
   template <class V>
   void visit(V& v) {
     v("kind", kind, "function class: linear | noisy_linear | sparse_linear | ill_conditioned_linear | "
@@ -53,6 +54,7 @@ struct IclTaskSettings {
     v("phi_width", phi_width, "fixed_representation: width of the fixed ReLU network");
     v("phi_seed", phi_seed, "fixed_representation: seed of the fixed network");
     v("mixture", mixture, "mixture: kind:weight,... e.g. linear:0.5,relu2nn:0.5");
+    v("loss_positions", loss_positions, "all (every prefix, Garg et al.) | last (only the last point, ZFB)");
   }
   IclTaskParams params() const {
     IclTaskParams p;

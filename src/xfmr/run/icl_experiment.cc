@@ -252,9 +252,12 @@ IclConfig resolve_icl_experiment_run(const IclExperiment& e, const std::string& 
     }
   };
   apply(p->second, "presets." + preset);
-  apply(run.set, "run '" + run.name + "'.set");
+  std::string where = "run '" + run.name + "'";
+  for (size_t i = 0; i < e.runs.size(); ++i)
+    if (e.runs[i].name == run.name) where = "runs[" + std::to_string(i) + "]";
+  apply(run.set, where + ".set");
   if (const auto rp = run.presets.find(preset); rp != run.presets.end())
-    apply(rp->second, "run '" + run.name + "'.presets." + preset);
+    apply(rp->second, where + ".presets." + preset);
   try {
     for (const std::string& s : user_sets) config::apply_override(cfg, s);
   } catch (const Error& err) {
@@ -264,7 +267,7 @@ IclConfig resolve_icl_experiment_run(const IclExperiment& e, const std::string& 
     config::validate(cfg);
     cfg.validate();
   } catch (const Error& err) {
-    fail(e.source, "run '" + run.name + "' (preset " + preset + ")", err.what());
+    fail(e.source, where + " (" + run.name + ", preset " + preset + ")", err.what());
   }
   return cfg;
 }
@@ -299,8 +302,16 @@ nlohmann::json run_icl_experiment(const IclExperiment& e, const IclExperimentOpt
     Json res;
     bool reused = false, resume = false;
     if (fs::exists(dir + "/config.json")) {
-      const Json have = Json::parse(io::read_file(dir + "/config.json"), nullptr, false);
-      const std::string diff = have.is_discarded() ? "config.json is not JSON" : first_difference(want, have);
+      // Read as `xfmr icl --resume` does (defaults <- file), so a folder written before a key existed still
+      // matches when the new key has its default value.
+      std::string diff;
+      try {
+        IclConfig have;
+        config::from_json(have, Json::parse(io::read_file(dir + "/config.json")));
+        diff = first_difference(want, plain(have));
+      } catch (const std::exception& err) {
+        diff = std::string("config.json unreadable: ") + err.what();
+      }
       XF_CHECK(diff.empty(), "icl --experiment: run folder '", dir, "' holds a different config (", diff,
                "); delete it or use another --out");
       if (fs::exists(dir + "/results.json")) {
