@@ -12,7 +12,6 @@
 #include "xfmr/io/config.h"
 #include "xfmr/io/file_util.h"
 #include "xfmr/report/format.h"
-#include "xfmr/report/svg_plot.h"
 
 namespace fs = std::filesystem;
 
@@ -104,8 +103,10 @@ std::string training_key(const IclConfig& cfg) {
   return j.dump();
 }
 
-double curve_at(const Json& run, const std::string& method, int64_t k) {
-  const Json* c = nullptr;
+}  // namespace
+
+double icl_experiment_curve_at(const nlohmann::json& run, const std::string& method, int64_t k) {
+  const nlohmann::json* c = nullptr;
   if (method.rfind("gap:", 0) == 0) {
     const std::string b = method.substr(4);
     if (run.contains("gap") && run["gap"].contains(b)) c = &run["gap"][b]["mean"];
@@ -115,8 +116,6 @@ double curve_at(const Json& run, const std::string& method, int64_t k) {
   if (!c || k < 0 || k >= static_cast<int64_t>(c->size()) || (*c)[static_cast<size_t>(k)].is_null()) return NAN;
   return (*c)[static_cast<size_t>(k)].get<double>();
 }
-
-}  // namespace
 
 IclExperiment parse_icl_experiment(const std::string& name, const std::string& source, const std::string& text) {
   IclExperiment e;
@@ -297,7 +296,9 @@ nlohmann::json run_icl_experiment(const IclExperiment& e, const IclExperimentOpt
     const IclExperimentRun& run = e.runs[i];
     const IclConfig& cfg = cfgs[i];
     const std::string dir = (fs::path(opt.out) / run.name).string();
-    const std::string tag = "[" + std::to_string(i + 1) + "/" + std::to_string(e.runs.size()) + "] " + run.name;
+    char tag_buf[48];  // "[i/n] " (snprintf: GCC 12 raises a false -Wrestrict on the chained string concatenation)
+    std::snprintf(tag_buf, sizeof tag_buf, "[%zu/%zu] ", i + 1, e.runs.size());
+    const std::string tag = tag_buf + run.name;
     const Json want = plain(cfg);
     Json res;
     bool reused = false, resume = false;
@@ -379,7 +380,7 @@ nlohmann::json run_icl_experiment(const IclExperiment& e, const IclExperimentOpt
     char buf[200];
     const int64_t last = res.contains("k") ? static_cast<int64_t>(res["k"].size()) - 1 : 0;
     std::snprintf(buf, sizeof buf, "%s: done (%.0f s); transformer error at k=%lld: %s", tag.c_str(), secs,
-                  static_cast<long long>(last), report::format_number(curve_at(res, "transformer", last)).c_str());
+                  static_cast<long long>(last), report::format_number(icl_experiment_curve_at(res, "transformer", last)).c_str());
     log(buf);
     summary["runs"].push_back(r);
   }
@@ -392,14 +393,14 @@ nlohmann::json run_icl_experiment(const IclExperiment& e, const IclExperimentOpt
       if (r["name"] == c.run) run = &r;
       if (r["name"] == c.than_run) other = &r;
     }
-    const double v = curve_at(*run, c.method, c.k);
+    const double v = icl_experiment_curve_at(*run, c.method, c.k);
     Json cj{{"what", c.what}, {"run", c.run}, {"method", c.method}, {"k", c.k}, {"value", std::isfinite(v) ? Json(v) : Json()}};
     bool pass = false;
     if (c.than.empty()) {
       cj["max"] = c.max;
       pass = std::isfinite(v) && v <= c.max;
     } else {
-      const double o = curve_at(*other, c.than, c.k);
+      const double o = icl_experiment_curve_at(*other, c.than, c.k);
       cj["than"] = c.than;
       cj["than_run"] = c.than_run;
       cj["factor"] = c.factor;
@@ -416,102 +417,6 @@ nlohmann::json run_icl_experiment(const IclExperiment& e, const IclExperimentOpt
   io::write_file_atomic(opt.out + "/results.json", summary.dump(1));
   io::write_file_atomic(opt.out + "/report.html", render_icl_experiment_html(summary));
   return summary;
-}
-
-std::string render_icl_experiment_html(const nlohmann::json& s) {
-  using report::xml_escape;
-  using report::format_number;
-  std::string h = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + xml_escape(s.value("title", "")) +
-                  "</title>\n<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}"
-                  "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 8px;"
-                  "text-align:right}th:first-child,td:first-child{text-align:left}.pass{color:#070}.fail{color:#b00}"
-                  "code{background:#f4f4f4;padding:1px 3px}</style></head><body>\n";
-  h += "<h1>" + xml_escape(s.value("title", "")) + "</h1>\n";
-  h += "<p><b>Paper:</b> " + xml_escape(s.value("paper", "")) + "</p>\n";
-  h += "<p><b>Claim:</b> " + xml_escape(s.value("claim", "")) + "</p>\n";
-  h += "<p><b>Preset:</b> " + xml_escape(s.value("preset", "")) + " &nbsp; <b>Command:</b> <code>" +
-       xml_escape(s.value("command", "")) + "</code></p>\n";
-  if (!s["checks"].empty()) {
-    h += "<h2>Checks</h2>\n<table><tr><th>claim</th><th>run</th><th>measured</th><th>bound</th><th>result</th></tr>\n";
-    for (const Json& c : s["checks"]) {
-      const std::string val = c["value"].is_null() ? "n/a" : format_number(c["value"].get<double>());
-      std::string bound = c.contains("max") ? "&le; " + format_number(c["max"].get<double>())
-                                            : format_number(c["factor"].get<double>()) + "&times; &le; " +
-                                                  xml_escape(c["than_run"].get<std::string>() + " " +
-                                                             c["than"].get<std::string>()) + " (" +
-                                                  (c["than_value"].is_null() ? "n/a" : format_number(c["than_value"].get<double>())) + ")";
-      const bool pass = c["pass"].get<bool>();
-      h += "<tr><td>" + xml_escape(c["what"].get<std::string>()) + "</td><td>" + xml_escape(c["run"].get<std::string>()) +
-           " " + xml_escape(c["method"].get<std::string>()) + " k=" + std::to_string(c["k"].get<int64_t>()) + "</td><td>" +
-           val + "</td><td>" + bound + "</td><td class=\"" + (pass ? "pass\">agrees" : "fail\">does not agree") +
-           "</td></tr>\n";
-    }
-    h += "</table>\n";
-  }
-  std::vector<std::string> groups;
-  for (const Json& r : s["runs"])
-    if (std::find(groups.begin(), groups.end(), r["group"].get<std::string>()) == groups.end())
-      groups.push_back(r["group"].get<std::string>());
-  const std::vector<std::string> only = s.value("report_methods", std::vector<std::string>{});
-  auto shown = [&](const std::string& m) { return only.empty() || std::find(only.begin(), only.end(), m) != only.end(); };
-  for (const std::string& g : groups) {
-    h += "<h2>" + xml_escape(g) + "</h2>\n";
-    report::LineChart chart;
-    chart.title = g + ": error vs in-context examples";
-    chart.x_label = "in-context examples k";
-    chart.y_label = "normalised squared error";
-    chart.y_scale = report::Scale::log10;
-    std::vector<int64_t> ks = s.value("report_k", std::vector<int64_t>{});
-    int64_t max_k = 0;
-    for (const Json& r : s["runs"])
-      if (r["group"] == g && r.contains("k")) max_k = std::max<int64_t>(max_k, static_cast<int64_t>(r["k"].size()) - 1);
-    if (ks.empty()) {
-      const int64_t d = s["runs"][0].value("d", int64_t{1});
-      for (int64_t k : {int64_t{0}, d / 2, d, 2 * d, max_k})
-        if (k <= max_k && std::find(ks.begin(), ks.end(), k) == ks.end()) ks.push_back(k);
-    }
-    h += "<table><tr><th>run / method</th>";
-    for (int64_t k : ks) h += "<th>k=" + std::to_string(k) + "</th>";
-    h += "</tr>\n";
-    for (const Json& r : s["runs"]) {
-      if (r["group"] != g || !r.contains("methods")) continue;
-      const std::string rn = r["name"].get<std::string>();
-      auto row = [&](const std::string& label, const std::string& method) {
-        h += "<tr><td>" + xml_escape(label) + "</td>";
-        for (int64_t k : ks) {
-          const double v = curve_at(r, method, k);
-          h += "<td>" + (std::isfinite(v) ? format_number(v) : std::string("")) + "</td>";
-        }
-        h += "</tr>\n";
-      };
-      std::vector<std::string> methods;
-      for (const Json& m : r["methods"]) methods.push_back(m.get<std::string>());
-      if (r.contains("gap"))
-        for (const auto& it : r["gap"].items()) methods.push_back("gap:" + it.key());
-      for (const std::string& m : methods) {
-        if (!shown(m)) continue;
-        row(rn + " / " + m + (m.rfind("gap:", 0) == 0 ? " (model vs baseline)" : ""), m);
-        report::Series ser;
-        ser.name = rn + ": " + m;
-        const Json& c = m.rfind("gap:", 0) == 0 ? r["gap"][m.substr(4)]["mean"] : r["error"][m];
-        for (size_t k = 0; k < c.size(); ++k) {
-          ser.x.push_back(static_cast<double>(k));
-          ser.y.push_back(c[k].is_null() ? NAN : c[k].get<double>());
-        }
-        chart.series.push_back(std::move(ser));
-      }
-    }
-    h += "</table>\n" + report::render_svg(chart) + "\n";
-  }
-  h += "<h2>Runs</h2>\n<ul>\n";
-  for (const Json& r : s["runs"]) {
-    const std::string f = r["folder"].get<std::string>();
-    h += "<li><a href=\"" + xml_escape(f) + "/report.html\">" + xml_escape(r["name"].get<std::string>()) + "</a>: " +
-         xml_escape(r.value("train_task_kind", std::string())) + " &rarr; evaluated on " +
-         xml_escape(r.value("task_kind", std::string())) + (r.value("reused", false) ? " (reused)" : "") + "</li>\n";
-  }
-  h += "</ul>\n</body></html>\n";
-  return h;
 }
 
 }  // namespace xfmr

@@ -84,6 +84,10 @@ struct IclExperimentOptions {
 // Runs (or reuses) every run and writes DIR/results.json and DIR/report.html; returns the summary.
 nlohmann::json run_icl_experiment(const IclExperiment& e, const IclExperimentOptions& opt);
 
+// A run's curve value at k from a summary run entry: method "NAME" reads error[NAME], "gap:NAME" reads the gap
+// curve to baseline NAME; NaN when absent, null or k out of range.
+double icl_experiment_curve_at(const nlohmann::json& run, const std::string& method, int64_t k);
+
 // DIR/report.html from a summary (the results.json written by run_icl_experiment).
 std::string render_icl_experiment_html(const nlohmann::json& summary);
 
