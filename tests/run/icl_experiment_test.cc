@@ -174,6 +174,23 @@ TEST(IclExperiment, RunsSharesTrainingReusesAndRefusesOtherConfigs) {
   EXPECT_TRUE(logged("[3/3] lsa: resuming"));
   EXPECT_TRUE(fs::exists(out + "/lsa/results.json"));
 
+  // --runs: a subset; checks on runs left out are reported as skipped, unknown names listed.
+  lines.clear();
+  opt.only = {"lsa"};
+  const nlohmann::json s3 = run_icl_experiment(e, opt);
+  ASSERT_EQ(s3["runs"].size(), 1u);
+  EXPECT_TRUE(logged("[1/1] lsa: reusing the finished run"));
+  EXPECT_TRUE(s3["checks"][0]["pass"].get<bool>());
+  EXPECT_TRUE(s3["checks"][1].contains("skipped"));
+  opt.only = {"nope"};
+  try {
+    run_icl_experiment(e, opt);
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("no run named 'nope' (runs: mix, mix_tree, lsa)"), std::string::npos);
+  }
+  opt.only.clear();
+
   // A different config for an existing folder is refused, naming the folder and the key.
   opt.sets = {"train.lr=0.002"};
   try {

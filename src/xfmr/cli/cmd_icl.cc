@@ -119,7 +119,8 @@ int cmd_icl(int argc, char** argv) {
              {"print-config", "print the resolved configuration and exit", "", true},
              {"list", "list the function classes (task.kind) with their parameters and baselines", "", true},
              {"experiment", "run an experiment: a name from --list-experiments or a .json file", ""},
-             {"list-experiments", "list the experiments (name, paper, title)", "", true}});
+             {"list-experiments", "list the experiments (name, paper, title)", "", true},
+             {"runs", "with --experiment: only these runs, comma-separated (checks on others are skipped)", ""}});
   if (!args.parse(argc, argv)) return 0;
   if (args.get_bool("list")) {
     print_task_classes();

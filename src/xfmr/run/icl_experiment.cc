@@ -276,9 +276,18 @@ nlohmann::json run_icl_experiment(const IclExperiment& e, const IclExperimentOpt
   auto log = [&](const std::string& s) {
     if (opt.log) opt.log(s);
   };
-  // Resolve everything before training anything.
+  // The selected runs (--runs), then every config resolved before anything trains.
+  std::vector<IclExperimentRun> runs;
+  for (const std::string& n : opt.only) {
+    std::string known;
+    for (const IclExperimentRun& r : e.runs) known += (known.empty() ? "" : ", ") + r.name;
+    XF_CHECK(std::any_of(e.runs.begin(), e.runs.end(), [&](const IclExperimentRun& r) { return r.name == n; }),
+             "icl --experiment ", e.name, ": --runs: no run named '", n, "' (runs: ", known, ")");
+  }
+  for (const IclExperimentRun& r : e.runs)
+    if (opt.only.empty() || std::find(opt.only.begin(), opt.only.end(), r.name) != opt.only.end()) runs.push_back(r);
   std::vector<IclConfig> cfgs;
-  for (const IclExperimentRun& run : e.runs) cfgs.push_back(resolve_icl_experiment_run(e, opt.preset, run, opt.sets));
+  for (const IclExperimentRun& run : runs) cfgs.push_back(resolve_icl_experiment_run(e, opt.preset, run, opt.sets));
   fs::create_directories(opt.out);
 
   Json summary;
@@ -292,12 +301,12 @@ nlohmann::json run_icl_experiment(const IclExperiment& e, const IclExperimentOpt
   summary["runs"] = Json::array();
   std::map<std::string, std::string> trained;  // training key -> run folder that holds it
 
-  for (size_t i = 0; i < e.runs.size(); ++i) {
-    const IclExperimentRun& run = e.runs[i];
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const IclExperimentRun& run = runs[i];
     const IclConfig& cfg = cfgs[i];
     const std::string dir = (fs::path(opt.out) / run.name).string();
     char tag_buf[48];  // "[i/n] " (snprintf: GCC 12 raises a false -Wrestrict on the chained string concatenation)
-    std::snprintf(tag_buf, sizeof tag_buf, "[%zu/%zu] ", i + 1, e.runs.size());
+    std::snprintf(tag_buf, sizeof tag_buf, "[%zu/%zu] ", i + 1, runs.size());
     const std::string tag = tag_buf + run.name;
     const Json want = plain(cfg);
     Json res;
@@ -392,6 +401,13 @@ nlohmann::json run_icl_experiment(const IclExperiment& e, const IclExperimentOpt
     for (const Json& r : summary["runs"]) {
       if (r["name"] == c.run) run = &r;
       if (r["name"] == c.than_run) other = &r;
+    }
+    if (!run || !other) {
+      const std::string missing = !run ? c.run : c.than_run;
+      summary["checks"].push_back(Json{{"what", c.what}, {"run", c.run}, {"method", c.method}, {"k", c.k},
+                                       {"skipped", "run " + missing + " not selected (--runs)"}});
+      log("check SKIPPED: " + c.what + " (run " + missing + " not selected)");
+      continue;
     }
     const double v = icl_experiment_curve_at(*run, c.method, c.k);
     Json cj{{"what", c.what}, {"run", c.run}, {"method", c.method}, {"k", c.k}, {"value", std::isfinite(v) ? Json(v) : Json()}};

@@ -76,6 +76,7 @@ IclConfig resolve_icl_experiment_run(const IclExperiment& e, const std::string& 
 struct IclExperimentOptions {
   std::string preset = "cpu";
   std::vector<std::string> sets;             // the user's --set flags, applied to every run
+  std::vector<std::string> only;             // --runs: run only these (empty: all); checks on others are skipped
   std::string out;                           // DIR
   std::string command;                       // for the results
   std::function<void(const std::string&)> log;  // one plain line per event (run start/end, training progress)

@@ -29,6 +29,11 @@ std::string render_icl_experiment_html(const nlohmann::json& s) {
   if (!s["checks"].empty()) {
     h += "<h2>Checks</h2>\n<table><tr><th>claim</th><th>run</th><th>measured</th><th>bound</th><th>result</th></tr>\n";
     for (const Json& c : s["checks"]) {
+      if (c.contains("skipped")) {
+        h += "<tr><td>" + xml_escape(c["what"].get<std::string>()) + "</td><td>" + xml_escape(c["run"].get<std::string>()) +
+             "</td><td></td><td></td><td>not run: " + xml_escape(c["skipped"].get<std::string>()) + "</td></tr>\n";
+        continue;
+      }
       const std::string val = c["value"].is_null() ? "n/a" : format_number(c["value"].get<double>());
       std::string bound = c.contains("max") ? "&le; " + format_number(c["max"].get<double>())
                                             : format_number(c["factor"].get<double>()) + "&times; &le; " +
