@@ -29,10 +29,16 @@ struct IclTaskSettings {
   double kappa = 100.0;          // ill_conditioned_linear: condition number of the x covariance
   int64_t tree_depth = 4;        // decision_tree: depth of the random trees
   int64_t hidden = 100;          // relu2nn: hidden units of the random networks
+  // Boolean classes (Bhattamishra et al. 2023; tasks/icl_boolean.h).
+  int64_t n_relevant = 0;        // sparse_parity, sparse_disjunction: relevant bits (0 = the paper's)
+  int64_t n_clauses = 3;         // dnf, cnf: terms / clauses
+  double plant_rate = -1;        // formula classes: planted-point probability (< 0 = the paper's)
+  bool teaching = false;         // conjunction, disjunction, dnf: prepend the teaching sequence
+  int64_t nn_random_points = 10; // nearest_neighbour: randomly labelled prefix
   template <class V>
   void visit(V& v) {
     v("kind", kind, "function class: linear | noisy_linear | sparse_linear | ill_conditioned_linear | "
-                    "decision_tree | relu2nn (xfmr icl --list)");
+                    "decision_tree | relu2nn | the Boolean classes conjunction, parity, ... (xfmr icl --list)");
     v("d", d, "input dimension");
     v("n_points", n_points, "(x, y) pairs per prompt");
     v("noise_std", noise_std, "label noise standard deviation");
@@ -45,8 +51,16 @@ struct IclTaskSettings {
     v("kappa", kappa, "ill_conditioned_linear: condition number of the x covariance");
     v("tree_depth", tree_depth, "decision_tree: depth of the random trees");
     v("hidden", hidden, "relu2nn: hidden units of the random networks");
+    v("n_relevant", n_relevant, "sparse_parity, sparse_disjunction: relevant bits (0 = the paper's 2, 4)");
+    v("n_clauses", n_clauses, "dnf, cnf: terms / clauses");
+    v("plant_rate", plant_rate, "Boolean formula classes: planted-point probability (-1 = the paper's)");
+    v("teaching", teaching, "conjunction, disjunction, dnf: prepend the paper's teaching sequence");
+    v("nn_random_points", nn_random_points, "nearest_neighbour: randomly labelled prefix");
   }
-  IclTaskParams params() const { return {kind, noise_std, sparsity, kappa, tree_depth, hidden}; }
+  IclTaskParams params() const {
+    return {kind, noise_std, sparsity, kappa, tree_depth, hidden, n_relevant, n_clauses, plant_rate, teaching,
+            nn_random_points};
+  }
   void validate() const;
 };
 
