@@ -67,8 +67,12 @@ TEST(BooleanLearners, EliminationIsOneSidedAndExactAfterTeaching) {
       for (int64_t i = 1; i < n; ++i) {
         const double v = e(IclContext{pr.x.data(), pr.y.data(), i, d}, pr.x.data() + i * d);
         // Conjunction: no false positives. Disjunction (dual): no false negatives.
-        if (conj && v > 0) ASSERT_GT(pr.y[i], 0);
-        if (!conj && v < 0) ASSERT_LT(pr.y[i], 0);
+        if (conj && v > 0) {
+          ASSERT_GT(pr.y[i], 0);
+        }
+        if (!conj && v < 0) {
+          ASSERT_LT(pr.y[i], 0);
+        }
       }
     }
     IclBooleanParams tp = bp(k);

@@ -52,7 +52,7 @@ TEST(IclTasks, RegistryListsClassesAndRejectsUnknown) {
   };
   for (const auto& c : icl_task_classes())
     for (const char* b : {"least_squares", "averaging", "knn3"})
-      if (c.metric == IclMetric::squared_error) EXPECT_TRUE(has(c.name, b)) << c.name << " " << b;
+      EXPECT_TRUE(c.metric == IclMetric::accuracy || has(c.name, b)) << c.name << " " << b;
   EXPECT_TRUE(has("sparse_linear", "lasso"));
   EXPECT_TRUE(has("ill_conditioned_linear", "newton"));
   EXPECT_TRUE(has("decision_tree", "greedy_tree"));
