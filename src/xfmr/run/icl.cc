@@ -20,7 +20,6 @@
 #include "xfmr/ops/loss.h"
 #include "xfmr/ops/view.h"
 #include "xfmr/report/html_report.h"
-#include "xfmr/tasks/icl_boolean.h"
 #include "xfmr/tasks/icl_linear.h"
 
 namespace xfmr {
@@ -273,11 +272,8 @@ IclBaselineOptions baseline_options(const IclConfig& cfg) {
   bo.net_hidden = cfg.eval.net_hidden;
   bo.net_steps = cfg.eval.net_steps;
   bo.net_lr = cfg.eval.net_lr;
-  if (icl_is_boolean_kind(cfg.task.kind)) {
-    const IclTaskParams tp = cfg.task.params();
-    bo.parity_k = icl_boolean_n_relevant({tp.kind, tp.n_relevant, tp.n_clauses, tp.plant_rate, tp.teaching,
-                                          tp.nn_random_points});
-  }
+  if (icl_is_boolean_kind(cfg.task.kind))
+    bo.parity_k = icl_boolean_n_relevant(icl_boolean_params(cfg.task.params()));  // parity_search's k
   return bo;
 }
 

@@ -58,8 +58,19 @@ struct IclTaskSettings {
     v("nn_random_points", nn_random_points, "nearest_neighbour: randomly labelled prefix");
   }
   IclTaskParams params() const {
-    return {kind, noise_std, sparsity, kappa, tree_depth, hidden, n_relevant, n_clauses, plant_rate, teaching,
-            nn_random_points};
+    IclTaskParams p;
+    p.kind = kind;
+    p.noise_std = noise_std;
+    p.sparsity = sparsity;
+    p.kappa = kappa;
+    p.tree_depth = tree_depth;
+    p.hidden = hidden;
+    p.n_relevant = n_relevant;
+    p.n_clauses = n_clauses;
+    p.plant_rate = plant_rate;
+    p.teaching = teaching;
+    p.nn_random_points = nn_random_points;
+    return p;
   }
   void validate() const;
 };

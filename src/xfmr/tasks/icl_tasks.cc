@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "xfmr/core/check.h"
-#include "xfmr/tasks/icl_boolean.h"
 #include "xfmr/tasks/icl_linear_variants.h"
 #include "xfmr/tasks/icl_nonlinear.h"
 
@@ -22,11 +21,11 @@ const IclTaskParamInfo kClauses{"n_clauses", "terms / clauses of the formula, 1.
 const IclTaskParamInfo kRelevant{"n_relevant", "relevant bits, 1..d (default 0 = the paper's)"};
 
 constexpr IclMetric kAcc = IclMetric::accuracy;
+}  // namespace
 
-IclBooleanParams boolean_params(const IclTaskParams& p) {
+IclBooleanParams icl_boolean_params(const IclTaskParams& p) {
   return {p.kind, p.n_relevant, p.n_clauses, p.plant_rate, p.teaching, p.nn_random_points};
 }
-}  // namespace
 
 const std::vector<IclTaskClass>& icl_task_classes() {
   static const std::vector<IclTaskClass> classes = {
@@ -98,7 +97,7 @@ const char* icl_metric_name(IclMetric m) { return m == IclMetric::accuracy ? "ac
 void validate_icl_task(const IclTaskParams& p, int64_t d, int64_t n_points) {
   icl_task_class(p.kind);  // unknown kinds
   if (icl_is_boolean_kind(p.kind)) {
-    validate_icl_boolean(boolean_params(p), d, n_points);
+    validate_icl_boolean(icl_boolean_params(p), d, n_points);
   } else {
     XF_CHECK(!p.teaching, "task.teaching=true: task.kind=", p.kind, " has no teaching sequence (defined for ",
              "conjunction, disjunction, dnf)");
@@ -132,7 +131,7 @@ IclBatch sample_icl_task(const IclTaskParams& p, int64_t batch, int64_t n_points
   if (p.kind == "decision_tree") return sample_icl_decision_tree(batch, n_points, d, active_dims, p.tree_depth, gen);
   if (p.kind == "relu2nn") return sample_icl_relu2nn(batch, n_points, d, active_dims, p.hidden, gen);
   if (icl_is_boolean_kind(p.kind))
-    return sample_icl_boolean(boolean_params(p), batch, n_points, d, std::max<int64_t>(active_dims, 1), gen);
+    return sample_icl_boolean(icl_boolean_params(p), batch, n_points, d, std::max<int64_t>(active_dims, 1), gen);
   icl_task_class(p.kind);  // throws with the known names
   throw Error("sample_icl_task: unhandled kind '" + p.kind + "'");
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "xfmr/core/rng.h"
+#include "xfmr/tasks/icl_boolean.h"
 #include "xfmr/tasks/icl_linear.h"
 
 namespace xfmr {
@@ -65,6 +66,9 @@ IclBatch sample_icl_task(const IclTaskParams& p, int64_t batch, int64_t n_points
 // True for the classes whose prompts are linear with isotropic x (linear, noisy_linear): the ones Garg et al.'s
 // linear-regression checks and the tuned-GD baseline apply to.
 bool icl_task_is_isotropic_linear(const std::string& kind);
+
+// The Boolean-class fields of p (tasks/icl_boolean.h).
+IclBooleanParams icl_boolean_params(const IclTaskParams& p);
 
 // "squared_error" or "accuracy" (results.json's "metric").
 const char* icl_metric_name(IclMetric m);
