@@ -22,10 +22,13 @@ struct IclBaselineOptions {
   int64_t net_hidden = 100;     // relu_net
   int64_t net_steps = 500;
   double net_lr = 0.01;
+  int64_t parity_k = 2;         // parity_search: size of the parities enumerated
+  int64_t perceptron_epochs = 100;  // perceptron
 };
 
 // Known names: least_squares, ridge, knn3, averaging, gd, lasso, newton, greedy_tree, boosted_trees, relu_net,
-// zero. Unknown names: Error listing them.
+// zero, and the Boolean classes' learners (Bhattamishra et al. 2023): elimination, elimination_dual,
+// gf2_parity, parity_search, nn1 (1-nearest neighbour), perceptron, majority_label. Unknown names: Error listing them.
 IclPredictor make_icl_baseline(const std::string& name, const IclBaselineOptions& opt);
 const std::vector<std::string>& icl_baseline_names();
 

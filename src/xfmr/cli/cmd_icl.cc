@@ -55,7 +55,10 @@ void print_task_classes() {
 void print_table(const nlohmann::json& r) {
   const auto& methods = r["methods"];
   const std::string norm = r.contains("error_normalizer") ? std::to_string(r["error_normalizer"].get<int64_t>()) : "d";
-  std::printf("\nnormalised squared error (ŷ - y)²/%s vs number of in-context examples k\n%4s", norm.c_str(), "k");
+  if (r.value("metric", "") == "accuracy")  // the Boolean classes (Bhattamishra et al. 2023)
+    std::printf("\naccuracy of sign(ŷ) vs number of in-context examples k\n%4s", "k");
+  else
+    std::printf("\nnormalised squared error (ŷ - y)²/%s vs number of in-context examples k\n%4s", norm.c_str(), "k");
   for (const auto& m : methods) std::printf(" %14s", m.get<std::string>().c_str());
   std::printf("\n");
   for (size_t k = 0; k < r["k"].size(); ++k) {
@@ -83,7 +86,8 @@ int cmd_icl(int argc, char** argv) {
             "averaging and gradient descent, with 90% bootstrap bands. Writes config.json, metrics.jsonl,\n"
             "checkpoints/, results.json and report.html to the run folder.\n\n"
             "Other function classes (task.kind; `xfmr icl --list` shows them with their parameters): noisy_linear,\n"
-            "sparse_linear, ill_conditioned_linear, decision_tree, relu2nn, each with its own baselines.\n\n"
+            "sparse_linear, ill_conditioned_linear, decision_tree, relu2nn, each with its own baselines; and the\n"
+            "Boolean classes of Bhattamishra et al. 2023 (conjunction, disjunction, parity, ...), scored by accuracy.\n\n"
             "Presets:\n"
             "  default  d = 5, 11 points, 4 layers, 2 heads, 64 dims, batch 64 (minutes on 2 cores)\n"
             "  paper    d = 20, 41 points, 12 layers, 8 heads, 256 dims, batch 64, 500k steps (Garg et al.)\n"
@@ -98,6 +102,7 @@ int cmd_icl(int argc, char** argv) {
             "  xfmr icl --resume --out runs/my-run         (continue a stopped or killed run)\n"
             "  xfmr icl --set task.kind=sparse_linear --set task.sparsity=3   (Garg et al.'s sparse linear functions)\n"
             "  xfmr icl --set task.kind=decision_tree --preset smoke\n"
+            "  xfmr icl --set task.kind=conjunction --set task.d=10 --set task.n_points=30 --set task.teaching=true\n"
             "  xfmr icl --list                              (the function classes, their parameters and baselines)\n"
             "  xfmr icl --print-config                      (show every key with its value)\n\n"
             "Experiments (one paper's study as several runs + a summary; docs/ICL_EXPERIMENTS.md):\n"

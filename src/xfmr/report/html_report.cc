@@ -64,6 +64,7 @@ struct Results {
   std::vector<double> k;
   std::vector<std::string> methods;  // display order
   Curves error, lo, hi;
+  bool accuracy = false;  // "metric": "accuracy": the curves are accuracies (higher is better)
   std::vector<double> steps;
   std::vector<std::pair<std::string, std::vector<double>>> train;  // loss first
   json summary, config, timing;
@@ -105,6 +106,7 @@ Results parse_results(const json& r) {
   out.error = curves(r, "error", out.k.size());
   out.lo = curves(r, "error_lo", out.k.size());
   out.hi = curves(r, "error_hi", out.k.size());
+  out.accuracy = text_field(r, "metric", "error") == "accuracy";
   if (r.contains("methods")) {
     XF_CHECK(r["methods"].is_array(), "report: 'methods' must be an array of strings");
     for (const json& m : r["methods"]) {
@@ -167,6 +169,14 @@ std::string error_plots(const Results& r) {
                 series,
                 {}};
   if (r.d) lin.vlines.push_back({static_cast<double>(*r.d), "k = d"});
+  if (r.accuracy) {
+    lin.title = "Accuracy vs in-context examples";
+    lin.y_label = "accuracy";
+    std::string o = "<section id=\"error\">\n<h2>Accuracy vs number of in-context examples</h2>\n";
+    o += "<p class=\"note\">Mean accuracy of sign(prediction) on held-out prompts; shaded bands show error_lo "
+         "to error_hi.</p>\n<div class=\"charts\">\n" + figure(render_svg(lin)) + "</div>\n</section>\n";
+    return o;
+  }
   LineChart log = lin;
   log.title = "Error vs in-context examples (log scale)";
   log.y_scale = Scale::log10;
@@ -255,14 +265,16 @@ std::string summary_table(const Results& r) {
   const std::vector<Row> rows = summary_rows(r, columns);
   if (rows.empty()) return "";
   std::string o = "<section id=\"summary\">\n<h2>Summary</h2>\n<table class=\"summary\">\n";
-  o += "<caption>Error at selected k; the lowest error in each row is "
-       "highlighted.</caption>\n<thead><tr><th>k</th>";
+  o += r.accuracy ? "<caption>Accuracy at selected k; the highest accuracy in each row is "
+                    "highlighted.</caption>\n<thead><tr><th>k</th>"
+                  : "<caption>Error at selected k; the lowest error in each row is "
+                    "highlighted.</caption>\n<thead><tr><th>k</th>";
   for (const std::string& c : columns) o += "<th>" + xml_escape(c) + "</th>";
   o += "</tr></thead>\n<tbody>\n";
   for (const Row& row : rows) {
     double best = std::numeric_limits<double>::infinity();
     for (const double v : row.values) {
-      if (std::isfinite(v)) best = std::min(best, v);
+      if (std::isfinite(v)) best = r.accuracy ? (std::isfinite(best) ? std::max(best, v) : v) : std::min(best, v);
     }
     // Ties are judged at the shown precision: two cells that both read "1.00" are both best.
     const std::string best_text = std::isfinite(best) ? format_number(best) : "";

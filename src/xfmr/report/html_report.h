@@ -14,6 +14,8 @@
 //   "error_lo", "error_hi": {method: [number|null]}   band around "error" (e.g. a 95% interval), same
 //   lengths;
 //                                          a method needs both to get a band
+//   "metric":   string                     "accuracy": the "error" curves hold accuracies (the Boolean ICL
+//                                          classes): one linear plot, the highest value per row highlighted
 //   "train":    {"step": [number], "loss": [number|null], other: [number|null] ...}   training curves; every
 //                                          array as long as "step" is drawn (loss first), on a log-10 axis
 //   "summary":  [{"k": number, method: number|null, ...}]   rows of the summary table; when absent the table

@@ -11,6 +11,7 @@
 #include "xfmr/baselines/gradient_descent.h"
 #include "xfmr/baselines/standard.h"
 #include "xfmr/core/autograd.h"
+#include "xfmr/eval/accuracy_curve.h"
 #include "xfmr/eval/error_curve.h"
 #include "xfmr/io/config.h"
 #include "xfmr/io/file_util.h"
@@ -182,6 +183,7 @@ class IclTrainTask : public TrainTask {
     Generator eval_gen(cfg.eval.seed + 1);  // a different stream from the final evaluation's
     params_ = cfg.task.params();
     norm_ = icl_task_class(params_.kind).error_normalizer(params_, cfg.task.d);
+    accuracy_ = icl_task_class(params_.kind).metric == IclMetric::accuracy;
     eval_prompts_ = sample_icl_task(params_, cfg.eval.eval_prompts_during_training, cfg.task.n_points, cfg.task.d,
                                     cfg.task.d, eval_gen);
   }
@@ -192,13 +194,20 @@ class IclTrainTask : public TrainTask {
     const auto [dims, points] = curriculum_.at(step);
     const IclBatch b = sample_icl_task(params_, cfg_.task.batch, points, cfg_.task.d, dims, data);
     const Tensor pred = model_->forward(interleave_prompt(b));
-    if (cfg_.task.loss_positions == "last")  // ZFB's objective: only the query after points − 1 examples
-      return mse_loss(slice(pred, 1, points - 1, points), slice(b.ys, 1, points - 1, points));
-    return mse_loss(pred, b.ys);
+    // ZFB's objective ("last"): only the query after points − 1 examples; Garg et al.'s: every prefix.
+    const bool last = cfg_.task.loss_positions == "last";
+    const Tensor p = last ? slice(pred, 1, points - 1, points) : pred;
+    const Tensor y = last ? slice(b.ys, 1, points - 1, points) : b.ys;
+    // Boolean classes: the logistic loss on ±1 labels (Bhattamishra et al. 2023's sigmoid + BCE).
+    return accuracy_ ? logistic_loss(p, y) : mse_loss(p, y);
   }
 
   void evaluate(int64_t step, nlohmann::json& metrics) override {
     const Tensor pred = transformer_predictions(*model_, eval_prompts_);
+    if (accuracy_) {
+      evaluate_accuracy(pred, step, metrics);
+      return;
+    }
     const Tensor err = squared_errors(pred, eval_prompts_.ys, norm_);  // [P, n] f64 (norm_ = d for linear)
     const int64_t P = err.size(0), n = err.size(1);
     const double* e = err.data<double>();
@@ -217,9 +226,27 @@ class IclTrainTask : public TrainTask {
   int64_t tokens_per_step(int64_t step) const override { return cfg_.task.batch * 2 * curriculum_.at(step).second; }
 
  private:
+  // The Boolean classes' periodic eval: accuracy of sign(prediction) over all k and at the last k.
+  void evaluate_accuracy(const Tensor& pred, int64_t step, nlohmann::json& metrics) const {
+    const Tensor c = sign_correct(pred, eval_prompts_.ys);
+    const int64_t P = c.size(0), n = c.size(1);
+    const double* e = c.data<double>();
+    double all = 0, last = 0;
+    for (int64_t p = 0; p < P; ++p) {
+      for (int64_t k = 0; k < n; ++k) all += e[p * n + k];
+      last += e[p * n + n - 1];
+    }
+    metrics["eval_accuracy"] = all / static_cast<double>(P * n);
+    metrics["eval_accuracy_last_k"] = last / static_cast<double>(P);
+    const auto [dims, points] = curriculum_.at(step);
+    metrics["curriculum_dims"] = dims;
+    metrics["curriculum_points"] = points;
+  }
+
   IclConfig cfg_;
   IclTaskParams params_;
   int64_t norm_ = 1;
+  bool accuracy_ = false;
   std::unique_ptr<IclModel> model_;
   Curriculum curriculum_;
   IclBatch eval_prompts_;
@@ -261,6 +288,8 @@ IclBaselineOptions baseline_options(const IclConfig& cfg) {
   bo.net_hidden = cfg.eval.net_hidden;
   bo.net_steps = cfg.eval.net_steps;
   bo.net_lr = cfg.eval.net_lr;
+  if (icl_is_boolean_kind(cfg.task.kind))
+    bo.parity_k = icl_boolean_n_relevant(icl_boolean_params(cfg.task.params()));  // parity_search's k
   return bo;
 }
 
@@ -388,39 +417,57 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
     hi[name] = curve_json(c.hi);
   };
   const Tensor model_pred = transformer_predictions(task.icl_model(), prompts);
-  add_curve("transformer", error_vs_k(model_pred, prompts, norm, bopt));
-
   nlohmann::json checks = nlohmann::json::object(), notes = nlohmann::json::array();
-  notes.push_back("error = (prediction - y)^2 / " +
-                  (linear ? std::string("d") : std::to_string(norm) + " (E[y^2] of " + tp.kind + ")") + " on " +
-                  std::to_string(cfg.eval.prompts) + " held-out prompts; bands: 90% percentile bootstrap (" +
-                  std::to_string(cfg.eval.bootstrap) + " resamples)");
-  if (linear) {
-    evaluate_linear_baselines(cfg, prompts, bopt, stage, add_curve, res, notes);
-    linear_checks(cfg.task.d, cfg.task.n_points, error, checks);
-  } else {
-    // The class's own baselines (Garg et al. 2022, Figs. 4-6); the linear-regression checks do not apply.
+  if (tc.metric == IclMetric::accuracy) {
+    // Boolean classes (Bhattamishra et al. 2023): accuracy curves; "error" holds them, "metric" says so.
+    res["title"] = "In-context learning of " + tp.kind + (tp.teaching ? " with teaching sequences" : "") +
+                   " (Bhattamishra et al. 2023): n = " + std::to_string(cfg.task.d) + " bits";
+    res["metric"] = icl_metric_name(tc.metric);
+    add_curve("transformer", accuracy_vs_k(model_pred, prompts, bopt));
     stage("evaluating baselines");
-    IclBaselineOptions bo = baseline_options(cfg);
-    const std::vector<std::string> class_baselines = icl_task_baselines(tp);
-    if (std::find(class_baselines.begin(), class_baselines.end(), "gd") != class_baselines.end()) {
-      // GD's step size tuned on this class's prompts (an isotropic tuning would diverge on ill-conditioned x).
-      stage("tuning the gradient-descent baseline's step size");
-      Generator tune_gen(cfg.eval.seed + 11);
-      bo.gd_eta = tune_gd_step_size(cfg.eval.gd_steps,
-                                    sample_icl_task(tp, 1000, cfg.task.n_points, cfg.task.d, cfg.task.d, tune_gen))
-                      .eta;
-      res["gd_eta"] = bo.gd_eta;
-      notes.push_back("gd" + std::to_string(cfg.eval.gd_steps) + ": " + std::to_string(cfg.eval.gd_steps) +
-                      " steps of gradient descent from w = 0 with the step size tuned on separate " + tp.kind +
-                      " prompts (eta = " + std::to_string(bo.gd_eta) + ")");
-    }
-    const IclTaskBaselineContext bctx{tp, cfg.task.d, cfg.task.n_points};
-    for (const std::string& b : class_baselines)
-      add_curve(icl_baseline_label(b, bo), error_vs_k(make_icl_task_baseline(b, bctx, bo), prompts, norm, bopt));
+    const IclBaselineOptions bo = baseline_options(cfg);
+    for (const std::string& b : tc.baselines)
+      add_curve(icl_baseline_label(b, bo), accuracy_vs_k(make_icl_baseline(b, bo), prompts, bopt));
+    notes.push_back("accuracy of sign(prediction) against the ±1 label (a prediction of exactly 0 scores 1/2) on " +
+                    std::to_string(cfg.eval.prompts) + " held-out prompts; bands: 90% percentile bootstrap (" +
+                    std::to_string(cfg.eval.bootstrap) + " resamples); trained with the logistic loss");
     notes.push_back("task: " + tc.description);
+  } else {
+    add_curve("transformer", error_vs_k(model_pred, prompts, norm, bopt));
+
+    notes.push_back("error = (prediction - y)^2 / " +
+                    (linear ? std::string("d") : std::to_string(norm) + " (E[y^2] of " + tp.kind + ")") + " on " +
+                    std::to_string(cfg.eval.prompts) + " held-out prompts; bands: 90% percentile bootstrap (" +
+                    std::to_string(cfg.eval.bootstrap) + " resamples)");
+    if (linear) {
+      evaluate_linear_baselines(cfg, prompts, bopt, stage, add_curve, res, notes);
+      linear_checks(cfg.task.d, cfg.task.n_points, error, checks);
+    } else {
+      // The class's own baselines (Garg et al. 2022, Figs. 4-6); the linear-regression checks do not apply.
+      stage("evaluating baselines");
+      IclBaselineOptions bo = baseline_options(cfg);
+      const std::vector<std::string> class_baselines = icl_task_baselines(tp);
+      if (std::find(class_baselines.begin(), class_baselines.end(), "gd") != class_baselines.end()) {
+        // GD's step size tuned on this class's prompts (an isotropic tuning would diverge on ill-conditioned x).
+        stage("tuning the gradient-descent baseline's step size");
+        Generator tune_gen(cfg.eval.seed + 11);
+        bo.gd_eta = tune_gd_step_size(cfg.eval.gd_steps,
+                                      sample_icl_task(tp, 1000, cfg.task.n_points, cfg.task.d, cfg.task.d, tune_gen))
+                        .eta;
+        res["gd_eta"] = bo.gd_eta;
+        notes.push_back("gd" + std::to_string(cfg.eval.gd_steps) + ": " + std::to_string(cfg.eval.gd_steps) +
+                        " steps of gradient descent from w = 0 with the step size tuned on separate " + tp.kind +
+                        " prompts (eta = " + std::to_string(bo.gd_eta) + ")");
+      }
+      const IclTaskBaselineContext bctx{tp, cfg.task.d, cfg.task.n_points};
+      for (const std::string& b : class_baselines)
+        add_curve(icl_baseline_label(b, bo), error_vs_k(make_icl_task_baseline(b, bctx, bo), prompts, norm, bopt));
+      notes.push_back("task: " + tc.description);
+    }
   }
-  evaluate_extra_baselines(cfg, tp, prompts, model_pred, norm, bopt, add_curve, res);
+  // eval.extra_baselines are squared-error curves: not defined for the accuracy-scored (Boolean) classes.
+  if (tc.metric != IclMetric::accuracy)
+    evaluate_extra_baselines(cfg, tp, prompts, model_pred, norm, bopt, add_curve, res);
   res["methods"] = methods;
   res["error"] = error;
   res["error_lo"] = lo;

@@ -34,10 +34,16 @@ struct IclTaskSettings {
   uint64_t phi_seed = 1234;      // fixed_representation: seed of Φ (one Φ for all prompts)
   std::string mixture = "linear:0.5,relu2nn:0.5";  // mixture: kind:weight,... (tasks/icl_mixture.h)
   std::string loss_positions = "all";  // "all": every prefix (Garg et al.); "last": the last point only (ZFB)
+  // Boolean classes (Bhattamishra et al. 2023; tasks/icl_boolean.h).
+  int64_t n_relevant = 0;        // sparse_parity, sparse_disjunction: relevant bits (0 = the paper's)
+  int64_t n_clauses = 3;         // dnf, cnf: terms / clauses
+  double plant_rate = -1;        // formula classes: planted-point probability (< 0 = the paper's)
+  bool teaching = false;         // conjunction, disjunction, dnf: prepend the teaching sequence
+  int64_t nn_random_points = 10; // nearest_neighbour: randomly labelled prefix
   template <class V>
   void visit(V& v) {
     v("kind", kind, "function class: linear | noisy_linear | sparse_linear | ill_conditioned_linear | "
-                    "decision_tree | relu2nn (xfmr icl --list)");
+                    "decision_tree | relu2nn | the Boolean classes conjunction, parity, ... (xfmr icl --list)");
     v("d", d, "input dimension");
     v("n_points", n_points, "(x, y) pairs per prompt");
     v("noise_std", noise_std, "label noise standard deviation");
@@ -55,6 +61,11 @@ struct IclTaskSettings {
     v("phi_seed", phi_seed, "fixed_representation: seed of the fixed network");
     v("mixture", mixture, "mixture: kind:weight,... e.g. linear:0.5,relu2nn:0.5");
     v("loss_positions", loss_positions, "all (every prefix, Garg et al.) | last (only the last point, ZFB)");
+    v("n_relevant", n_relevant, "sparse_parity, sparse_disjunction: relevant bits (0 = the paper's 2, 4)");
+    v("n_clauses", n_clauses, "dnf, cnf: terms / clauses");
+    v("plant_rate", plant_rate, "Boolean formula classes: planted-point probability (-1 = the paper's)");
+    v("teaching", teaching, "conjunction, disjunction, dnf: prepend the paper's teaching sequence");
+    v("nn_random_points", nn_random_points, "nearest_neighbour: randomly labelled prefix");
   }
   IclTaskParams params() const {
     IclTaskParams p;
@@ -68,6 +79,11 @@ struct IclTaskSettings {
     p.phi_width = phi_width;
     p.phi_seed = phi_seed;
     p.mixture = mixture;
+    p.n_relevant = n_relevant;
+    p.n_clauses = n_clauses;
+    p.plant_rate = plant_rate;
+    p.teaching = teaching;
+    p.nn_random_points = nn_random_points;
     return p;
   }
   void validate() const;

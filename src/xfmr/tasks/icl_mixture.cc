@@ -22,11 +22,15 @@ std::vector<IclMixtureComponent> parse_icl_mixture(const std::string& spec) {
              "' is not kind:weight (e.g. linear:0.5)");
     const std::string kind = item.substr(0, colon), w = item.substr(colon + 1);
     XF_CHECK(kind != "mixture", "task.mixture: a mixture cannot contain 'mixture'");
+    IclMetric metric;
     try {
-      icl_task_class(kind);
+      metric = icl_task_class(kind).metric;
     } catch (const Error& e) {
       throw Error(std::string("task.mixture: ") + e.what());
     }
+    // A mixture is scored by one normalised squared error; the Boolean classes are scored by accuracy.
+    XF_CHECK(metric == IclMetric::squared_error, "task.mixture: '", kind,
+             "' is a Boolean (accuracy-scored) class; mixtures take regression classes only");
     for (const auto& c : out) XF_CHECK(c.kind != kind, "task.mixture: class '", kind, "' appears twice");
     char* end = nullptr;
     const double v = std::strtod(w.c_str(), &end);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "xfmr/core/rng.h"
+#include "xfmr/tasks/icl_boolean.h"
 #include "xfmr/tasks/icl_linear.h"
 
 namespace xfmr {
@@ -24,7 +25,18 @@ struct IclTaskParams {
   int64_t phi_width = 20;   // fixed_representation: width D of Φ (the read-out w has D coordinates)
   uint64_t phi_seed = 1234; // fixed_representation: seed of Φ's weights (the same Φ for every prompt)
   std::string mixture = "linear:0.5,relu2nn:0.5";  // mixture: classes and weights (tasks/icl_mixture.h)
+  // The Boolean classes (Bhattamishra et al. 2023; tasks/icl_boolean.h).
+  int64_t n_relevant = 0;     // sparse_parity, sparse_disjunction: relevant bits (0 = the paper's 2, 4)
+  int64_t n_clauses = 3;      // dnf, cnf: terms / clauses (the paper: 3)
+  double plant_rate = -1;     // formula classes: planted-point probability (< 0 = the paper's)
+  bool teaching = false;      // conjunction, disjunction, dnf: prepend the teaching sequence
+  int64_t nn_random_points = 10;  // nearest_neighbour: randomly labelled prefix
 };
+
+// How a class's predictions are scored: squared error normalised by error_normalizer (the regression classes,
+// Garg et al.), or accuracy of sign(prediction) against ±1 labels, trained with the logistic loss (the Boolean
+// classes, Bhattamishra et al. 2023, whose code trains with sigmoid + binary cross-entropy).
+enum class IclMetric { squared_error, accuracy };
 
 struct IclTaskParamInfo {
   std::string key;          // "noise_std" (config key task.<key>)
@@ -39,6 +51,7 @@ struct IclTaskClass {
   // The divisor of the reported squared error: E[f(x)²] at full dimension (d for the linear classes and ReLU
   // nets, the sparsity for sparse w, 1 for trees), so the zero predictor scores about 1 for every class.
   int64_t (*error_normalizer)(const IclTaskParams& p, int64_t d);
+  IclMetric metric;
 };
 
 // All classes, in --list order.
@@ -61,5 +74,11 @@ std::vector<std::string> icl_task_baselines(const IclTaskParams& p);
 // True for the classes whose prompts are linear with isotropic x (linear, noisy_linear): the ones Garg et al.'s
 // linear-regression checks and the tuned-GD baseline apply to.
 bool icl_task_is_isotropic_linear(const std::string& kind);
+
+// The Boolean-class fields of p (tasks/icl_boolean.h).
+IclBooleanParams icl_boolean_params(const IclTaskParams& p);
+
+// "squared_error" or "accuracy" (results.json's "metric").
+const char* icl_metric_name(IclMetric m);
 
 }  // namespace xfmr
