@@ -151,11 +151,7 @@ int cmd_icl(int argc, char** argv) {
   std::string command = "xfmr icl";
   for (int i = 0; i < argc; ++i) command += std::string(" ") + argv[i];
 
-  const std::string shape =
-      cfg.model.kind == "lsa"
-          ? "linear self-attention, " + std::to_string(cfg.model.n_layer) + " layers x " + std::to_string(cfg.model.n_head) + " heads"
-          : std::to_string(cfg.model.n_layer) + " layers x " + std::to_string(cfg.model.n_head) + " heads x " +
-                std::to_string(cfg.model.n_embd) + " dims";
+  const std::string shape = icl_model_summary(cfg);
   std::printf("xfmr icl: %s, d = %lld, %lld points, %s, batch %lld, %lld steps, %d thread(s)\n",
               cfg.task.kind.c_str(), static_cast<long long>(cfg.task.d), static_cast<long long>(cfg.task.n_points), shape.c_str(),
               static_cast<long long>(cfg.task.batch), static_cast<long long>(cfg.train.steps), num_threads());

@@ -14,7 +14,6 @@
 #include "xfmr/eval/error_curve.h"
 #include "xfmr/io/config.h"
 #include "xfmr/io/file_util.h"
-#include "xfmr/models/lsa.h"
 #include "xfmr/ops/index.h"
 #include "xfmr/ops/loss.h"
 #include "xfmr/ops/view.h"
@@ -56,17 +55,7 @@ void IclEvalSettings::validate() const {
 
 void IclConfig::validate() const {
   task.validate();
-  if (model.kind == "gpt") {
-    models::IclTransformerConfig m = model;
-    m.d = task.d;
-    m.n_points = task.n_points;
-    m.validate();
-  } else if (model.kind == "lsa") {
-    XF_CHECK(model.n_layer > 0, "model.n_layer must be positive, got ", model.n_layer);
-    XF_CHECK(model.n_head > 0, "model.n_head must be positive, got ", model.n_head);
-  } else {
-    throw Error("model.kind must be gpt or lsa, got '" + model.kind + "'");
-  }
+  validate_icl_model(*this);
   train.validate();
   eval.validate();
 }
@@ -118,32 +107,6 @@ IclConfig icl_preset(const std::string& name) {
 
 namespace {
 
-// The trained model behind one interface: predictions at the x positions of an interleaved prompt.
-class IclModel {
- public:
-  IclModel(const IclConfig& cfg, Generator& init) {
-    if (cfg.model.kind == "lsa") {
-      models::LsaConfig m;
-      m.d = cfg.task.d;
-      m.n_layer = cfg.model.n_layer;
-      m.n_head = cfg.model.n_head;
-      lsa_ = std::make_unique<models::LinearSelfAttentionModel>(m, init);
-    } else {
-      models::IclTransformerConfig m = cfg.model;
-      m.d = cfg.task.d;
-      m.n_points = cfg.task.n_points;
-      gpt_ = std::make_unique<models::IclTransformer>(m, init);
-    }
-  }
-  Module& module() { return gpt_ ? static_cast<Module&>(*gpt_) : *lsa_; }
-  // zs: [B, 2n, d] interleaved prompt -> [B, n]
-  Tensor forward(const Tensor& zs) const { return gpt_ ? gpt_->forward(zs) : lsa_->forward_interleaved(zs); }
-
- private:
-  std::unique_ptr<models::IclTransformer> gpt_;
-  std::unique_ptr<models::LinearSelfAttentionModel> lsa_;
-};
-
 IclBatch chunk(const IclBatch& b, int64_t begin, int64_t end) {
   return {contiguous(slice(b.xs, 0, begin, end)), contiguous(slice(b.ys, 0, begin, end)),
           contiguous(slice(b.w, 0, begin, end))};
@@ -179,7 +142,7 @@ class IclTrainTask : public TrainTask {
   Tensor loss(int64_t step, Generator& data) override {
     const auto [dims, points] = curriculum_.at(step);
     const IclBatch b = sample_icl_task(params_, cfg_.task.batch, points, cfg_.task.d, dims, data);
-    return mse_loss(model_->forward(interleave_prompt(b)), b.ys);
+    return model_->training_loss(interleave_prompt(b), b.ys, step);
   }
 
   void evaluate(int64_t step, nlohmann::json& metrics) override {
