@@ -33,7 +33,7 @@ void prepare_run_dir(const std::string& dir, bool force) {
     const bool empty = fs::is_empty(dir);
     XF_CHECK(empty || force, "icl: run folder '", dir,
              "' already exists (use --resume to continue it, --force to replace its results, or another --out)");
-    for (const char* f : {"metrics.jsonl", "results.json", "report.html", "config.json"}) fs::remove(fs::path(dir) / f);
+    for (const char* f : {"metrics.jsonl", "results.json", "report.html", "config.json", "probes.json"}) fs::remove(fs::path(dir) / f);
     fs::remove_all(fs::path(dir) / "checkpoints");
   }
   fs::create_directories(dir);
@@ -73,6 +73,7 @@ void print_table(const nlohmann::json& r) {
 }  // namespace
 
 int cmd_icl(int argc, char** argv) {
+  if (argc >= 1 && std::string(argv[0]) == "probe") return cmd_icl_probe(argc - 1, argv + 1);
   Args args("icl",
             "usage: xfmr icl [options]\n\n"
             "Trains a GPT-2-style transformer on in-context linear regression (Garg et al. 2022): prompts\n"
@@ -98,6 +99,8 @@ int cmd_icl(int argc, char** argv) {
             "  xfmr icl --set task.kind=sparse_linear --set task.sparsity=3   (Garg et al.'s sparse linear functions)\n"
             "  xfmr icl --set task.kind=decision_tree --preset smoke\n"
             "  xfmr icl --list                              (the function classes, their parameters and baselines)\n"
+            "  xfmr icl --set model.kind=looped --set model.n_layer=1 --set model.n_loops=8   (Yang et al.'s looped model)\n"
+            "  xfmr icl probe --run runs/my-run             (per-layer read-outs, GD/Newton matching: xfmr icl probe --help)\n"
             "  xfmr icl --print-config                      (show every key with its value)",
             {{"preset", "default | paper | smoke", "default"},
              {"config", "JSON config file (keys as in --print-config)", ""},
