@@ -1,4 +1,5 @@
 #include "xfmr/run/icl.h"
+#include "xfmr/run/icl_lsa_gd.h"
 
 #include <algorithm>
 #include <chrono>
@@ -257,6 +258,17 @@ void linear_checks(int64_t d, int64_t n, const nlohmann::json& error, nlohmann::
   checks["within_0.1_of_least_squares_below_d"] = worst <= 0.1;
 }
 
+// von Oswald et al. 2023: the trained LSA against the one-step GD construction (run/icl_lsa_gd.h).
+void add_lsa_gd_comparison(const IclConfig& cfg, const IclModel& model, const IclBatch& prompts, nlohmann::json& res,
+                           nlohmann::json& notes) {
+  const IclLinearConfig lin{cfg.task.d, cfg.task.n_points, cfg.task.noise_std};
+  const double eta1 = tune_gd_step_size(1, lin, 1000, cfg.eval.seed + 13).eta;
+  res["vonoswald"] = compare_lsa_with_gd(*model.lsa(), transformer_predictions(model, prompts), prompts, eta1);
+  notes.push_back("vonoswald: trained LSA vs one GD step (von Oswald et al. 2023, Prop. 1): weight_cosine = " +
+                  res["vonoswald"]["weight_cosine"].dump() + " (1 = a scaled GD step), eta from weights " +
+                  res["vonoswald"]["eta_from_weights"].dump() + " vs tuned " + std::to_string(eta1));
+}
+
 }  // namespace
 
 nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool resume, const std::string& command,
@@ -343,6 +355,7 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
       add_curve(icl_baseline_label(b, bo), error_vs_k(make_icl_baseline(b, bo), prompts, norm, bopt));
     notes.push_back("task: " + tc.description);
   }
+  if (cfg.model.kind == "lsa" && linear) add_lsa_gd_comparison(cfg, task.icl_model(), prompts, res, notes);
   res["methods"] = methods;
   res["error"] = error;
   res["error_lo"] = lo;
