@@ -72,6 +72,10 @@ Tensor LoopedTransformer::read_out(const Tensor& y, int64_t B, int64_t T) const 
 }
 
 std::vector<Tensor> LoopedTransformer::forward_window(const Tensor& zs, int64_t loops, int64_t window) const {
+  return run(zs, loops, window, true);
+}
+
+std::vector<Tensor> LoopedTransformer::run(const Tensor& zs, int64_t loops, int64_t window, bool read_all) const {
   check_prompt(zs);
   XF_CHECK(loops >= 1, "LoopedTransformer: loops must be >= 1, got ", loops);
   window = std::clamp<int64_t>(window, 1, loops);
@@ -87,14 +91,16 @@ std::vector<Tensor> LoopedTransformer::forward_window(const Tensor& zs, int64_t 
       y = loop_once(y, p).detach();
     } else {
       y = loop_once(y, p);
-      preds.push_back(read_out(y, B, T));
+      if (read_all || t == loops) preds.push_back(read_out(y, B, T));
     }
   }
   return preds;
 }
 
 Tensor LoopedTransformer::forward(const Tensor& zs, int64_t loops) const {
-  return forward_window(zs, loops < 0 ? cfg_.n_loops : loops, 1).back();
+  // Every iteration tracked (autograd sees the whole unrolled loop), only the last one read out.
+  const int64_t T = loops < 0 ? cfg_.n_loops : loops;
+  return run(zs, T, T, false).back();
 }
 
 std::vector<Tensor> LoopedTransformer::hidden_states(const Tensor& zs, std::vector<std::string>* names) const {

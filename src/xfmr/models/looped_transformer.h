@@ -58,6 +58,8 @@ class LoopedTransformer : public Module {
 
  private:
   void check_prompt(const Tensor& zs) const;
+  // The last `window` iterations tracked; read_all: read out each of them, else only the last.
+  std::vector<Tensor> run(const Tensor& zs, int64_t loops, int64_t window, bool read_all) const;
   Tensor embed(const Tensor& zs) const;               // P, before the pre-transformer
   Tensor loop_once(const Tensor& y, const Tensor& p) const;  // y undefined: the first iteration (reads P)
   Tensor read_out(const Tensor& y, int64_t B, int64_t T) const;  // post, ln_f, read-out at x positions

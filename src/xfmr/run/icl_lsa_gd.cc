@@ -58,7 +58,10 @@ nlohmann::json compare_lsa_with_gd(const models::LinearSelfAttentionModel& model
     GradientDescent g(1, eta);
     return to_vec(predict_all([g](const IclContext& c, const double* x) mutable { return g(c, x); }, prompts));
   };
-  const std::vector<double> g_tuned = gd_preds(eta_tuned), g_w = gd_preds(eta_T);
+  // GD needs a positive step: a model whose weights point away from the construction (eta_T <= 0) gets nulls.
+  const bool eta_T_usable = std::isfinite(eta_T) && eta_T > 0;
+  const std::vector<double> g_tuned = gd_preds(eta_tuned);
+  const std::vector<double> g_w = eta_T_usable ? gd_preds(eta_T) : std::vector<double>(g_tuned.size(), NAN);
   nlohmann::json diff_tuned = nlohmann::json::array(), diff_w = nlohmann::json::array(), cosv = nlohmann::json::array();
   for (int64_t k = 0; k < n; ++k) {
     double e1 = 0, e2 = 0, ab = 0, aa = 0, bb = 0;
