@@ -34,7 +34,7 @@ void prepare_run_dir(const std::string& dir, bool force) {
     const bool empty = fs::is_empty(dir);
     XF_CHECK(empty || force, "icl: run folder '", dir,
              "' already exists (use --resume to continue it, --force to replace its results, or another --out)");
-    for (const char* f : {"metrics.jsonl", "results.json", "report.html", "config.json"}) fs::remove(fs::path(dir) / f);
+    for (const char* f : {"metrics.jsonl", "results.json", "report.html", "config.json", "probes.json"}) fs::remove(fs::path(dir) / f);
     fs::remove_all(fs::path(dir) / "checkpoints");
   }
   fs::create_directories(dir);
@@ -77,6 +77,7 @@ void print_table(const nlohmann::json& r) {
 }  // namespace
 
 int cmd_icl(int argc, char** argv) {
+  if (argc >= 1 && std::string(argv[0]) == "probe") return cmd_icl_probe(argc - 1, argv + 1);
   Args args("icl",
             "usage: xfmr icl [options]\n\n"
             "Trains a GPT-2-style transformer on in-context linear regression (Garg et al. 2022): prompts\n"
@@ -104,6 +105,8 @@ int cmd_icl(int argc, char** argv) {
             "  xfmr icl --set task.kind=decision_tree --preset smoke\n"
             "  xfmr icl --set task.kind=conjunction --set task.d=10 --set task.n_points=30 --set task.teaching=true\n"
             "  xfmr icl --list                              (the function classes, their parameters and baselines)\n"
+            "  xfmr icl --set model.kind=looped --set model.n_layer=1 --set model.n_loops=8   (Yang et al.'s looped model)\n"
+            "  xfmr icl probe --run runs/my-run             (per-layer read-outs, GD/Newton matching: xfmr icl probe --help)\n"
             "  xfmr icl --print-config                      (show every key with its value)\n\n"
             "Experiments (one paper's study as several runs + a summary; docs/ICL_EXPERIMENTS.md):\n"
             "  xfmr icl --list-experiments\n"
@@ -172,11 +175,7 @@ int cmd_icl(int argc, char** argv) {
   std::string command = "xfmr icl";
   for (int i = 0; i < argc; ++i) command += std::string(" ") + argv[i];
 
-  const std::string shape =
-      cfg.model.kind == "lsa"
-          ? "linear self-attention, " + std::to_string(cfg.model.n_layer) + " layers x " + std::to_string(cfg.model.n_head) + " heads"
-          : std::to_string(cfg.model.n_layer) + " layers x " + std::to_string(cfg.model.n_head) + " heads x " +
-                std::to_string(cfg.model.n_embd) + " dims";
+  const std::string shape = icl_model_summary(cfg);
   std::printf("xfmr icl: %s, d = %lld, %lld points, %s, batch %lld, %lld steps, %d thread(s)\n",
               cfg.task.kind.c_str(), static_cast<long long>(cfg.task.d), static_cast<long long>(cfg.task.n_points), shape.c_str(),
               static_cast<long long>(cfg.task.batch), static_cast<long long>(cfg.train.steps), num_threads());

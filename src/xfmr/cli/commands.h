@@ -8,6 +8,7 @@ int cmd_convert(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
 int cmd_icl(int argc, char** argv);
+int cmd_icl_probe(int argc, char** argv);  // `xfmr icl probe` (cmd_icl_probe.cc)
 int cmd_report(int argc, char** argv);
 int cmd_prepare(int argc, char** argv);
 int cmd_train(int argc, char** argv);

@@ -47,3 +47,22 @@ Tensor IclTransformer::forward(const Tensor& zs) const {
 }
 
 }  // namespace xfmr::models
+
+namespace xfmr::models {
+
+std::vector<Tensor> IclTransformer::hidden_states(const Tensor& zs, std::vector<std::string>* names) const {
+  XF_CHECK(zs.dim() == 3 && zs.size(2) == cfg_.d && zs.size(1) % 2 == 0 && zs.size(1) <= 2 * cfg_.n_points,
+           "IclTransformer: expected a prompt [B, 2n, ", cfg_.d, "] with n <= ", cfg_.n_points, ", got ",
+           zs.shape().str());
+  std::vector<Tensor> hs;
+  Tensor h = read_in_.forward(zs) + slice(wpe_, 0, 0, zs.size(1));
+  hs.push_back(h);
+  if (names) names->push_back("embed");
+  for (size_t l = 0; l < blocks_.size(); ++l) {
+    hs.push_back(h = blocks_[l]->forward(h));
+    if (names) names->push_back("layer" + std::to_string(l + 1));
+  }
+  return hs;
+}
+
+}  // namespace xfmr::models

@@ -3,6 +3,7 @@
 // Predictions are read at the x positions: the output for x_{i+1} sees (x_1, y_1, ..., x_i, y_i, x_{i+1}).
 #pragma once
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "xfmr/core/rng.h"
@@ -40,6 +41,9 @@ class IclTransformer : public Module {
   IclTransformer(const IclTransformerConfig& cfg, Generator& gen, DType dtype = DType::f32);
   // zs: [B, 2n', d] interleaved prompt (n' <= n_points) -> predictions at the x positions: [B, n']
   Tensor forward(const Tensor& zs) const;
+  // For probes: the residual stream [B, 2n', n_embd] after the embedding ("embed") and after each block
+  // ("layer1", ...), before the final LayerNorm; names go to `names` when given.
+  std::vector<Tensor> hidden_states(const Tensor& zs, std::vector<std::string>* names = nullptr) const;
   const IclTransformerConfig& config() const { return cfg_; }
 
  private:

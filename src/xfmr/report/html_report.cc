@@ -387,6 +387,16 @@ std::string render_report_html(const json& results) {
   o += error_plots(r);
   o += summary_table(r);
   o += train_plot(r);
+  // Pre-rendered sections from other producers (e.g. `xfmr icl probe`), in order.
+  if (results.contains("sections")) {
+    const json& secs = results["sections"];
+    XF_CHECK(secs.is_array(), "results.json: \"sections\" must be an array");
+    for (const json& s : secs) {
+      XF_CHECK(s.is_object() && s.contains("html") && s["html"].is_string(),
+               "results.json: every entry of \"sections\" must be an object with a string \"html\"");
+      o += s["html"].get<std::string>();
+    }
+  }
   o += notes_list(r);
   o += kv_table("timing", "Timing", r.timing, 3);
   o += kv_table("config", "Configuration", r.config, 0);

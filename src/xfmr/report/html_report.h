@@ -25,6 +25,8 @@
 //   "config":   object                     the resolved configuration, shown flattened ("model.n_layer": 4)
 //   "timing":   object                     timings or other run statistics, shown flattened
 //   "notes":    [string]                   free-text remarks, shown as a list
+//   "sections": [{"id": string, "html": string}]   sections rendered by another producer (e.g. run/icl_probe.h),
+//                                          inserted verbatim after the training plot, in order
 // Malformed content (a wrong type, arrays of different lengths) throws xfmr::Error naming the offending key.
 #pragma once
 #include <string>

@@ -1,4 +1,5 @@
 #include "xfmr/run/icl.h"
+#include "xfmr/run/icl_lsa_gd.h"
 
 #include <algorithm>
 #include <chrono>
@@ -15,7 +16,6 @@
 #include "xfmr/eval/error_curve.h"
 #include "xfmr/io/config.h"
 #include "xfmr/io/file_util.h"
-#include "xfmr/models/lsa.h"
 #include "xfmr/ops/index.h"
 #include "xfmr/ops/loss.h"
 #include "xfmr/ops/view.h"
@@ -69,17 +69,7 @@ void IclConfig::validate() const {
       throw Error(std::string("eval.kind: ") + e.what());
     }
   }
-  if (model.kind == "gpt") {
-    models::IclTransformerConfig m = model;
-    m.d = task.d;
-    m.n_points = task.n_points;
-    m.validate();
-  } else if (model.kind == "lsa") {
-    XF_CHECK(model.n_layer > 0, "model.n_layer must be positive, got ", model.n_layer);
-    XF_CHECK(model.n_head > 0, "model.n_head must be positive, got ", model.n_head);
-  } else {
-    throw Error("model.kind must be gpt or lsa, got '" + model.kind + "'");
-  }
+  validate_icl_model(*this);
   train.validate();
   eval.validate();
 }
@@ -131,32 +121,6 @@ IclConfig icl_preset(const std::string& name) {
 
 namespace {
 
-// The trained model behind one interface: predictions at the x positions of an interleaved prompt.
-class IclModel {
- public:
-  IclModel(const IclConfig& cfg, Generator& init) {
-    if (cfg.model.kind == "lsa") {
-      models::LsaConfig m;
-      m.d = cfg.task.d;
-      m.n_layer = cfg.model.n_layer;
-      m.n_head = cfg.model.n_head;
-      lsa_ = std::make_unique<models::LinearSelfAttentionModel>(m, init);
-    } else {
-      models::IclTransformerConfig m = cfg.model;
-      m.d = cfg.task.d;
-      m.n_points = cfg.task.n_points;
-      gpt_ = std::make_unique<models::IclTransformer>(m, init);
-    }
-  }
-  Module& module() { return gpt_ ? static_cast<Module&>(*gpt_) : *lsa_; }
-  // zs: [B, 2n, d] interleaved prompt -> [B, n]
-  Tensor forward(const Tensor& zs) const { return gpt_ ? gpt_->forward(zs) : lsa_->forward_interleaved(zs); }
-
- private:
-  std::unique_ptr<models::IclTransformer> gpt_;
-  std::unique_ptr<models::LinearSelfAttentionModel> lsa_;
-};
-
 IclBatch chunk(const IclBatch& b, int64_t begin, int64_t end) {
   return {contiguous(slice(b.xs, 0, begin, end)), contiguous(slice(b.ys, 0, begin, end)),
           contiguous(slice(b.w, 0, begin, end))};
@@ -193,13 +157,9 @@ class IclTrainTask : public TrainTask {
   Tensor loss(int64_t step, Generator& data) override {
     const auto [dims, points] = curriculum_.at(step);
     const IclBatch b = sample_icl_task(params_, cfg_.task.batch, points, cfg_.task.d, dims, data);
-    const Tensor pred = model_->forward(interleave_prompt(b));
-    // ZFB's objective ("last"): only the query after points − 1 examples; Garg et al.'s: every prefix.
-    const bool last = cfg_.task.loss_positions == "last";
-    const Tensor p = last ? slice(pred, 1, points - 1, points) : pred;
-    const Tensor y = last ? slice(b.ys, 1, points - 1, points) : b.ys;
-    // Boolean classes: the logistic loss on ±1 labels (Bhattamishra et al. 2023's sigmoid + BCE).
-    return accuracy_ ? logistic_loss(p, y) : mse_loss(p, y);
+    // Boolean classes: the logistic loss on ±1 labels (Bhattamishra et al. 2023's sigmoid + BCE); ZFB's objective
+    // (task.loss_positions=last): only the query after points − 1 examples.
+    return model_->training_loss(interleave_prompt(b), b.ys, step, {accuracy_, cfg_.task.loss_positions == "last"});
   }
 
   void evaluate(int64_t step, nlohmann::json& metrics) override {
@@ -357,6 +317,17 @@ void linear_checks(int64_t d, int64_t n, const nlohmann::json& error, nlohmann::
   checks["within_0.1_of_least_squares_below_d"] = worst <= 0.1;
 }
 
+// von Oswald et al. 2023: the trained LSA against the one-step GD construction (run/icl_lsa_gd.h).
+void add_lsa_gd_comparison(const IclConfig& cfg, const IclModel& model, const IclBatch& prompts, nlohmann::json& res,
+                           nlohmann::json& notes) {
+  const IclLinearConfig lin{cfg.task.d, cfg.task.n_points, cfg.task.noise_std};
+  const double eta1 = tune_gd_step_size(1, lin, 1000, cfg.eval.seed + 13).eta;
+  res["vonoswald"] = compare_lsa_with_gd(*model.lsa(), transformer_predictions(model, prompts), prompts, eta1);
+  notes.push_back("vonoswald: trained LSA vs one GD step (von Oswald et al. 2023, Prop. 1): weight_cosine = " +
+                  res["vonoswald"]["weight_cosine"].dump() + " (1 = a scaled GD step), eta from weights " +
+                  res["vonoswald"]["eta_from_weights"].dump() + " vs tuned " + std::to_string(eta1));
+}
+
 }  // namespace
 
 nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool resume, const std::string& command,
@@ -468,6 +439,7 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
   // eval.extra_baselines are squared-error curves: not defined for the accuracy-scored (Boolean) classes.
   if (tc.metric != IclMetric::accuracy)
     evaluate_extra_baselines(cfg, tp, prompts, model_pred, norm, bopt, add_curve, res);
+  if (cfg.model.kind == "lsa" && linear) add_lsa_gd_comparison(cfg, task.icl_model(), prompts, res, notes);
   res["methods"] = methods;
   res["error"] = error;
   res["error_lo"] = lo;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "xfmr/models/icl_transformer.h"
+#include "xfmr/run/icl_model.h"
 #include "xfmr/tasks/icl_tasks.h"
 #include "xfmr/train/trainer.h"
 
@@ -129,14 +130,16 @@ struct IclEvalSettings {
   void validate() const;
 };
 
-// The model: "gpt" (Garg et al.'s GPT-2 decoder, the IclTransformerConfig fields) or "lsa" (linear self-attention
-// only, von Oswald et al. 2023; uses n_layer and n_head, ignores the GPT-only fields).
-struct IclModelSettings : models::IclTransformerConfig {
+// The model (run/icl_model.h lists the kinds): "gpt" (Garg et al.'s GPT-2 decoder, the IclTransformerConfig
+// fields), "lsa" (linear self-attention only, von Oswald et al. 2023; uses n_layer and n_head), "looped" /
+// "algoformer" (Yang et al. 2023 / Gao et al. 2024; also the IclLoopSettings fields) or "lstm" (n_layer, n_embd).
+struct IclModelSettings : models::IclTransformerConfig, IclLoopSettings {
   std::string kind = "gpt";
   template <class V>
   void visit(V& v) {
-    v("kind", kind, "gpt (GPT-2 decoder) | lsa (linear self-attention only, von Oswald et al.)");
+    v("kind", kind, "gpt | lsa | looped | algoformer | lstm (docs/ICL_MODELS.md)");
     models::IclTransformerConfig::visit(v);
+    IclLoopSettings::visit(v);
   }
 };
 
