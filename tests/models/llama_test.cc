@@ -82,6 +82,23 @@ TEST(Llama, LogitsMatchPlainTorch) {
   }
 }
 
+// The exported folder is what transformers' LlamaForCausalLM loads (names, [out, in] shapes, config keys; q/k
+// projections in HF's rotate-half layout, unpermuted), and HF's forward and greedy decoding on it, by tensor
+// name, equal ours: MHA, GQA, MQA.
+TEST(Llama, ExportFollowsHuggingFaceLayout) {
+  for (int64_t kv : {4, 2, 1}) {
+    SCOPED_TRACE(kv);
+    Generator g(20 + static_cast<uint64_t>(kv));
+    models::Llama m(tiny_llama(kv), g);
+    perturb(m, 30 + static_cast<uint64_t>(kv));
+    m.eval();
+    const std::string dir = test::lm_temp_dir("llama_hf");
+    models::save_pretrained(m, dir);
+    test::expect_hf_export_matches(m, dir, test::lm_ids(2, 8, 13), {3, 1, 4}, 5);
+    std::filesystem::remove_all(dir);
+  }
+}
+
 TEST(Llama, SaveLoadRoundTripIsBitIdentical) {
   Generator g(4);
   models::Llama m(tiny_llama(1), g);
