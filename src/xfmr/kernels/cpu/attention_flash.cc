@@ -126,9 +126,38 @@ void transpose_heads(const T* src, T* dst, int64_t heads, int64_t rows, int64_t 
   });
 }
 
+// Philox4x32-10 (Salmon et al. 2011) for the n consecutive counters (s4 + i, t, h, b) under key (k0, k1), into
+// words[4 i .. 4 i + 3]: the function core/rng.h's philox4x32 computes (attention_dropout_words calls that one;
+// the fused-vs-reference tests hold the two equal), restated as a loop over i that the compiler vectorises —
+// one call to the out-of-line scalar version per 4 probabilities made dropout double the attention step's cost.
+inline void philox_blocks(uint64_t s4, uint32_t t, uint32_t h, uint32_t b, uint32_t k0, uint32_t k1, int n,
+                          uint32_t* words) {
+  constexpr uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+#pragma omp simd
+  for (int i = 0; i < n; ++i) {
+    uint32_t c0 = static_cast<uint32_t>(s4 + static_cast<uint64_t>(i)), c1 = t, c2 = h, c3 = b, a0 = k0, a1 = k1;
+    for (int r = 0; r < 10; ++r) {
+      const uint64_t p0 = static_cast<uint64_t>(M0) * c0, p1 = static_cast<uint64_t>(M1) * c2;
+      const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1 ^ a0;
+      const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3 ^ a1;
+      c1 = static_cast<uint32_t>(p1);
+      c3 = static_cast<uint32_t>(p0);
+      c0 = n0;
+      c2 = n2;
+      a0 += W0;
+      a1 += W1;
+    }
+    words[4 * i] = c0;
+    words[4 * i + 1] = c1;
+    words[4 * i + 2] = c2;
+    words[4 * i + 3] = c3;
+  }
+}
+
 // The dropout mask of one call, as the kernels need it: keep iff word >= threshold, kept values scaled by inv.
 template <class T>
 struct DropoutMask {
+  static constexpr int kBlocks = 32;  // Philox blocks (of 4 keys) generated per batch
   bool on = false;
   uint64_t seed = 0;
   uint32_t threshold = 0;
@@ -136,15 +165,17 @@ struct DropoutMask {
   explicit DropoutMask(const FlashAttentionParams& p)
       : on(p.dropout_p > 0), seed(p.dropout_seed), threshold(attention_dropout_threshold(p.dropout_p)),
         inv(static_cast<T>(1.0 / (1.0 - p.dropout_p))) {}
-  // Calls f(c, z) for c < n with z = inv (kept) or 0 (dropped) for key j0 + c of row (b, h, t): one Philox block
-  // per 4 keys.
+  // Calls f(c, z) for c < n with z = inv (kept) or 0 (dropped) for key j0 + c of row (b, h, t).
   template <class F>
   void row(int64_t b, int64_t h, int64_t t, int64_t j0, int64_t n, F&& f) const {
-    uint32_t w[4];
+    uint32_t w[4 * kBlocks];
     for (int64_t s = j0; s < j0 + n;) {
-      const int64_t s4 = s >> 2, s_end = std::min(j0 + n, (s4 + 1) * 4);
-      attention_dropout_words(seed, b, h, t, s4, w);
-      for (; s < s_end; ++s) f(s - j0, w[s & 3] >= threshold ? inv : T(0));
+      const int64_t s4 = s >> 2, s_end = std::min(j0 + n, (s4 + kBlocks) * 4);
+      philox_blocks(static_cast<uint64_t>(s4), static_cast<uint32_t>(t), static_cast<uint32_t>(h),
+                    static_cast<uint32_t>(b), static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
+                    static_cast<int>((s_end - 1) / 4 - s4 + 1), w);
+      const int64_t base = s4 * 4;  // w[s - base] is key s's word
+      for (; s < s_end; ++s) f(s - j0, w[s - base] >= threshold ? inv : T(0));
     }
   }
 };
