@@ -74,7 +74,8 @@ inline void expect_hf_export_matches(const models::CausalLM& model, const std::s
   std::vector<int64_t> seq = prompt;
   for (int64_t i = 0; i < n_new; ++i) {
     std::vector<double> row(seq.begin(), seq.end());
-    const Tensor x = Tensor::from_vector(std::span<const double>(row), {1, static_cast<int64_t>(seq.size())}, DType::i64);
+    const Tensor x =
+        Tensor::from_vector(std::span<const double>(row), {1, static_cast<int64_t>(seq.size())}, DType::i64);
     const std::vector<double> l = model.forward(x).to_vector();
     const int64_t V = model.vocab_size(), off = (static_cast<int64_t>(seq.size()) - 1) * V;
     int64_t best = 0;
