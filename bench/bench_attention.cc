@@ -17,7 +17,9 @@ namespace {
 
 constexpr int64_t kB = 1, kH = 4, kD = 64;
 
-template <bool kFused>
+// kDropout: the fused kernel with attention-probability dropout p = 0.1 (nanoGPT's attn_dropout), to price the
+// mask regeneration (one Philox block per 4 probabilities, forward and backward).
+template <bool kFused, bool kDropout = false>
 void BM_attention_fwd_bwd(benchmark::State& state) {
   const int64_t T = state.range(0);
   Generator g(1);
@@ -26,6 +28,10 @@ void BM_attention_fwd_bwd(benchmark::State& state) {
   q.set_requires_grad(), k.set_requires_grad(), v.set_requires_grad();
   AttentionOptions opt;
   opt.causal = true;
+  if (kDropout) {
+    opt.dropout_p = 0.1;
+    opt.dropout_seed = 7;
+  }
   auto step = [&] {
     q.set_grad(Tensor()), k.set_grad(Tensor()), v.set_grad(Tensor());
     Tensor out = kFused ? scaled_dot_product_attention(q, k, v, opt) : attention_reference(q, k, v, opt);
@@ -47,6 +53,7 @@ void BM_attention_fwd_bwd(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_attention_fwd_bwd<true>)->Name("fused_causal")->Arg(256)->Arg(1024)->Arg(4096)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_attention_fwd_bwd<true, true>)->Name("fused_causal_dropout")->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_attention_fwd_bwd<false>)->Name("reference_causal")->Arg(256)->Arg(1024)->Arg(4096)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();

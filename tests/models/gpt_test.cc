@@ -108,6 +108,48 @@ TEST(Gpt, LogitsMatchPlainTorch) {
   }
 }
 
+// The exported folder is what transformers' GPT2LMHeadModel loads (every name and [in, out] Conv1D shape,
+// config keys; a bias-free model is written with zero biases), and HF's forward and greedy decoding on it, by
+// tensor name, equal ours.
+TEST(Gpt, ExportFollowsHuggingFaceLayout) {
+  for (bool bias : {true, false}) {
+    SCOPED_TRACE(bias ? "bias" : "no bias");
+    Generator g(12);
+    models::GptConfig c = tiny_gpt(bias);
+    c.gelu = bias ? GeluApprox::tanh : GeluApprox::none;
+    models::Gpt m(c, g);
+    perturb(m, 13);
+    m.eval();
+    const std::string dir = test::lm_temp_dir("gpt_hf");
+    models::save_pretrained(m, dir);
+    test::expect_hf_export_matches(m, dir, test::lm_ids(2, 8, 11), {1, 5, 2}, 5);
+    if (bias) {  // the checker is not vacuous: a Linear-layout [out, in] c_attn and a missing bias are caught
+      auto sd = m.hf_state_dict();
+      for (auto& [n, t] : sd)
+        if (n == "transformer.h.0.attn.c_attn.weight") t = transpose(t, 0, 1).contiguous_copy();
+      std::erase_if(sd, [](const auto& e) { return e.first == "transformer.h.1.ln_2.bias"; });
+      io::save_safetensors(dir + "/model.safetensors", sd, {{"format", "pt"}});
+      nlohmann::json req = {{"model_dir", dir}, {"ids", {{1, 2}}}, {"prompt", {1}}, {"n_new", 1}};
+      const nlohmann::json reply = test::call_python_oracle("hf_export_check.py", req);
+      if (!reply.is_null()) {
+        const std::string pr = reply["problems"].dump();
+        EXPECT_NE(pr.find("transformer.h.0.attn.c_attn.weight has shape [24, 8]"), std::string::npos) << pr;
+        EXPECT_NE(pr.find("missing tensor transformer.h.1.ln_2.bias"), std::string::npos) << pr;
+      }
+    }
+    // The zero biases read back into a bias-free model; a nonzero one is refused.
+    if (!bias) {
+      EXPECT_FALSE(dynamic_cast<const models::Gpt&>(*models::load_pretrained(dir)).config().bias);
+      auto sd = m.hf_state_dict();
+      for (auto& [n, t] : sd)
+        if (n == "transformer.h.1.mlp.c_fc.bias") t = Tensor::full(t.shape(), 0.5, t.dtype());
+      io::save_safetensors(dir + "/model.safetensors", sd, {{"format", "pt"}});
+      test::expect_error([&] { models::load_pretrained(dir); }, {"transformer.h.1.mlp.c_fc.bias", "not zero"});
+    }
+    std::filesystem::remove_all(dir);
+  }
+}
+
 TEST(Gpt, HuggingFaceFixtureLoadsAndMatchesTorch) {
   const std::string dir = source("data/hf-tiny-gpt2");
   auto m = models::load_pretrained(dir);
@@ -154,6 +196,50 @@ TEST(Gpt, GradcheckOfLossF64) {
       if (p.name == n) inputs.push_back(p.tensor);
   ASSERT_EQ(inputs.size(), 6u);
   test::expect_gradcheck([&](auto&) { return cross_entropy(m.forward(ids), targets); }, inputs);
+}
+
+// model.dropout > 0 in training: embedding, attention-probability (inside the fused kernel) and residual
+// dropout, all drawn from the generator passed to forward; eval() is the plain function. With a generator
+// re-seeded per call the loss is a deterministic function of the weights, so its gradients pass gradcheck.
+TEST(Gpt, DropoutTrainingIsSeededAndGradchecks) {
+  Generator g(8);
+  models::GptConfig c = tiny_gpt();
+  c.dropout = 0.25;
+  models::Gpt m(c, g, DType::f64);
+  perturb(m, 9);
+  const Tensor ids = test::lm_ids(2, 8, 11, 4), targets = test::lm_ids(2, 8, 11, 5);
+  auto run = [&](uint64_t seed) {
+    Generator dg(seed);
+    return m.forward(ids, &dg).to_vector();
+  };
+  m.train(true);
+  EXPECT_EQ(run(1), run(1));
+  EXPECT_NE(run(1), run(2));
+  m.eval();
+  const auto ev = run(1);
+  EXPECT_EQ(ev, run(2));
+  c.dropout = 0;
+  models::Gpt plain(c, g, DType::f64);
+  {
+    NoGradGuard ng;
+    const auto a = m.named_parameters();
+    auto b = plain.named_parameters();
+    for (size_t i = 0; i < a.size(); ++i) b[i].tensor.copy_(a[i].tensor.detach());
+  }
+  EXPECT_EQ(ev, plain.forward(ids).to_vector());
+  m.train(true);
+  std::vector<Tensor> inputs;
+  for (const auto& p : m.named_parameters())
+    for (const char* n : {"transformer.h.0.attn.c_attn.weight", "transformer.h.1.attn.c_attn.bias",
+                          "transformer.h.1.mlp.c_proj.weight"})
+      if (p.name == n) inputs.push_back(p.tensor);
+  ASSERT_EQ(inputs.size(), 3u);
+  test::expect_gradcheck(
+      [&](auto&) {
+        Generator dg(77);
+        return cross_entropy(m.forward(ids, &dg), targets);
+      },
+      inputs);
 }
 
 TEST(Gpt, BadConfigAndInput) {

@@ -82,6 +82,23 @@ TEST(Llama, LogitsMatchPlainTorch) {
   }
 }
 
+// The exported folder is what transformers' LlamaForCausalLM loads (names, [out, in] shapes, config keys; q/k
+// projections in HF's rotate-half layout, unpermuted), and HF's forward and greedy decoding on it, by tensor
+// name, equal ours: MHA, GQA, MQA.
+TEST(Llama, ExportFollowsHuggingFaceLayout) {
+  for (int64_t kv : {4, 2, 1}) {
+    SCOPED_TRACE(kv);
+    Generator g(20 + static_cast<uint64_t>(kv));
+    models::Llama m(tiny_llama(kv), g);
+    perturb(m, 30 + static_cast<uint64_t>(kv));
+    m.eval();
+    const std::string dir = test::lm_temp_dir("llama_hf");
+    models::save_pretrained(m, dir);
+    test::expect_hf_export_matches(m, dir, test::lm_ids(2, 8, 13), {3, 1, 4}, 5);
+    std::filesystem::remove_all(dir);
+  }
+}
+
 TEST(Llama, SaveLoadRoundTripIsBitIdentical) {
   Generator g(4);
   models::Llama m(tiny_llama(1), g);
@@ -118,6 +135,47 @@ TEST(Llama, GradcheckOfLossF64) {
       if (p.name == n) inputs.push_back(p.tensor);
   ASSERT_EQ(inputs.size(), 5u);
   test::expect_gradcheck([&](auto&) { return cross_entropy(m.forward(ids), targets); }, inputs);
+}
+
+// model.dropout > 0 in training: attention-probability (fused kernel) and residual dropout from the generator
+// passed to forward; eval() is the plain function; a re-seeded generator makes the loss gradcheckable.
+TEST(Llama, DropoutTrainingIsSeededAndGradchecks) {
+  Generator g(8);
+  models::LlamaConfig c = tiny_llama(2);
+  c.dropout = 0.25;
+  models::Llama m(c, g, DType::f64);
+  perturb(m, 9);
+  const Tensor ids = test::lm_ids(2, 8, 13, 4), targets = test::lm_ids(2, 8, 13, 5);
+  auto run = [&](uint64_t seed) {
+    Generator dg(seed);
+    return m.forward(ids, &dg).to_vector();
+  };
+  m.train(true);
+  EXPECT_EQ(run(1), run(1));
+  EXPECT_NE(run(1), run(2));
+  m.eval();
+  const auto ev = run(1);
+  c.dropout = 0;
+  models::Llama plain(c, g, DType::f64);
+  {
+    NoGradGuard ng;
+    const auto a = m.named_parameters();
+    auto b = plain.named_parameters();
+    for (size_t i = 0; i < a.size(); ++i) b[i].tensor.copy_(a[i].tensor.detach());
+  }
+  EXPECT_EQ(ev, plain.forward(ids).to_vector());
+  m.train(true);
+  std::vector<Tensor> inputs;
+  for (const auto& p : m.named_parameters())
+    for (const char* n : {"model.layers.0.self_attn.q_proj.weight", "model.layers.1.self_attn.v_proj.weight"})
+      if (p.name == n) inputs.push_back(p.tensor);
+  ASSERT_EQ(inputs.size(), 2u);
+  test::expect_gradcheck(
+      [&](auto&) {
+        Generator dg(77);
+        return cross_entropy(m.forward(ids, &dg), targets);
+      },
+      inputs);
 }
 
 TEST(Llama, BadConfigAndInput) {

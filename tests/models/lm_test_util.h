@@ -52,4 +52,39 @@ inline void expect_logits_match_torch(const models::CausalLM& model, const std::
   EXPECT_LT(err, tol) << "logits differ from the PyTorch forward (max-norm relative error " << err << ")";
 }
 
+// tests/reference/hf_export_check.py on the folder `dir` xfmr wrote: names, shapes and config keys as HF
+// transformers expects them (its "problems" must be empty), then HF's forward re-implemented on the tensors
+// by name against model.forward(ids), and n_new greedy tokens after `prompt` against model's own greedy loop.
+inline void expect_hf_export_matches(const models::CausalLM& model, const std::string& dir, const Tensor& ids,
+                                     const std::vector<int64_t>& prompt, int64_t n_new, double tol = 1e-4) {
+  nlohmann::json req;
+  req["model_dir"] = dir;
+  req["ids"] = ids_rows(ids);
+  req["prompt"] = prompt;
+  req["n_new"] = n_new;
+  const nlohmann::json reply = call_python_oracle("hf_export_check.py", req);
+  if (reply.is_null()) return;
+  ASSERT_TRUE(reply["problems"].empty()) << reply["problems"].dump(1);
+  NoGradGuard ng;
+  const Tensor logits = model.forward(ids);
+  const std::vector<double> ref = reply["logits"]["data"].get<std::vector<double>>();
+  ASSERT_EQ(static_cast<size_t>(logits.numel()), ref.size());
+  const double err = max_rel_error(logits.to_vector(), ref);
+  EXPECT_LT(err, tol) << "logits differ from the HF-layout forward (max-norm relative error " << err << ")";
+  std::vector<int64_t> seq = prompt;
+  for (int64_t i = 0; i < n_new; ++i) {
+    std::vector<double> row(seq.begin(), seq.end());
+    const Tensor x =
+        Tensor::from_vector(std::span<const double>(row), {1, static_cast<int64_t>(seq.size())}, DType::i64);
+    const std::vector<double> l = model.forward(x).to_vector();
+    const int64_t V = model.vocab_size(), off = (static_cast<int64_t>(seq.size()) - 1) * V;
+    int64_t best = 0;
+    for (int64_t v = 1; v < V; ++v)
+      if (l[off + v] > l[off + best]) best = v;
+    seq.push_back(best);
+  }
+  EXPECT_EQ(std::vector<int64_t>(seq.begin() + static_cast<int64_t>(prompt.size()), seq.end()),
+            reply["greedy"].get<std::vector<int64_t>>());
+}
+
 }  // namespace xfmr::test

@@ -1,9 +1,15 @@
 // serve::Server over real sockets on 127.0.0.1 (port 0), driven by httplib::Client in threads: concurrent
 // completions equal infer::generate for every request; streams concatenate to the non-streamed text; chat and
 // usage counts; every malformed request gets its 4xx JSON error and the server keeps answering; a full queue
-// answers 503 without hanging; a streaming client that leaves cancels its sequence.
+// answers 503 without hanging; a streaming or non-streaming client that leaves cancels its sequence (running or
+// queued).
 #include <gtest/gtest.h>
 #include <httplib.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -354,6 +360,74 @@ TEST(ServeServer, StreamingClientDisconnectCancels) {
   EXPECT_TRUE(healthy(port));
   const Reply after = post(port, "/v1/completions", completion_body("The cat", 5));
   EXPECT_EQ(after.status, 200) << after.raw;
+}
+
+// A bare TCP client: connects, sends one non-streaming completion request and keeps the socket until close().
+struct RawClient {
+  int fd = -1;
+  RawClient(int port, const json& body) {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ADD_FAILURE() << "connect failed";
+      return;
+    }
+    const std::string b = body.dump();
+    const std::string msg = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                            "Content-Length: " + std::to_string(b.size()) + "\r\n\r\n" + b;
+    EXPECT_EQ(send(fd, msg.data(), msg.size(), 0), static_cast<ssize_t>(msg.size()));
+  }
+  void close_now() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  ~RawClient() { close_now(); }
+};
+
+template <class Pred>
+bool wait_for(Pred pred, int ms) {
+  const auto t0 = std::chrono::steady_clock::now();
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() - t0 > std::chrono::milliseconds(ms)) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+// Non-streaming clients that close their connection before the answer: the running one's sequence is cancelled
+// (its slot freed long before its 400 tokens), the queued one gives up its place without running, and the
+// server goes on serving.
+TEST(ServeServer, NonStreamingClientDisconnectCancels) {
+  ServerOptions opt;
+  opt.max_slots = 1;
+  opt.queue_size = 2;
+  opt.iteration_delay_us = 2000;  // ~500 tokens/s: 400 tokens take ~0.8 s or more
+  auto server = start_server(opt);
+  const int port = server->port();
+  const auto t0 = std::chrono::steady_clock::now();
+  RawClient running(port, completion_body("Once upon a time", 400));
+  ASSERT_TRUE(wait_for([&] { return server->scheduler().stats().active == 1; }, 10000));
+  RawClient queued(port, completion_body("The cat", 400));
+  ASSERT_TRUE(wait_for([&] { return server->scheduler().stats().waiting == 1; }, 10000));
+  queued.close_now();
+  ASSERT_TRUE(wait_for([&] { return server->scheduler().stats().cancelled == 1; }, 10000));
+  auto st = server->scheduler().stats();
+  EXPECT_EQ(st.waiting, 0);
+  EXPECT_EQ(st.active, 1);  // the running one is unaffected
+  running.close_now();
+  ASSERT_TRUE(wait_for([&] { return server->scheduler().stats().finished == 2; }, 10000));
+  st = server->scheduler().stats();
+  EXPECT_EQ(st.cancelled, 2);
+  EXPECT_EQ(st.active, 0);
+  EXPECT_LT(st.tokens, 300);  // the queued job never ran; the running one stopped early
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
+  EXPECT_TRUE(healthy(port));
+  const Reply after = post(port, "/v1/completions", completion_body("The cat", 5));
+  EXPECT_EQ(after.status, 200) << after.raw;
+  EXPECT_EQ(server->scheduler().stats().cancelled, 2);  // a client that stays is answered, not cancelled
 }
 
 TEST(ServeServer, StopEndsQueuedAndRunningRequests) {

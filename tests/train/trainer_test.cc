@@ -131,6 +131,7 @@ TEST(TrainerConfig, ValidateNamesTheField) {
   expect_bad([](TrainConfig& c) { c.log_every = -1; }, "log_every");
   expect_bad([](TrainConfig& c) { c.checkpoint_every = -1; }, "checkpoint_every");
   expect_bad([](TrainConfig& c) { c.keep_checkpoints = 0; }, "keep_checkpoints");
+  expect_bad([](TrainConfig& c) { c.max_minutes = -1; }, "max_minutes");
   TrainConfig ok;
   EXPECT_NO_THROW(config::validate(ok));
 }
@@ -406,6 +407,30 @@ TEST(Trainer, ResumeWithoutCheckpointStartsFresh) {
   EXPECT_EQ(r.resumed_from, -1);
   EXPECT_EQ(r.steps_done, 10);
   EXPECT_EQ(read_metrics(tmp.sub("run")).size(), 10u);
+}
+
+// train.max_minutes: the step that reaches the budget is the last one, run like the final step (evaluated and
+// checkpointed), and the result says the time limit, not a signal, ended it.
+TEST(Trainer, MaxMinutesEndsTheRunLikeALastStep) {
+  ThreadCount threads(1);
+  TempDir tmp;
+  TrainConfig cfg = small_config();
+  cfg.steps = 10;
+  cfg.eval_every = 0;
+  cfg.max_minutes = 1e-9;  // reached by the first step
+  test::ToyTask task;
+  const TrainResult r = train(task, cfg, tmp.sub("run"), false);
+  EXPECT_EQ(r.steps_done, 1);
+  EXPECT_TRUE(r.time_limit_reached);
+  EXPECT_FALSE(r.interrupted);
+  EXPECT_EQ(list_checkpoints(tmp.sub("run")), std::vector<int64_t>{1});
+  const auto m = read_metrics(tmp.sub("run"));
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_TRUE(m[0].contains("val_loss")) << m[0].dump();
+  cfg.max_minutes = 0;  // no limit: the run completes
+  const TrainResult full = train(task, cfg, tmp.sub("run2"), false);
+  EXPECT_EQ(full.steps_done, 10);
+  EXPECT_FALSE(full.time_limit_reached);
 }
 
 #ifdef XFMR_TRAINER_CHILD

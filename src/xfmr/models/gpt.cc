@@ -38,8 +38,12 @@ class GptAttention : public Module {
     register_module("c_proj", c_proj);
   }
   // x: [B, T, C] -> [B, T, C]
+  // Dropout on the attention probabilities (nanoGPT's attn_dropout, HF's attn_pdrop; inside the fused kernel,
+  // keyed by one draw from g) and on the residual branch (resid_dropout / resid_pdrop), training mode only.
   Tensor forward(const Tensor& x, Generator* g) const {
-    Tensor y = c_proj.forward(packed_self_attention(c_attn.forward(x), n_head, /*causal=*/true));
+    const double pa = training() ? dropout : 0.0;
+    const uint64_t seed = pa > 0 ? gen_or_default(g).next_u64() : 0;
+    Tensor y = c_proj.forward(packed_self_attention(c_attn.forward(x), n_head, /*causal=*/true, pa, seed));
     return dropout > 0 ? xfmr::dropout(y, dropout, training(), gen_or_default(g)) : y;
   }
   int64_t n_head;
@@ -143,12 +147,12 @@ nlohmann::json Gpt::hf_config() const {
   j["layer_norm_epsilon"] = cfg_.layer_norm_eps;
   j["resid_pdrop"] = cfg_.dropout;
   j["embd_pdrop"] = cfg_.dropout;
-  j["attn_pdrop"] = 0.0;
+  j["attn_pdrop"] = cfg_.dropout;
   j["initializer_range"] = 0.02;
   j["tie_word_embeddings"] = true;
   j["torch_dtype"] = "float32";
-  // HF GPT-2 always has biases; a bias-free model (nanoGPT's default) records it here (HF ignores the key and
-  // could not load such a folder).
+  // HF GPT-2 always has biases; a bias-free model (nanoGPT's default) records it here (HF keeps the unknown key
+  // as an attribute and loads the zero biases hf_state_dict writes).
   if (!cfg_.bias) j["bias"] = false;
   return j;
 }
@@ -190,6 +194,21 @@ std::vector<std::pair<std::string, Tensor>> Gpt::hf_state_dict() const {
     Tensor t = is_conv1d_weight(p.name) ? transpose(p.tensor.detach(), 0, 1) : p.tensor.detach();
     out.emplace_back(p.name, t.contiguous_copy());
   }
+  // HF's GPT2LMHeadModel always has biases: a bias-free model (nanoGPT's bias=False) is written with zero
+  // biases, which is the same function, so that transformers loads every tensor instead of initialising the
+  // missing ones. load_hf_state accepts them back when they are zero.
+  if (!cfg_.bias) {
+    const DType dt = wte_->weight.dtype();
+    const int64_t C = cfg_.n_embd;
+    for (int64_t l = 0; l < cfg_.n_layer; ++l) {
+      const std::string p = "transformer.h." + std::to_string(l) + ".";
+      for (auto [name, n] : {std::pair<const char*, int64_t>{"ln_1.bias", C}, {"attn.c_attn.bias", 3 * C},
+                             {"attn.c_proj.bias", C}, {"ln_2.bias", C}, {"mlp.c_fc.bias", 4 * C},
+                             {"mlp.c_proj.bias", C}})
+        out.emplace_back(p + name, Tensor::zeros({n}, dt));
+    }
+    out.emplace_back("transformer.ln_f.bias", Tensor::zeros({C}, dt));
+  }
   return out;
 }
 
@@ -220,8 +239,16 @@ void Gpt::load_hf_state(const io::SafetensorsFile& f) {
     if (used.count(n)) continue;
     // Known extras: the causal-mask buffers of older HF files and the tied head.
     const bool buffer = n.size() > 10 && (n.ends_with(".attn.bias") || n.ends_with(".attn.masked_bias"));
-    XF_CHECK(buffer || n == "lm_head.weight", "gpt2: '", f.path(), "' has a tensor the model does not use: '", n,
-             "'");
+    if (buffer || n == "lm_head.weight") continue;
+    // A bias-free model's export carries zero biases for HF (hf_state_dict); nonzero ones would be dropped.
+    if (!cfg_.bias && n.ends_with(".bias")) {
+      const Tensor b = f.get(n);
+      bool zero = dtype_is_float(b.dtype());
+      for (double x : zero ? b.to_vector() : std::vector<double>()) zero = zero && x == 0.0;
+      XF_CHECK(zero, "gpt2: '", f.path(), "': tensor '", n, "' is not zero but the config says bias = false");
+      continue;
+    }
+    throw Error("gpt2: '" + f.path() + "' has a tensor the model does not use: '" + n + "'");
   }
   for (auto& [dst, src] : plan) copy_parameter(dst, src);
 }

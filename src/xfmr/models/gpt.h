@@ -1,7 +1,7 @@
 // GPT-2 (Radford et al. 2019, "Language Models are Unsupervised Multitask Learners"): token + learned position
 // embeddings, pre-LayerNorm blocks (causal multi-head attention, GELU MLP 4x), a final LayerNorm and an LM head
-// tied to the token embedding. Dropout after the embeddings and on each residual branch (attention-probability
-// dropout is not implemented: the fused attention kernel keeps no probability matrix to mask).
+// tied to the token embedding. Dropout (model.dropout, training only, as nanoGPT) after the embeddings, on the
+// attention probabilities (inside the fused kernel, ops/attention.h) and on each residual branch.
 //
 // Parameter names are Hugging Face's GPT2LMHeadModel names, so named_parameters() reads like an HF checkpoint:
 //   transformer.wte.weight [V, C]          transformer.wpe.weight [block_size, C]
@@ -31,7 +31,7 @@ struct GptConfig {
   int64_t n_layer = 4;
   int64_t n_head = 4;
   int64_t n_embd = 128;
-  double dropout = 0.0;     // embedding and residual dropout
+  double dropout = 0.0;     // embedding, attention-probability and residual dropout
   bool bias = true;         // biases in the Linear and LayerNorm layers (HF GPT-2 always has them)
   double layer_norm_eps = 1e-5;
   GeluApprox gelu = GeluApprox::none;  // none = exact erf ("gelu"), tanh = HF's "gelu_new"

@@ -56,8 +56,9 @@ class LlamaAttention : public Module {
     register_module("v_proj", v_proj);
     register_module("o_proj", o_proj);
   }
-  // x: [B, T, C] -> [B, T, C]
-  Tensor forward(const Tensor& x) const {
+  // x: [B, T, C] -> [B, T, C]. attn_dropout (training only): dropout on the attention probabilities, inside
+  // the fused kernel, keyed by one draw from g (HF's attention_dropout).
+  Tensor forward(const Tensor& x, double attn_dropout, Generator* g) const {
     const int64_t B = x.size(0), T = x.size(1);
     auto heads = [&](const Tensor& y, int64_t h) {  // [B, T, h·D] -> [B, h, T, D]
       return transpose(reshape(y, {B, T, h, head_dim}), 1, 2);
@@ -67,6 +68,10 @@ class LlamaAttention : public Module {
     const Tensor v = heads(v_proj.forward(x), n_kv_head);
     AttentionOptions opt;
     opt.causal = true;
+    if (training() && attn_dropout > 0) {
+      opt.dropout_p = attn_dropout;
+      opt.dropout_seed = gen_or_default(g).next_u64();
+    }
     const Tensor y = scaled_dot_product_attention(q, k, v, opt);  // [B, H, T, D], GQA inside
     return o_proj.forward(reshape(transpose(y, 1, 2), {B, T, n_head * head_dim}));
   }
@@ -91,7 +96,7 @@ class LlamaBlock : public Module {
     register_module("post_attention_layernorm", post_attention_layernorm);
   }
   Tensor forward(const Tensor& x, Generator* g) const {
-    Tensor a = self_attn.forward(input_layernorm.forward(x));
+    Tensor a = self_attn.forward(input_layernorm.forward(x), dropout, g);
     if (dropout > 0) a = xfmr::dropout(a, dropout, training(), gen_or_default(g));
     const Tensor h = x + a;
     Tensor m = mlp.forward(post_attention_layernorm.forward(h));
@@ -144,6 +149,7 @@ nlohmann::json Llama::hf_config() const {
   j["rope_theta"] = cfg_.rope_theta;
   j["hidden_act"] = "silu";
   j["attention_bias"] = false;
+  j["attention_dropout"] = cfg_.dropout;
   j["mlp_bias"] = false;
   j["tie_word_embeddings"] = false;
   j["initializer_range"] = 0.02;

@@ -34,7 +34,7 @@ struct LlamaConfig {
   int64_t intermediate_size = 0;  // SwiGLU hidden width; 0: 8·n_embd/3 rounded up to a multiple of 32
   double rms_norm_eps = 1e-5;
   double rope_theta = 10000.0;
-  double dropout = 0.0;     // residual-branch dropout (training only)
+  double dropout = 0.0;     // attention-probability and residual-branch dropout (training only)
   // Error naming the field: sizes positive, n_embd % n_head == 0, head dim even, n_head % n_kv_head == 0, ...
   void validate() const;
   int64_t hidden() const;   // the resolved intermediate_size

@@ -22,6 +22,8 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   p.causal = opt.causal;
   p.block_q = opt.block_q;
   p.block_k = opt.block_k;
+  p.dropout_p = opt.dropout_p;
+  p.dropout_seed = opt.dropout_seed;
   const Tensor mask = opt.mask.defined() ? opt.mask.detach() : Tensor();
   if (mask.defined())
     for (int i = 0; i < 4; ++i) p.mask_strides[i] = d.mask_strides[i];
@@ -55,17 +57,22 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   return out;
 }
 
-Tensor packed_self_attention(const Tensor& qkv, int64_t n_head, bool causal) {
+Tensor packed_self_attention(const Tensor& qkv, int64_t n_head, bool causal, double dropout_p,
+                             uint64_t dropout_seed) {
   constexpr const char* op = "packed_self_attention";
   check_float(qkv, op);
   XF_CHECK(qkv.dim() == 3, op, ": expected qkv [B, T, 3*C], got ", qkv.shape().str());
   XF_CHECK(n_head > 0 && qkv.size(2) % (3 * n_head) == 0, op, ": last dim of qkv ", qkv.shape().str(),
            " is not 3 * n_head * head_dim for n_head ", n_head);
+  XF_CHECK(dropout_p >= 0 && dropout_p < 1, op, ": dropout_p must lie in [0, 1), got ", dropout_p, " (qkv ",
+           qkv.shape().str(), ")");
   const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, H = n_head, D = C / n_head;
   kernels::FlashAttentionParams p;
   p.B = B, p.Hq = H, p.Hkv = H, p.T = T, p.S = T, p.D = D, p.Dv = D;
   p.scale = D > 0 ? 1.0 / std::sqrt(static_cast<double>(D)) : 1.0;
   p.causal = causal;
+  p.dropout_p = dropout_p;
+  p.dropout_seed = dropout_seed;
   const DType dt = qkv.dtype();
   Tensor out = Tensor::empty({B, T, C}, dt);
   if (out.numel() == 0 || T == 0) {

@@ -14,6 +14,11 @@
 // - A query row that can see no key at all (fully blocked by mask/causal, e.g. t < T - S when causal and T > S)
 //   outputs 0 and passes no gradient, instead of PyTorch's NaN.
 // - scale: 0 means 1 / sqrt(D).
+// - dropout_p > 0: dropout on the attention probabilities, out = (Z ∘ softmax(...)) v with Z = keep / (1 - p)
+//   (torch's scaled_dot_product_attention(dropout_p), nanoGPT's attn_dropout). Element (b, h, t, s) is kept iff
+//   kernels::attention_dropout_keep(dropout_seed, dropout_p, b, h, t, s) (kernels/cpu/attention_flash.h): the
+//   mask is a function of the seed, never stored, and backward regenerates it. The caller applies it only in
+//   training (pass dropout_p = 0 in eval) and draws a fresh dropout_seed per call (e.g. Generator::next_u64).
 // Inputs may be non-contiguous (they are copied once). f32 and f64.
 //
 // Memory: the forward keeps only out and the per-row logsumexp [B, Hq, T] for backward, never a T x S matrix;
@@ -32,6 +37,8 @@ struct AttentionOptions {
   // Tile edges of the fused kernel (query rows, key columns); 0 picks a default from D. Results do not depend on
   // them beyond rounding; tests set small tiles to exercise partial tiles.
   int64_t block_q = 0, block_k = 0;
+  double dropout_p = 0;       // in [0, 1)
+  uint64_t dropout_seed = 0;  // keys the dropout mask
 };
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
@@ -44,7 +51,9 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 //   out = transpose(scaled_dot_product_attention(q, k, v, {causal}), 1, 2) reshaped to [B, T, C]
 // (scale 1 / sqrt(D)), computed by the same kernel but with one head-split copy in and one merge copy out, and a
 // backward that writes d(qkv) in one buffer instead of three zero-padded slices that autograd then sums.
-// qkv may be non-contiguous. f32 and f64.
-Tensor packed_self_attention(const Tensor& qkv, int64_t n_head, bool causal);
+// qkv may be non-contiguous. f32 and f64. dropout_p / dropout_seed: attention-probability dropout as in
+// AttentionOptions (keyed by batch b and head h of the [B, H, T, D] split).
+Tensor packed_self_attention(const Tensor& qkv, int64_t n_head, bool causal, double dropout_p = 0,
+                             uint64_t dropout_seed = 0);
 
 }  // namespace xfmr

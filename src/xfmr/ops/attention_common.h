@@ -37,6 +37,8 @@ inline AttentionDims check_attention_args(const Tensor& q, const Tensor& k, cons
            opt.scale);
   XF_CHECK(opt.block_q >= 0 && opt.block_k >= 0, op, ": tile sizes must be >= 0 (0 = automatic), got block_q ",
            opt.block_q, ", block_k ", opt.block_k);
+  XF_CHECK(opt.dropout_p >= 0 && opt.dropout_p < 1, op, ": dropout_p must lie in [0, 1), got ", opt.dropout_p,
+           " (", shapes(), ")");
   if (d.scale == 0) d.scale = d.D > 0 ? 1.0 / std::sqrt(static_cast<double>(d.D)) : 1.0;
   if (opt.mask.defined()) {
     const Tensor& m = opt.mask;

@@ -304,6 +304,7 @@ nlohmann::json run_text_lm(const TextLmConfig& cfg, const std::string& run_dir, 
   res["config"] = to_plain_json(cfg);
   res["steps_done"] = tr.steps_done;
   res["interrupted"] = tr.interrupted;
+  res["time_limit_reached"] = tr.time_limit_reached;
   nlohmann::json curves, samples, last_eval = nlohmann::json::object();
   read_metrics(run_dir + "/metrics.jsonl", curves, samples, last_eval);
   res["train"] = curves;
@@ -317,6 +318,10 @@ nlohmann::json run_text_lm(const TextLmConfig& cfg, const std::string& run_dir, 
     models::save_pretrained(task.lm(), run_dir + "/model");
     io::write_file_atomic(run_dir + "/model/tokenizer.json", data.codec->to_json().dump(1) + "\n");
   }
+  if (tr.time_limit_reached)
+    notes.push_back("stopped by train.max_minutes = " + std::to_string(cfg.train.max_minutes) + " after step " +
+                    std::to_string(tr.steps_done) + " of " + std::to_string(cfg.train.steps) +
+                    " (the learning-rate schedule was not finished)");
   notes.push_back("data: " + data.dir + " (" + data.codec->kind() + " tokenizer, vocab " +
                   std::to_string(data.vocab_size()) + ", " + std::to_string(data.train->size()) + " train / " +
                   std::to_string(data.val->size()) + " val tokens)");

@@ -53,7 +53,7 @@ struct TextModelSettings {
     v("n_kv_head", n_kv_head, "llama: key/value heads, dividing n_head (0 = n_head)");
     v("n_embd", n_embd, "model width");
     v("block_size", block_size, "context length (training window)");
-    v("dropout", dropout, "dropout on embeddings and residual branches");
+    v("dropout", dropout, "training dropout: attention probabilities, residual branches (gpt2: also embeddings)");
     v("bias", bias, "gpt2: biases in Linear and LayerNorm layers");
     v("activation", activation, "gpt2: gelu | gelu_new");
     v("intermediate_size", intermediate_size, "llama: SwiGLU hidden width (0 = auto)");

@@ -202,6 +202,17 @@ void Scheduler::loop() {
       std::unique_lock<std::mutex> lk(m_);
       cv_.wait(lk, [&] { return stopping_ || !waiting_.empty() || active_ > 0; });
       if (stopping_) break;
+      // A waiting job whose client left gives up its queue place without ever taking a slot.
+      for (auto it = waiting_.begin(); it != waiting_.end();) {
+        if (!(*it)->cancelled()) {
+          ++it;
+          continue;
+        }
+        (*it)->finish("error", 0, "cancelled");
+        ++stats_.finished;
+        ++stats_.cancelled;
+        it = waiting_.erase(it);
+      }
       // New requests join between iterations.
       for (auto& s : slots_) {
         if (s->job || waiting_.empty()) continue;

@@ -1,8 +1,13 @@
 #include "xfmr/serve/server.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -30,6 +35,59 @@ void send_error(httplib::Response& res, int status, const std::string& message,
                 const std::string& code = "") {
   res.status = status;
   res.set_content(dump(error_json(message, type, param, code)), "application/json");
+}
+
+// The descriptor of the connection a request came in on: the socket of this process whose local port is the
+// server's and whose peer is (remote_addr, remote_port). httplib 0.11 (Debian 12) does not hand the socket to a
+// handler, so it is found once per request among /proc/self/fd; the handler runs on the thread that owns the
+// connection, so the descriptor stays this connection's until the handler returns. -1 when not found.
+int connection_fd(const httplib::Request& req, int local_port) {
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return -1;
+  int found = -1;
+  while (const dirent* e = readdir(d)) {
+    char* end = nullptr;
+    const long fd = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0') continue;
+    sockaddr_storage local{}, peer{};
+    socklen_t ll = sizeof local, pl = sizeof peer;
+    if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&local), &ll) != 0) continue;
+    if (getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &pl) != 0) continue;
+    char addr[INET6_ADDRSTRLEN] = {0};
+    int lport = -1, pport = -1;
+    if (local.ss_family == AF_INET && peer.ss_family == AF_INET) {
+      const auto* l4 = reinterpret_cast<const sockaddr_in*>(&local);
+      const auto* p4 = reinterpret_cast<const sockaddr_in*>(&peer);
+      lport = ntohs(l4->sin_port);
+      pport = ntohs(p4->sin_port);
+      inet_ntop(AF_INET, &p4->sin_addr, addr, sizeof addr);
+    } else if (local.ss_family == AF_INET6 && peer.ss_family == AF_INET6) {
+      const auto* l6 = reinterpret_cast<const sockaddr_in6*>(&local);
+      const auto* p6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+      lport = ntohs(l6->sin6_port);
+      pport = ntohs(p6->sin6_port);
+      inet_ntop(AF_INET6, &p6->sin6_addr, addr, sizeof addr);
+    } else {
+      continue;
+    }
+    if (lport == local_port && pport == req.remote_port && req.remote_addr == addr) {
+      found = static_cast<int>(fd);
+      break;
+    }
+  }
+  closedir(d);
+  return found;
+}
+
+// Whether the client has gone: the connection reads end-of-file or an error without blocking. Bytes waiting
+// (a pipelined next request) are left in place (MSG_PEEK) and mean the client is still there. A client that
+// half-closes its side after sending the request reads as gone too (HTTP clients do not do that).
+bool client_gone(int fd) {
+  char c;
+  const ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return false;
+  if (n == 0) return true;
+  return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
 }
 
 std::string status_error_type(int status) {
@@ -200,8 +258,12 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
                     static_cast<int64_t>(std::time(nullptr)), model_id, chat};
   if (cr.stream) return stream(res, std::move(job), std::move(head), cr.include_usage);
 
+  // Non-streaming: nothing is written until the end, so a client that leaves is noticed by polling its
+  // connection every 100 ms; its job is cancelled (the slot freed, or its queue place given up).
+  const int fd = connection_fd(req, port);
   std::string text;
-  while (!job->take(text, 60000)) {
+  while (!job->take(text, fd >= 0 ? 100 : 60000)) {
+    if (fd >= 0 && !job->cancelled() && client_gone(fd)) job->cancel();
   }
   if (job->stop_reason() == "error")
     return send_error(res, 503, "generation failed: " + job->error(), "server_error");

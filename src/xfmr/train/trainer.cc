@@ -48,6 +48,7 @@ void TrainConfig::validate() const {
   XF_CHECK(checkpoint_every >= 0, "checkpoint_every must be >= 0 (0 = only at the end), got ",
            checkpoint_every);
   XF_CHECK(keep_checkpoints >= 1, "keep_checkpoints must be >= 1, got ", keep_checkpoints);
+  XF_CHECK(std::isfinite(max_minutes) && max_minutes >= 0, "max_minutes must be finite and >= 0, got ", max_minutes);
 }
 
 namespace {
@@ -459,7 +460,9 @@ TrainResult train(TrainTask& task, const TrainConfig& cfg, const std::string& ru
     res.steps_done = n;
     res.final_loss = loss_v;
 
-    const bool last = n == cfg.steps;
+    // The step that crosses max_minutes is run to the end like the final one (evaluated, checkpointed).
+    const bool out_of_time = cfg.max_minutes > 0 && n < cfg.steps && info.elapsed_s >= cfg.max_minutes * 60.0;
+    const bool last = n == cfg.steps || out_of_time;
     const bool do_eval = finite && (every(n, cfg.eval_every) || last);
     if (every(n, cfg.log_every) || do_eval || last || !finite) {
       const double window_s = std::chrono::duration<double>(t1 - window_start).count();
@@ -501,6 +504,10 @@ TrainResult train(TrainTask& task, const TrainConfig& cfg, const std::string& ru
       metrics.sync();
       res.last_checkpoint = ckpt.save(n, data, elapsed());
       window_start += Clock::now() - c0;  // checkpoint time is not training throughput either
+    }
+    if (out_of_time) {
+      res.time_limit_reached = true;
+      break;
     }
     if (stop && !last) {
       res.interrupted = true;

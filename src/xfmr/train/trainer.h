@@ -86,6 +86,7 @@ struct TrainConfig {
   int64_t checkpoint_every = 1000;  // 0 = only at the end (and on SIGINT/SIGTERM)
   int64_t keep_checkpoints = 2;
   uint64_t seed = 0;  // seeds the data generator handed to TrainTask::loss
+  double max_minutes = 0;  // wall-clock budget: 0 = none; else the step that reaches it is the last (eval + checkpoint)
 
   template <class V>
   void visit(V& v) {
@@ -104,6 +105,7 @@ struct TrainConfig {
     v("checkpoint_every", checkpoint_every, "checkpoint every N steps (0 = only at the end)");
     v("keep_checkpoints", keep_checkpoints, "newest checkpoints kept on disk");
     v("seed", seed, "seed of the training data stream");
+    v("max_minutes", max_minutes, "stop after the step that reaches this much training wall time (0 = no limit)");
   }
   // Error naming the field: steps > 0; lr finite >= 0; schedule known; 0 <= warmup <= steps;
   // 0 <= min_lr <= lr; weight_decay >= 0; 0 <= beta1, beta2 < 1; eps > 0; grad_clip >= 0;
@@ -135,6 +137,7 @@ struct StepInfo {
 struct TrainResult {
   int64_t steps_done = 0;
   bool interrupted = false;
+  bool time_limit_reached = false;  // stopped by max_minutes before `steps`
   // Path of the newest checkpoint directory written or resumed from ("" if none).
   std::string last_checkpoint;
   double final_loss = 0;      // loss of the last step run in this call (NaN if none ran)

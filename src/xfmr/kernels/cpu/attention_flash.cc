@@ -1,6 +1,7 @@
 #include "xfmr/kernels/cpu/attention_flash.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -9,6 +10,7 @@
 #include "xfmr/core/allocator.h"
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
+#include "xfmr/core/rng.h"
 #include "xfmr/kernels/cpu/attention_gemm.h"
 #include "xfmr/kernels/cpu/vmath.h"
 
@@ -124,6 +126,60 @@ void transpose_heads(const T* src, T* dst, int64_t heads, int64_t rows, int64_t 
   });
 }
 
+// Philox4x32-10 (Salmon et al. 2011) for the n consecutive counters (s4 + i, t, h, b) under key (k0, k1), into
+// words[4 i .. 4 i + 3]: the function core/rng.h's philox4x32 computes (attention_dropout_words calls that one;
+// the fused-vs-reference tests hold the two equal), restated as a loop over i that the compiler vectorises —
+// one call to the out-of-line scalar version per 4 probabilities made dropout double the attention step's cost.
+inline void philox_blocks(uint64_t s4, uint32_t t, uint32_t h, uint32_t b, uint32_t k0, uint32_t k1, int n,
+                          uint32_t* words) {
+  constexpr uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+#pragma omp simd
+  for (int i = 0; i < n; ++i) {
+    uint32_t c0 = static_cast<uint32_t>(s4 + static_cast<uint64_t>(i)), c1 = t, c2 = h, c3 = b, a0 = k0, a1 = k1;
+    for (int r = 0; r < 10; ++r) {
+      const uint64_t p0 = static_cast<uint64_t>(M0) * c0, p1 = static_cast<uint64_t>(M1) * c2;
+      const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1 ^ a0;
+      const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3 ^ a1;
+      c1 = static_cast<uint32_t>(p1);
+      c3 = static_cast<uint32_t>(p0);
+      c0 = n0;
+      c2 = n2;
+      a0 += W0;
+      a1 += W1;
+    }
+    words[4 * i] = c0;
+    words[4 * i + 1] = c1;
+    words[4 * i + 2] = c2;
+    words[4 * i + 3] = c3;
+  }
+}
+
+// The dropout mask of one call, as the kernels need it: keep iff word >= threshold, kept values scaled by inv.
+template <class T>
+struct DropoutMask {
+  static constexpr int kBlocks = 32;  // Philox blocks (of 4 keys) generated per batch
+  bool on = false;
+  uint64_t seed = 0;
+  uint32_t threshold = 0;
+  T inv = 1;
+  explicit DropoutMask(const FlashAttentionParams& p)
+      : on(p.dropout_p > 0), seed(p.dropout_seed), threshold(attention_dropout_threshold(p.dropout_p)),
+        inv(static_cast<T>(1.0 / (1.0 - p.dropout_p))) {}
+  // Calls f(c, z) for c < n with z = inv (kept) or 0 (dropped) for key j0 + c of row (b, h, t).
+  template <class F>
+  void row(int64_t b, int64_t h, int64_t t, int64_t j0, int64_t n, F&& f) const {
+    uint32_t w[4 * kBlocks];
+    for (int64_t s = j0; s < j0 + n;) {
+      const int64_t s4 = s >> 2, s_end = std::min(j0 + n, (s4 + kBlocks) * 4);
+      philox_blocks(static_cast<uint64_t>(s4), static_cast<uint32_t>(t), static_cast<uint32_t>(h),
+                    static_cast<uint32_t>(b), static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
+                    static_cast<int>((s_end - 1) / 4 - s4 + 1), w);
+      const int64_t base = s4 * 4;  // w[s - base] is key s's word
+      for (; s < s_end; ++s) f(s - j0, w[s - base] >= threshold ? inv : T(0));
+    }
+  }
+};
+
 struct Tiles {
   int64_t br, bc, nqb, nkb;
 };
@@ -140,6 +196,26 @@ Tiles tiles_for(const FlashAttentionParams& p) {
 
 }  // namespace
 
+uint32_t attention_dropout_threshold(double p) {
+  XF_CHECK(p >= 0 && p < 1, "attention dropout: p must lie in [0, 1), got ", p);
+  const double t = std::round(p * 4294967296.0);
+  return t >= 4294967295.0 ? 4294967295u : static_cast<uint32_t>(t);
+}
+
+void attention_dropout_words(uint64_t seed, int64_t b, int64_t h, int64_t t, int64_t s4, uint32_t words[4]) {
+  const std::array<uint32_t, 4> r =
+      philox4x32({static_cast<uint32_t>(s4), static_cast<uint32_t>(t), static_cast<uint32_t>(h),
+                  static_cast<uint32_t>(b)},
+                 {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
+  for (int i = 0; i < 4; ++i) words[i] = r[static_cast<size_t>(i)];
+}
+
+bool attention_dropout_keep(uint64_t seed, double p, int64_t b, int64_t h, int64_t t, int64_t s) {
+  uint32_t w[4];
+  attention_dropout_words(seed, b, h, t, s >> 2, w);
+  return w[s & 3] >= attention_dropout_threshold(p);
+}
+
 int64_t flash_block_size(int64_t D, int64_t Dv) {
   const int64_t width = std::max<int64_t>({D, Dv, 1});
   int64_t edge = 64;
@@ -150,10 +226,13 @@ int64_t flash_block_size(int64_t D, int64_t Dv) {
 // Forward (Alg. 1 of FlashAttention, one query tile per work item): the query tile stays put while key/value
 // tiles stream past; each row keeps a running max m and normaliser l, and the output accumulator is rescaled by
 // exp(m_old - m_new) whenever the max grows, so the softmax is exact without ever holding a full score row.
+// With dropout, l sums the undropped exponentials (the softmax normaliser) while the tile multiplied into O is
+// the dropped one, Z ∘ exp(...).
 template <class T>
 void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T* k, const T* v, const T* mask,
                              T* out, T* lse) {
   const Tiles tl = tiles_for(p);
+  const DropoutMask<T> drop(p);
   const int64_t group = p.Hq / p.Hkv, off = p.S - p.T;
   const T scale = static_cast<T>(p.scale);
   const int64_t* ms = p.mask_strides;
@@ -215,6 +294,7 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
             T* o = O + r * p.Dv;
             for (int64_t d = 0; d < p.Dv; ++d) o[d] *= alpha;
           }
+          if (drop.on) drop.row(b, h, t, j0, nvis, [row](int64_t c, T z) { row[c] *= z; });
         }
         gemm(false, false, nr, p.Dv, nc, T(1), sb, tl.bc, V + j0 * p.Dv, p.Dv, T(1), O, p.Dv);  // O += P V
       }
@@ -241,10 +321,14 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
 // Tiles are kept transposed (key-major: Pᵀ, dSᵀ [keys, queries]) and Q, dO are transposed once up front, so
 // all five products are row-major NN GEMMs (OpenBLAS's fast small-matrix case); dQ needs one explicit tile
 // transpose of dSᵀ.
+//
+// Dropout (O = (Z ∘ P) V): dV = (Z ∘ P)ᵀ dO and dP = Z ∘ (dO Vᵀ), with Z regenerated per tile from the seed;
+// delta = rowsum(dO ∘ O) is still rowsum(P ∘ dP) because O is the dropped output.
 template <class T>
 void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T* k, const T* v, const T* mask,
                               const T* out, const T* lse, const T* dout, T* dq, T* dk, T* dv) {
   const Tiles tl = tiles_for(p);
+  const DropoutMask<T> drop(p);
   const int64_t group = p.Hq / p.Hkv, off = p.S - p.T;
   const T scale = static_cast<T>(p.scale);
   const int64_t* ms = p.mask_strides;
@@ -277,12 +361,13 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
   T* dq_base = splits > 1 ? dq_parts.get() : dq;
   std::fill(dq_base, dq_base + (splits > 1 ? splits : 1) * q_numel, T(0));
 
-  const WorkerScratch<T> bwd_scratch(3 * tl.br * tl.bc);
+  const WorkerScratch<T> bwd_scratch((drop.on ? 4 : 3) * tl.br * tl.bc);
   parallel_for(owners * splits, grain_for(group * p.T * p.S * (2 * p.D + 3 * p.Dv) / splits),
                [&](int64_t begin, int64_t end) {
     T* Pt = bwd_scratch.slice();       // [bc, br] probabilities, key-major
     T* dSt = Pt + tl.br * tl.bc;       // [bc, br] dPᵀ, then dSᵀ = Pᵀ ∘ (dPᵀ - delta)
-    T* dS = dSt + tl.br * tl.bc;       // [br, bc] dS for the dQ product
+    T* dS = dSt + tl.br * tl.bc;       // [br, bc] dS for the dQ product (with dropout first (Z ∘ P)ᵀ [bc, br])
+    T* Zt = dS + tl.br * tl.bc;        // [bc, br] dropout scale Z, key-major (only with dropout)
     for (int64_t u = begin; u < end; ++u) {
       const int64_t split = u % splits, bg = u / splits, g = bg % p.Hkv, b = bg / p.Hkv;
       T* DQ = dq_base + split * q_numel;
@@ -320,12 +405,27 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
               }
               for (int64_t r = r_first; r < nr; ++r) col[r] = vmath::exp(col[r] - Li[r]);
             }
-            gemm(false, false, nc, p.Dv, nr, T(1), Pt, tl.br, dOi, p.Dv, T(1), dVj, p.Dv);   // dV += Pᵀ dO
-            gemm(false, false, nc, nr, p.Dv, T(1), Vj, p.Dv, dOti, p.T, T(0), dSt, tl.br);   // dPᵀ = V dOᵀ
-            for (int64_t c = 0; c < nc; ++c) {
-              T* ds = dSt + c * tl.br;
-              const T* pc = Pt + c * tl.br;
-              for (int64_t r = 0; r < nr; ++r) ds[r] = pc[r] * (ds[r] - Di[r]);
+            if (!drop.on) {
+              gemm(false, false, nc, p.Dv, nr, T(1), Pt, tl.br, dOi, p.Dv, T(1), dVj, p.Dv);   // dV += Pᵀ dO
+              gemm(false, false, nc, nr, p.Dv, T(1), Vj, p.Dv, dOti, p.T, T(0), dSt, tl.br);   // dPᵀ = V dOᵀ
+              for (int64_t c = 0; c < nc; ++c) {
+                T* ds = dSt + c * tl.br;
+                const T* pc = Pt + c * tl.br;
+                for (int64_t r = 0; r < nr; ++r) ds[r] = pc[r] * (ds[r] - Di[r]);
+              }
+            } else {
+              for (int64_t r = 0; r < nr; ++r)
+                drop.row(b, h, i0 + r, j0, nc, [Zt, r, br = tl.br](int64_t c, T z) { Zt[c * br + r] = z; });
+              for (int64_t c = 0; c < nc; ++c)
+                for (int64_t r = 0; r < nr; ++r) dS[c * tl.br + r] = Pt[c * tl.br + r] * Zt[c * tl.br + r];
+              gemm(false, false, nc, p.Dv, nr, T(1), dS, tl.br, dOi, p.Dv, T(1), dVj, p.Dv);   // dV += (Z∘P)ᵀ dO
+              gemm(false, false, nc, nr, p.Dv, T(1), Vj, p.Dv, dOti, p.T, T(0), dSt, tl.br);   // (dO Vᵀ)ᵀ
+              for (int64_t c = 0; c < nc; ++c) {
+                T* ds = dSt + c * tl.br;
+                const T* pc = Pt + c * tl.br;
+                const T* zc = Zt + c * tl.br;
+                for (int64_t r = 0; r < nr; ++r) ds[r] = pc[r] * (zc[r] * ds[r] - Di[r]);
+              }
             }
             gemm(false, false, nc, p.D, nr, scale, dSt, tl.br, Qi, p.D, T(1), dKj, p.D);     // dK += scale dSᵀ Q
             for (int64_t r = 0; r < nr; ++r)

@@ -7,6 +7,12 @@
 // mask (optional) is read through `mask_strides`, the strides of the mask broadcast to [B, Hq, T, S] (0 along
 // broadcast dimensions), and is added to the scaled scores. Causal: query t sees keys s <= t + (S - T).
 // A query row that sees no key at all gets output 0, lse = +inf, and zero gradients.
+//
+// Dropout on the attention probabilities (dropout_p > 0): out = (Z ∘ softmax(scores)) V with Z = keep / (1 - p),
+// as torch's scaled_dot_product_attention(dropout_p) and nanoGPT's attn_dropout compute it. The softmax
+// normaliser (and so lse) is the undropped one. The keep bit of element (b, h, t, s) is a pure function of
+// (dropout_seed, b, h, t, s) (attention_dropout_keep below), so backward regenerates exactly the forward's mask
+// tile by tile instead of storing a T x S matrix.
 #pragma once
 #include <cstdint>
 
@@ -18,7 +24,21 @@ struct FlashAttentionParams {
   bool causal = false;
   int64_t mask_strides[4] = {0, 0, 0, 0};
   int64_t block_q = 0, block_k = 0;  // tile edges; 0 picks them from D (see flash_block_size)
+  double dropout_p = 0;       // in [0, 1); 0 = no dropout (the code path is then the undropped one)
+  uint64_t dropout_seed = 0;  // keys the mask (see attention_dropout_keep)
 };
+
+// The 32-bit threshold below which a random word drops its element: round(p * 2^32), so an element is kept with
+// probability 1 - threshold / 2^32 (= 1 - p up to 2^-33).
+uint32_t attention_dropout_threshold(double p);
+
+// Four random words for keys 4*s4 .. 4*s4+3 of query row t of head h in batch b: one Philox4x32-10 block
+// (core/rng.h) with counter (s4, t, h, b) and key dropout_seed. Key s uses word s % 4.
+void attention_dropout_words(uint64_t seed, int64_t b, int64_t h, int64_t t, int64_t s4, uint32_t words[4]);
+
+// Whether element (b, h, t, s) of the probability matrix is kept (not dropped) under (seed, p). The fused
+// kernel, the unfused reference and tests all use this one definition.
+bool attention_dropout_keep(uint64_t seed, double p, int64_t b, int64_t h, int64_t t, int64_t s);
 
 // The default tile edge: 64, halved until one tile GEMM (edge * edge * max(D, Dv) multiply-adds) stays within
 // OpenBLAS's single-thread threshold (65536 * 4; its small-matrix kernels, which the NN tile products hit, are
