@@ -76,6 +76,24 @@ TEST(BenchCli, TrainCharPrintsOneJsonRecordWithThePeerFields) {
   EXPECT_NEAR(j["final_loss"].get<double>(), 4.17, 0.3);
 }
 
+TEST(BenchCli, Bf16TrainingTracksF32WithinBf16Tolerance) {
+  // The same seeded steps with the GEMMs in bf16 (f32 accumulation and master weights): the losses agree to
+  // bf16's ~3 significant digits. Where the CPU lacks AVX512-BF16 the record says f32 and the losses are equal.
+  const char* shape = "bench train-char --preset tiny --steps 3 --warmup 1 --n_layer 2 --n_embd 64 --block 32";
+  const auto f = run_xfmr(std::string(shape) + " --precision f32");
+  const auto b = run_xfmr(std::string(shape) + " --precision bf16");
+  ASSERT_EQ(f.code, 0) << f.out;
+  ASSERT_EQ(b.code, 0) << b.out;
+  const auto jf = nlohmann::json::parse(f.out), jb = nlohmann::json::parse(b.out);
+  EXPECT_EQ(jf["precision"], "f32");
+  EXPECT_TRUE(jb["precision"] == "bf16" || jb["precision"] == "f32");
+  for (const char* k : {"first_loss", "final_loss"})
+    EXPECT_NEAR(jb[k].get<double>(), jf[k].get<double>(), 4e-3 * jf[k].get<double>()) << k;
+  const auto i = run_xfmr("bench train-icl --steps 2 --warmup 1 --n_layer 1 --n_embd 16 --batch 8 --precision bf16");
+  ASSERT_EQ(i.code, 0) << i.out;
+  EXPECT_TRUE(nlohmann::json::parse(i.out).contains("precision"));
+}
+
 TEST(BenchCli, BadInputIsOneLineAndNonZero) {
   struct Case {
     const char* args;
@@ -93,6 +111,8 @@ TEST(BenchCli, BadInputIsOneLineAndNonZero) {
       {"bench train-char --block 0", "block"},
       {"bench train-char --dropout 1", "dropout"},
       {"bench train-char --n_embd 30 --n_head 4", "divisible"},
+      {"bench train-char --precision fp8", "fp8"},
+      {"bench train-icl --precision fp8", "fp8"},
   };
   for (const auto& c : cases) {
     const auto r = run_xfmr(c.args);

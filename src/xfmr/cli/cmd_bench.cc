@@ -42,6 +42,7 @@ int bench_train_icl_cmd(int argc, char** argv) {
              {"warmup", "untimed warm-up steps", "5"},
              {"seed", "seed of the initialisation and the prompts", "0"},
              {"lr", "AdamW learning rate", "1e-4"},
+             {"precision", "f32 | bf16 (GEMMs in bf16 with f32 accumulation, AVX512-BF16 CPUs)", "f32"},
              {"d", "override the preset's input dimension", ""},
              {"n_points", "override the preset's points per prompt", ""},
              {"n_layer", "override the preset's layers", ""},
@@ -58,6 +59,7 @@ int bench_train_icl_cmd(int argc, char** argv) {
   opt.warmup = args.get_int("warmup");
   opt.seed = static_cast<uint64_t>(args.get_int("seed"));
   opt.lr = args.get_double("lr");
+  opt.precision = args.get("precision");
   auto shape = [&](const char* name, int64_t& field) {
     if (args.has(name)) field = args.get_int(name);
   };

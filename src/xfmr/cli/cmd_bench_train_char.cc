@@ -25,6 +25,7 @@ const char* kUsage =
     "  xfmr bench train-char --preset tiny --threads 1 --steps 20\n"
     "  xfmr bench train-char --preset shakespeare --threads 2 --steps 3 --warmup 1\n"
     "  xfmr bench train-char --preset tiny --dropout 0.2 --batch 32\n"
+    "  xfmr bench train-char --preset tiny --precision bf16\n"
     "  /usr/bin/python3 ../shared/bench/torch_char_gpt.py --preset tiny --threads 1 --steps 20   (the peer)";
 
 }  // namespace
@@ -37,6 +38,7 @@ int cmd_bench_train_char(int argc, char** argv) {
              {"warmup", "untimed warm-up steps", "3"},
              {"seed", "seed of the initialisation, the tokens and the dropout masks", "0"},
              {"lr", "AdamW learning rate", "1e-3"},
+             {"precision", "f32 | bf16 (GEMMs in bf16 with f32 accumulation, AVX512-BF16 CPUs)", "f32"},
              {"dropout", "embedding and residual dropout", "0"},
              {"n_layer", "override the preset's layers", ""},
              {"n_head", "override the preset's heads", ""},
@@ -54,6 +56,7 @@ int cmd_bench_train_char(int argc, char** argv) {
   opt.warmup = args.get_int("warmup");
   opt.seed = static_cast<uint64_t>(args.get_int("seed"));
   opt.lr = args.get_double("lr");
+  opt.precision = args.get("precision");
   opt.dropout = args.get_double("dropout");
   auto shape = [&](const char* name, int64_t& field) {
     if (args.has(name)) field = args.get_int(name);

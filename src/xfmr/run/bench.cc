@@ -10,6 +10,7 @@
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/core/rng.h"
+#include "xfmr/kernels/cpu/gemm_blas.h"
 #include "xfmr/models/icl_transformer.h"
 #include "xfmr/ops/loss.h"
 #include "xfmr/run/bench_cost.h"
@@ -90,6 +91,12 @@ nlohmann::ordered_json bench_train_icl(const TrainIclBench& opt) {
   XF_CHECK(opt.steps >= 1 && opt.warmup >= 0, "bench: --steps must be >= 1 and --warmup >= 0");
   XF_CHECK(opt.lr > 0, "bench: --lr must be positive");
 
+  const MatmulPrecision old_precision = matmul_precision();
+  set_matmul_precision(parse_matmul_precision(opt.precision, "bench: --precision"));
+  struct Restore {
+    MatmulPrecision p;
+    ~Restore() { set_matmul_precision(p); }
+  } restore{old_precision};
   const double baseline_rss = current_rss_mb();
   Generator init(opt.seed), data(opt.seed + 1);
   models::IclTransformer model(mc, init);
@@ -118,6 +125,7 @@ nlohmann::ordered_json bench_train_icl(const TrainIclBench& opt) {
   j["n_embd"] = mc.n_embd;
   j["batch"] = batch;
   j["threads"] = num_threads();
+  j["precision"] = matmul_precision_name(effective_matmul_precision());
   j["params"] = model.num_parameters();
   j["warmup"] = opt.warmup;
   j["steps"] = opt.steps;

@@ -16,6 +16,7 @@ struct TrainIclBench {
   int64_t d = -1, n_points = -1, n_layer = -1, n_head = -1, n_embd = -1, batch = -1;
   int64_t steps = 50, warmup = 5;
   uint64_t seed = 0;
+  std::string precision = "f32";  // f32 | bf16: the arithmetic of the GEMMs (kernels/cpu/gemm_blas.h)
   double lr = 1e-4;
 };
 

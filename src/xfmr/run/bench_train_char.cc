@@ -3,6 +3,7 @@
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/core/rng.h"
+#include "xfmr/kernels/cpu/gemm_blas.h"
 #include "xfmr/models/gpt.h"
 #include "xfmr/ops/loss.h"
 #include "xfmr/ops/view.h"
@@ -48,6 +49,12 @@ nlohmann::ordered_json bench_train_char(const TrainCharBench& opt) {
   XF_CHECK(opt.lr > 0, "bench: --lr must be positive");
   mc.validate();
 
+  const MatmulPrecision old_precision = matmul_precision();
+  set_matmul_precision(parse_matmul_precision(opt.precision, "bench: --precision"));
+  struct Restore {
+    MatmulPrecision p;
+    ~Restore() { set_matmul_precision(p); }
+  } restore{old_precision};
   const double baseline_rss = current_rss_mb();
   Generator init(opt.seed), data(opt.seed + 1), drop(opt.seed + 2);
   models::Gpt model(mc, init);
@@ -79,6 +86,7 @@ nlohmann::ordered_json bench_train_char(const TrainCharBench& opt) {
   j["vocab"] = mc.vocab_size;
   j["dropout"] = mc.dropout;
   j["threads"] = num_threads();
+  j["precision"] = matmul_precision_name(effective_matmul_precision());
   // nanoGPT's count (the peer's field): all parameters but the position embedding
   j["params_non_embedding_pos"] = model.num_parameters() - mc.block_size * mc.n_embd;
   j["params"] = model.num_parameters();

@@ -16,6 +16,7 @@ struct TrainCharBench {
   double dropout = 0.0;
   int64_t steps = 20, warmup = 3;
   uint64_t seed = 0;
+  std::string precision = "f32";  // f32 | bf16: the arithmetic of the GEMMs (kernels/cpu/gemm_blas.h)
   double lr = 1e-3;
 };
 
