@@ -10,6 +10,7 @@
 
 #include "xfmr/core/allocator.h"
 #include "xfmr/core/rng.h"
+#include "xfmr/kernels/cpu/gemm_blas.h"
 #include "xfmr/nn/linear.h"
 #include "xfmr/nn/transformer_block.h"
 #include "xfmr/ops/elementwise.h"
@@ -81,5 +82,37 @@ TEST(Allocation, SteadyStateTrainingStepAllocatesNothing) {
   g_counting = false;
   EXPECT_TRUE(std::isfinite(l));
   EXPECT_EQ(g_news.load(), 0) << "operator new calls during steady-state steps";
+  EXPECT_EQ(alloc_stats().system_allocs - sys_before, 0) << "tensor buffers that missed the cache";
+}
+
+TEST(Allocation, SteadyStateBf16TrainingStepAllocatesNothing) {
+  // The bf16 GEMM packs operands into per-thread buffers that grow during warm-up and are then reused.
+  const MatmulPrecision old = matmul_precision();
+  set_matmul_precision(MatmulPrecision::bf16);
+  Generator g(0);
+  TinyModel model(g);
+  AdamW opt(model.named_parameters(), 1e-3, 0.9, 0.999, 1e-8, 0.01);
+  const std::vector<Tensor> params = model.parameters();
+  Tensor x = Tensor::empty({8, 22, 5}), y = Tensor::empty({8, 22, 1});
+  auto step = [&] {
+    normal_(x, 0.0, 1.0, g);
+    normal_(y, 0.0, 1.0, g);
+    opt.zero_grad();
+    Tensor loss = mse_loss(model.forward(x), y);
+    loss.backward();
+    clip_grad_norm(params, 1.0);
+    opt.step();
+    return loss.item();
+  };
+  for (int i = 0; i < 3; ++i) step();
+  const int64_t sys_before = alloc_stats().system_allocs;
+  g_news = 0;
+  g_counting = true;
+  double l = 0;
+  for (int i = 0; i < 3; ++i) l += step();
+  g_counting = false;
+  set_matmul_precision(old);
+  EXPECT_TRUE(std::isfinite(l));
+  EXPECT_EQ(g_news.load(), 0) << "operator new calls during steady-state bf16 steps";
   EXPECT_EQ(alloc_stats().system_allocs - sys_before, 0) << "tensor buffers that missed the cache";
 }

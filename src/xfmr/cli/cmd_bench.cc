@@ -5,6 +5,7 @@
 #include <string>
 
 #include "xfmr/cli/args.h"
+#include "xfmr/cli/cmd_bench_train_char.h"
 #include "xfmr/cli/commands.h"
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
@@ -22,11 +23,15 @@ const char* kUsage =
     "Workloads:\n"
     "  train-icl   one training step (forward, backward, clip, AdamW) of the in-context regression model;\n"
     "              peer: torch_icl_linear.py. Presets: small (d 5, 11 points, 4 layers x 2 heads x 64 dims,\n"
-    "              batch 64), paper (d 20, 41 points, 12 x 8 x 256, batch 64)\n\n"
+    "              batch 64), paper (d 20, 41 points, 12 x 8 x 256, batch 64)\n"
+    "  train-char  one training step of a char GPT on random tokens; peer: torch_char_gpt.py. Presets: tiny\n"
+    "              (4 x 4 x 128, block 128, batch 12), shakespeare (6 x 6 x 384, block 256, batch 12)\n"
+    "              (xfmr bench train-char --help for its options)\n\n"
     "Examples:\n"
     "  xfmr bench train-icl --preset small --threads 1 --steps 200\n"
     "  xfmr bench train-icl --preset paper --threads 2 --steps 5 --warmup 1\n"
     "  xfmr bench train-icl --n_layer 2 --batch 128\n"
+    "  xfmr bench train-char --preset tiny --threads 1 --steps 20\n"
     "  /usr/bin/python3 ../shared/bench/torch_icl_linear.py --preset small --threads 1 --steps 200   (the peer)";
 
 int bench_train_icl_cmd(int argc, char** argv) {
@@ -37,6 +42,7 @@ int bench_train_icl_cmd(int argc, char** argv) {
              {"warmup", "untimed warm-up steps", "5"},
              {"seed", "seed of the initialisation and the prompts", "0"},
              {"lr", "AdamW learning rate", "1e-4"},
+             {"precision", "f32 | bf16 (GEMMs in bf16 with f32 accumulation, AVX512-BF16 CPUs)", "f32"},
              {"d", "override the preset's input dimension", ""},
              {"n_points", "override the preset's points per prompt", ""},
              {"n_layer", "override the preset's layers", ""},
@@ -53,6 +59,7 @@ int bench_train_icl_cmd(int argc, char** argv) {
   opt.warmup = args.get_int("warmup");
   opt.seed = static_cast<uint64_t>(args.get_int("seed"));
   opt.lr = args.get_double("lr");
+  opt.precision = args.get("precision");
   auto shape = [&](const char* name, int64_t& field) {
     if (args.has(name)) field = args.get_int(name);
   };
@@ -75,7 +82,8 @@ int cmd_bench(int argc, char** argv) {
   }
   const std::string what = argv[0];
   if (what == "train-icl") return bench_train_icl_cmd(argc - 1, argv + 1);
-  throw Error("bench: unknown workload '" + what + "' (known: train-icl)");
+  if (what == "train-char") return cmd_bench_train_char(argc - 1, argv + 1);
+  throw Error("bench: unknown workload '" + what + "' (known: train-icl, train-char)");
 }
 
 }  // namespace xfmr::cli

@@ -10,8 +10,10 @@
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/core/rng.h"
+#include "xfmr/kernels/cpu/gemm_blas.h"
 #include "xfmr/models/icl_transformer.h"
 #include "xfmr/ops/loss.h"
+#include "xfmr/run/bench_cost.h"
 #include "xfmr/tasks/icl_linear.h"
 #include "xfmr/train/clip.h"
 #include "xfmr/train/optimizer.h"
@@ -34,6 +36,35 @@ void pick(int64_t& field, int64_t given, const char* name) {
 }
 
 }  // namespace
+
+StepTimes time_steps(int64_t steps, int64_t warmup, const std::function<double()>& step) {
+  StepTimes r;
+  double loss = 0;
+  for (int64_t i = 0; i < warmup; ++i) {
+    loss = step();
+    if (i == 0) r.first_loss = loss;
+  }
+  using clock = std::chrono::steady_clock;
+  std::vector<double> ms(static_cast<size_t>(steps));
+  const double c0 = cpu_seconds();
+  const auto t0 = clock::now();
+  for (int64_t i = 0; i < steps; ++i) {
+    const auto s0 = clock::now();
+    loss = step();
+    ms[static_cast<size_t>(i)] = std::chrono::duration<double, std::milli>(clock::now() - s0).count();
+    if (warmup == 0 && i == 0) r.first_loss = loss;
+  }
+  const double total = std::chrono::duration<double>(clock::now() - t0).count();
+  const double cpu = cpu_seconds() - c0;
+  std::sort(ms.begin(), ms.end());
+  const double n = static_cast<double>(steps);
+  r.step_ms = 1e3 * total / n;
+  r.median_ms = ms[ms.size() / 2];
+  r.cpu_ms_per_step = 1e3 * cpu / n;
+  r.steps_per_s = n / total;
+  r.final_loss = loss;
+  return r;
+}
 
 double peak_rss_mb() {
   rusage ru{};
@@ -60,6 +91,13 @@ nlohmann::ordered_json bench_train_icl(const TrainIclBench& opt) {
   XF_CHECK(opt.steps >= 1 && opt.warmup >= 0, "bench: --steps must be >= 1 and --warmup >= 0");
   XF_CHECK(opt.lr > 0, "bench: --lr must be positive");
 
+  const MatmulPrecision old_precision = matmul_precision();
+  set_matmul_precision(parse_matmul_precision(opt.precision, "bench: --precision"));
+  struct Restore {
+    MatmulPrecision p;
+    ~Restore() { set_matmul_precision(p); }
+  } restore{old_precision};
+  const double baseline_rss = current_rss_mb();
   Generator init(opt.seed), data(opt.seed + 1);
   models::IclTransformer model(mc, init);
   const std::vector<Tensor> params = model.parameters();
@@ -74,26 +112,8 @@ nlohmann::ordered_json bench_train_icl(const TrainIclBench& opt) {
     return loss.item();
   };
 
-  double first_loss = 0, loss = 0;
-  for (int64_t i = 0; i < opt.warmup; ++i) {
-    loss = step();
-    if (i == 0) first_loss = loss;
-  }
-  using clock = std::chrono::steady_clock;
-  std::vector<double> ms(static_cast<size_t>(opt.steps));
-  const double c0 = cpu_seconds();
-  const auto t0 = clock::now();
-  for (int64_t i = 0; i < opt.steps; ++i) {
-    const auto s0 = clock::now();
-    loss = step();
-    ms[static_cast<size_t>(i)] = std::chrono::duration<double, std::milli>(clock::now() - s0).count();
-    if (opt.warmup == 0 && i == 0) first_loss = loss;
-  }
-  const double total = std::chrono::duration<double>(clock::now() - t0).count();
-  const double cpu = cpu_seconds() - c0;
-  std::sort(ms.begin(), ms.end());
+  const StepTimes t = time_steps(opt.steps, opt.warmup, step);
   const double tokens_per_step = static_cast<double>(batch * 2 * mc.n_points);
-  const double n = static_cast<double>(opt.steps);
 
   nlohmann::ordered_json j;
   j["bench"] = "xfmr_icl_linear";
@@ -105,17 +125,21 @@ nlohmann::ordered_json bench_train_icl(const TrainIclBench& opt) {
   j["n_embd"] = mc.n_embd;
   j["batch"] = batch;
   j["threads"] = num_threads();
+  j["precision"] = matmul_precision_name(effective_matmul_precision());
   j["params"] = model.num_parameters();
   j["warmup"] = opt.warmup;
   j["steps"] = opt.steps;
-  j["step_ms"] = 1e3 * total / n;
-  j["median_ms"] = ms[ms.size() / 2];
-  j["cpu_ms_per_step"] = 1e3 * cpu / n;
-  j["steps_per_s"] = n / total;
-  j["tokens_per_s"] = tokens_per_step * n / total;
-  j["peak_rss_mb"] = peak_rss_mb();
-  j["first_loss"] = first_loss;
-  j["final_loss"] = loss;
+  j["step_ms"] = t.step_ms;
+  j["median_ms"] = t.median_ms;
+  j["cpu_ms_per_step"] = t.cpu_ms_per_step;
+  j["steps_per_s"] = t.steps_per_s;
+  j["tokens_per_s"] = tokens_per_step * t.steps_per_s;
+  j["first_loss"] = t.first_loss;
+  j["final_loss"] = t.final_loss;
+  GptShape shape;
+  shape.batch = batch, shape.seq = 2 * mc.n_points, shape.n_layer = mc.n_layer, shape.n_head = mc.n_head;
+  shape.n_embd = mc.n_embd, shape.in_features = mc.d, shape.out_features = 1, shape.params = model.num_parameters();
+  add_cost_fields(j, shape, t.step_ms, baseline_rss);
   return j;
 }
 

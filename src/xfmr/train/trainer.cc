@@ -19,6 +19,7 @@
 #include "xfmr/core/autograd.h"
 #include "xfmr/core/check.h"
 #include "xfmr/io/config.h"
+#include "xfmr/kernels/cpu/gemm_blas.h"
 #include "xfmr/io/file_util.h"
 #include "xfmr/io/safetensors.h"
 #include "xfmr/train/clip.h"
@@ -43,6 +44,7 @@ void TrainConfig::validate() const {
   XF_CHECK(beta2 >= 0 && beta2 < 1, "beta2 must be in [0, 1), got ", beta2);
   XF_CHECK(std::isfinite(eps) && eps > 0, "eps must be > 0, got ", eps);
   XF_CHECK(std::isfinite(grad_clip) && grad_clip >= 0, "grad_clip must be >= 0 (0 = off), got ", grad_clip);
+  parse_matmul_precision(precision, "precision");
   XF_CHECK(eval_every >= 0, "eval_every must be >= 0 (0 = only at the end), got ", eval_every);
   XF_CHECK(log_every >= 0, "log_every must be >= 0, got ", log_every);
   XF_CHECK(checkpoint_every >= 0, "checkpoint_every must be >= 0 (0 = only at the end), got ",
@@ -388,6 +390,12 @@ TrainResult train(TrainTask& task, const TrainConfig& cfg, const std::string& ru
                   const std::function<void(const StepInfo&)>& on_step) {
   config::validate(cfg);
   XF_CHECK(!run_dir.empty(), "train: empty run directory");
+  // The run's matmul precision, restored when train() returns or throws.
+  struct PrecisionScope {
+    MatmulPrecision old = matmul_precision();
+    ~PrecisionScope() { set_matmul_precision(old); }
+  } precision_scope;
+  set_matmul_precision(parse_matmul_precision(cfg.precision, "precision"));
   std::error_code ec;
   fs::create_directories(run_dir, ec);
   XF_CHECK(!ec, "train: cannot create run directory '", run_dir, "': ", ec.message());

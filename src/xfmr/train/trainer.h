@@ -81,6 +81,9 @@ struct TrainConfig {
   double weight_decay = 0.0;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double grad_clip = 1.0;           // max global L2 norm; 0 = off
+  // f32 | bf16: the GEMMs' arithmetic during the run (kernels/cpu/gemm_blas.h: bf16 operands, f32 accumulation,
+  // f32 master weights, gradients and Adam state); bf16 falls back to f32 on CPUs without AVX512-BF16.
+  std::string precision = "f32";
   int64_t eval_every = 1000;        // 0 = only after the last step
   int64_t log_every = 100;          // 0 = no periodic lines (eval and last-step lines are still written)
   int64_t checkpoint_every = 1000;  // 0 = only at the end (and on SIGINT/SIGTERM)
@@ -100,6 +103,7 @@ struct TrainConfig {
     v("beta2", beta2, "AdamW beta2");
     v("eps", eps, "AdamW epsilon");
     v("grad_clip", grad_clip, "max global gradient L2 norm (0 = off)");
+    v("precision", precision, "f32|bf16 matrix products (bf16: AVX512-BF16, f32 accumulation and weights)");
     v("eval_every", eval_every, "evaluate every N steps (0 = only at the end)");
     v("log_every", log_every, "metrics line every N steps (0 = only eval/last lines)");
     v("checkpoint_every", checkpoint_every, "checkpoint every N steps (0 = only at the end)");
@@ -108,7 +112,7 @@ struct TrainConfig {
     v("max_minutes", max_minutes, "stop after the step that reaches this much training wall time (0 = no limit)");
   }
   // Error naming the field: steps > 0; lr finite >= 0; schedule known; 0 <= warmup <= steps;
-  // 0 <= min_lr <= lr; weight_decay >= 0; 0 <= beta1, beta2 < 1; eps > 0; grad_clip >= 0;
+  // 0 <= min_lr <= lr; weight_decay >= 0; 0 <= beta1, beta2 < 1; eps > 0; grad_clip >= 0; precision f32|bf16;
   // eval_every, log_every, checkpoint_every >= 0; keep_checkpoints >= 1.
   void validate() const;
 };

@@ -3,10 +3,13 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
+#include <type_traits>
 
 #include "xfmr/core/parallel.h"
 #include "xfmr/core/strided.h"
+#include "xfmr/kernels/cpu/gemm_bf16.h"
 
 namespace xfmr {
 
@@ -62,7 +65,30 @@ inline void blas_gemm(bool ta, bool tb, int m, int n, int k, const double* a, in
               b, ldb, beta, c, ldc);
 }
 
+// The bf16 kernel for f32 operands; never reached for f64 (gemm_into only selects it for f32).
+inline void bf16_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t sar, int64_t sac, const float* b,
+                      int64_t sbr, int64_t sbc, float* c, int64_t ldc, bool acc) {
+  kernels::gemm_bf16(m, n, k, a, sar, sac, b, sbr, sbc, c, ldc, acc);
+}
+inline void bf16_gemm(int64_t, int64_t, int64_t, const double*, int64_t, int64_t, const double*, int64_t, int64_t,
+                      double*, int64_t, bool) {}
+
+std::atomic<MatmulPrecision> g_precision{MatmulPrecision::f32};
+
 }  // namespace
+
+void set_matmul_precision(MatmulPrecision p) { g_precision.store(p, std::memory_order_relaxed); }
+MatmulPrecision matmul_precision() { return g_precision.load(std::memory_order_relaxed); }
+MatmulPrecision effective_matmul_precision() {
+  return matmul_precision() == MatmulPrecision::bf16 && kernels::cpu_has_avx512_bf16() ? MatmulPrecision::bf16
+                                                                                       : MatmulPrecision::f32;
+}
+const char* matmul_precision_name(MatmulPrecision p) { return p == MatmulPrecision::bf16 ? "bf16" : "f32"; }
+MatmulPrecision parse_matmul_precision(const std::string& s, const char* what) {
+  if (s == "f32" || s == "fp32") return MatmulPrecision::f32;
+  if (s == "bf16") return MatmulPrecision::bf16;
+  throw Error(std::string(what) + ": unknown precision '" + s + "' (known: f32, bf16)");
+}
 
 bool blas_compatible(const Tensor& t) {
   MatLayout l;
@@ -139,9 +165,15 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
     const scalar_t* pb = b.data<scalar_t>();
     scalar_t* pc = c.data<scalar_t>();
     const scalar_t beta = accumulate ? scalar_t(1) : scalar_t(0);
+    const bool bf16 = std::is_same_v<scalar_t, float> && effective_matmul_precision() == MatmulPrecision::bf16;
     // Rows [m0, m1) of one product: A's rows start at m0 (a column offset when A is stored transposed).
     auto rows = [&](int64_t oa, int64_t ob, int64_t oc, int64_t m0, int64_t m1) {
       const int64_t a_off = la.trans ? m0 : m0 * la.ld;
+      if (bf16) {
+        bf16_gemm(m1 - m0, N, K, pa + oa + a_off, la.trans ? 1 : la.ld, la.trans ? la.ld : 1, pb + ob,
+                  lb.trans ? 1 : lb.ld, lb.trans ? lb.ld : 1, pc + oc + m0 * lc.ld, lc.ld, accumulate);
+        return;
+      }
       blas_gemm(la.trans, lb.trans, static_cast<int>(m1 - m0), static_cast<int>(N), static_cast<int>(K),
                 pa + oa + a_off, static_cast<int>(la.ld), pb + ob, static_cast<int>(lb.ld), beta,
                 pc + oc + m0 * lc.ld, static_cast<int>(lc.ld));

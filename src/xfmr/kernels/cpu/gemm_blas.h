@@ -2,6 +2,7 @@
 // the other ops call this from their forward and backward passes.
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "xfmr/core/tensor.h"
 
@@ -20,6 +21,20 @@ Tensor blas_ready(const Tensor& t);
 // dims without materialising them); `accumulate` must then be true and c zero-initialised.
 // Same float dtype (f32 or f64) for all three.
 void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulate);
+
+// The arithmetic of f32 products in gemm_into (process-wide; f64 products are always f64):
+//   f32:  OpenBLAS sgemm.
+//   bf16: operands rounded to bfloat16, products accumulated in f32 (kernels/cpu/gemm_bf16.h: AVX512-BF16), the
+//         "bf16 autocast" of mixed-precision training; where the CPU lacks AVX512-BF16 this stays f32.
+// Set it before a run, not while GEMMs are in flight.
+enum class MatmulPrecision { f32, bf16 };
+void set_matmul_precision(MatmulPrecision p);
+MatmulPrecision matmul_precision();
+// The precision gemm_into actually uses for f32 (bf16 only when requested and supported by the CPU).
+MatmulPrecision effective_matmul_precision();
+// "f32" / "bf16"; parse_matmul_precision throws an Error naming `what` and the known names.
+const char* matmul_precision_name(MatmulPrecision p);
+MatmulPrecision parse_matmul_precision(const std::string& s, const char* what);
 
 // The raw (no autograd) view of t with its last two dims swapped.
 Tensor transposed_view(const Tensor& t);

@@ -1,0 +1,240 @@
+#include "xfmr/kernels/cpu/gemm_bf16.h"
+
+// GCC 12 reports its own _mm512_undefined_epi32() inside the shift intrinsics as maybe-uninitialized when they
+// are inlined into a target("avx512...") function; the value is never read (the mask is all ones).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "xfmr/kernels/ref/gemm_bf16.h"
+
+namespace xfmr::kernels {
+
+namespace {
+
+// Blocking in the manner of Goto & van de Geijn 2008 ("Anatomy of High-Performance Matrix Multiplication"):
+// a KC x NC block of B is packed once and stays in L2, an MC x KC block of A is packed per B block, and the
+// MR x NR micro-kernel streams one A micro-panel (MR rows) against one B micro-panel (NR columns).
+// MR x NR = 12 x 32 keeps 24 zmm accumulators, two B vectors and one A broadcast in the 32 zmm registers.
+constexpr int64_t kMR = 12, kNR = 32;
+constexpr int64_t kKC = 384;  // even: bf16 values are consumed in pairs along K
+constexpr int64_t kMC = 96;   // multiple of kMR
+constexpr int64_t kNC = 512;  // multiple of kNR
+
+// Per-thread packing buffers, grown to the largest block seen and then reused (no allocation in steady state).
+struct PackBuffers {
+  std::vector<uint32_t> a, b;  // pair words
+};
+PackBuffers& pack_buffers() {
+  thread_local PackBuffers buf;
+  return buf;
+}
+
+#define XF_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+// 16 floats -> 16 bf16 in the low halves of 32-bit lanes, rounded as float_to_bf16 (ties to even, NaN kept
+// quiet, denormals kept). Lanes outside `m` read nothing and give 0.
+XF_BF16_TARGET inline __m512i bf16_lanes(const float* src, __mmask16 m) {
+  const __m512i u = _mm512_maskz_loadu_epi32(m, src);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  const __mmask16 nan =
+      _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+  return _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+}
+
+// 16 pair words (lo = bf16(x[i]), hi = bf16(y[i])) for i < n (n <= 16), zero beyond.
+XF_BF16_TARGET inline __m512i pair_words(const float* x, const float* y, int64_t n) {
+  const __mmask16 m = n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1);
+  return _mm512_or_si512(bf16_lanes(x, m), _mm512_slli_epi32(bf16_lanes(y, m), 16));
+}
+
+// 2·n contiguous floats (n <= 16) -> n pair words (bf16(x[2q]), bf16(x[2q+1])) in `out`.
+XF_BF16_TARGET inline void row_pairs(const float* x, int64_t n, uint32_t* out) {
+  const int64_t lo = std::min<int64_t>(16, 2 * n), hi = 2 * n - lo;
+  const __m256i a = _mm512_cvtepi32_epi16(bf16_lanes(x, __mmask16((1u << lo) - 1)));
+  const __m256i b = _mm512_cvtepi32_epi16(bf16_lanes(x + 16, hi >= 16 ? __mmask16(0xffff) : __mmask16((1u << hi) - 1)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), a);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8), b);
+}
+
+// One value at a time, for the strides the vector paths do not cover.
+inline uint32_t pair_word(float lo, float hi) {
+  return static_cast<uint32_t>(float_to_bf16(lo)) | static_cast<uint32_t>(float_to_bf16(hi)) << 16;
+}
+
+// B block (kc rows, nc columns) into NR-column panels: for each K pair p, NR 32-bit words
+// (bf16 b(2p, j), bf16 b(2p+1, j)), zero-padded past kc and nc.
+XF_BF16_TARGET void pack_b(const float* b, int64_t sb_r, int64_t sb_c, int64_t kc, int64_t nc, uint32_t* out) {
+  const int64_t kp = (kc + 1) / 2;
+  const bool odd = kc & 1;
+  for (int64_t j0 = 0; j0 < nc; j0 += kNR) {
+    const int64_t nr = std::min(kNR, nc - j0);
+    uint32_t* panel = out + (j0 / kNR) * kp * kNR;
+    if (sb_c == 1) {
+      // Rows of B are contiguous: two rows give 16 words at once.
+      for (int64_t p = 0; p < kp; ++p) {
+        const float* r0 = b + 2 * p * sb_r + j0;
+        const bool last_odd = odd && p == kp - 1;
+        for (int64_t h = 0; h < kNR; h += 16) {
+          const int64_t n = std::max<int64_t>(0, std::min<int64_t>(16, nr - h));
+          __m512i w = last_odd ? bf16_lanes(r0 + h, n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1))
+                               : pair_words(r0 + h, r0 + sb_r + h, n);
+          _mm512_storeu_si512(panel + p * kNR + h, w);
+        }
+      }
+    } else if (sb_r == 1 && !odd) {
+      // Columns of B are contiguous (B = Wᵀ of a row-major W): 16 pairs of one column at a time, scattered
+      // into the panel's rows.
+      for (int64_t j = 0; j < kNR; ++j) {
+        if (j >= nr) {
+          for (int64_t p = 0; p < kp; ++p) panel[p * kNR + j] = 0;
+          continue;
+        }
+        const float* col = b + (j0 + j) * sb_c;
+        alignas(64) uint32_t tmp[16];
+        for (int64_t p0 = 0; p0 < kp; p0 += 16) {
+          const int64_t n = std::min<int64_t>(16, kp - p0);
+          row_pairs(col + 2 * p0, n, tmp);
+          for (int64_t q = 0; q < n; ++q) panel[(p0 + q) * kNR + j] = tmp[q];
+        }
+      }
+    } else {
+      for (int64_t p = 0; p < kp; ++p) {
+        for (int64_t j = 0; j < kNR; ++j) {
+          if (j >= nr) {
+            panel[p * kNR + j] = 0;
+            continue;
+          }
+          const float* src = b + 2 * p * sb_r + (j0 + j) * sb_c;
+          panel[p * kNR + j] = pair_word(src[0], 2 * p + 1 < kc ? src[sb_r] : 0.0f);
+        }
+      }
+    }
+  }
+}
+
+// A block (mc rows, kc columns) into MR-row micro-panels: for each K pair p, MR 32-bit words
+// (bf16 a(i, 2p), bf16 a(i, 2p+1)), zero-padded past kc and mc.
+XF_BF16_TARGET void pack_a(const float* a, int64_t sa_r, int64_t sa_c, int64_t mc, int64_t kc, uint32_t* out) {
+  const int64_t kp = (kc + 1) / 2;
+  const bool odd = kc & 1;
+  for (int64_t i0 = 0; i0 < mc; i0 += kMR) {
+    const int64_t mr = std::min(kMR, mc - i0);
+    uint32_t* panel = out + (i0 / kMR) * kp * kMR;
+    if (sa_r == 1) {
+      // A = Gᵀ of a row-major G: the MR rows of one K index are contiguous.
+      const __mmask16 m = __mmask16((1u << mr) - 1);
+      for (int64_t p = 0; p < kp; ++p) {
+        const float* k0 = a + i0 + 2 * p * sa_c;
+        const __m512i lo = bf16_lanes(k0, m);
+        const __m512i w = odd && p == kp - 1 ? lo : _mm512_or_si512(lo, _mm512_slli_epi32(bf16_lanes(k0 + sa_c, m), 16));
+        _mm512_mask_storeu_epi32(panel + p * kMR, __mmask16((1u << kMR) - 1), w);
+      }
+    } else if (sa_c == 1 && !odd) {
+      alignas(64) uint32_t tmp[16];
+      for (int64_t r = 0; r < kMR; ++r) {
+        if (r >= mr) {
+          for (int64_t p = 0; p < kp; ++p) panel[p * kMR + r] = 0;
+          continue;
+        }
+        const float* row = a + (i0 + r) * sa_r;
+        for (int64_t p0 = 0; p0 < kp; p0 += 16) {
+          const int64_t n = std::min<int64_t>(16, kp - p0);
+          row_pairs(row + 2 * p0, n, tmp);
+          for (int64_t q = 0; q < n; ++q) panel[(p0 + q) * kMR + r] = tmp[q];
+        }
+      }
+    } else {
+      for (int64_t p = 0; p < kp; ++p) {
+        for (int64_t r = 0; r < kMR; ++r) {
+          if (r >= mr) {
+            panel[p * kMR + r] = 0;
+            continue;
+          }
+          const float* src = a + (i0 + r) * sa_r + 2 * p * sa_c;
+          panel[p * kMR + r] = pair_word(src[0], 2 * p + 1 < kc ? src[sa_c] : 0.0f);
+        }
+      }
+    }
+  }
+}
+
+
+// c[mr, nr] (+)= A micro-panel · B micro-panel over kp K pairs. `load` = add to what c holds.
+XF_BF16_TARGET void micro_kernel(int64_t kp, const uint32_t* ap, const uint32_t* bp, float* c, int64_t ldc,
+                                 int64_t mr, int64_t nr, bool load) {
+  __m512 acc[kMR][2];
+#pragma GCC unroll 12
+  for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < kp; ++p) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp + p * kNR);
+    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(bp + p * kNR + 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < kMR; ++r) {
+      const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(ap[p * kMR + r]));
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
+    }
+  }
+  const __mmask16 m0 = nr >= 16 ? __mmask16(0xffff) : __mmask16((1u << nr) - 1);
+  const __mmask16 m1 = nr >= 32 ? __mmask16(0xffff) : nr <= 16 ? __mmask16(0) : __mmask16((1u << (nr - 16)) - 1);
+  for (int r = 0; r < mr; ++r) {
+    float* row = c + r * ldc;
+    __m512 v0 = acc[r][0], v1 = acc[r][1];
+    if (load) {
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
+    }
+    _mm512_mask_storeu_ps(row, m0, v0);
+    _mm512_mask_storeu_ps(row + 16, m1, v1);
+  }
+}
+
+}  // namespace
+
+bool cpu_has_avx512_bf16() {
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+  return has;
+}
+
+void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
+               int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate)
+      for (int64_t i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
+    return;
+  }
+  PackBuffers& buf = pack_buffers();
+  const int64_t kc_max = std::min(kKC, K + (K & 1));
+  const int64_t nc_max = std::min(kNC, (N + kNR - 1) / kNR * kNR);
+  const int64_t mc_max = std::min(kMC, (M + kMR - 1) / kMR * kMR);
+  // words: kc/2 pairs per row or column
+  const size_t need_b = static_cast<size_t>(kc_max / 2 * nc_max), need_a = static_cast<size_t>(kc_max / 2 * mc_max);
+  if (buf.b.size() < need_b) buf.b.resize(need_b);
+  if (buf.a.size() < need_a) buf.a.resize(need_a);
+  for (int64_t j0 = 0; j0 < N; j0 += kNC) {
+    const int64_t nc = std::min(kNC, N - j0);
+    for (int64_t k0 = 0; k0 < K; k0 += kKC) {
+      const int64_t kc = std::min(kKC, K - k0), kp = (kc + 1) / 2;
+      const bool load = accumulate || k0 > 0;
+      pack_b(b + k0 * sb_r + j0 * sb_c, sb_r, sb_c, kc, nc, buf.b.data());
+      for (int64_t i0 = 0; i0 < M; i0 += kMC) {
+        const int64_t mc = std::min(kMC, M - i0);
+        pack_a(a + i0 * sa_r + k0 * sa_c, sa_r, sa_c, mc, kc, buf.a.data());
+        for (int64_t jr = 0; jr < nc; jr += kNR) {
+          const uint32_t* bp = buf.b.data() + (jr / kNR) * kp * kNR;
+          for (int64_t ir = 0; ir < mc; ir += kMR) {
+            micro_kernel(kp, buf.a.data() + (ir / kMR) * kp * kMR, bp, c + (i0 + ir) * ldc + j0 + jr, ldc,
+                         std::min(kMR, mc - ir), std::min(kNR, nc - jr), load);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace xfmr::kernels

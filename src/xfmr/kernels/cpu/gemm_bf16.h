@@ -1,0 +1,25 @@
+// f32 GEMM through bfloat16 products: both operands are rounded to bf16 while they are packed, multiplied with
+// AVX512-BF16's VDPBF16PS (two bf16 products summed into each f32 lane per instruction, twice the multiply-adds
+// per cycle of f32 FMA on Zen 4, which has no AMX) and accumulated in f32. This is the "bf16 autocast" numerics of
+// mixed-precision training (Micikevicius et al. 2018, "Mixed Precision Training", §3; Kalamkar et al. 2019,
+// "A Study of BFLOAT16 for Deep Learning Training"): weights, gradients and optimizer state stay f32.
+//
+// The kernel is compiled for AVX512-BF16 with a function attribute, so the binary runs anywhere; callers check
+// cpu_has_avx512_bf16() first (gemm_into falls back to the f32 BLAS when the CPU lacks it).
+#pragma once
+#include <cstdint>
+
+namespace xfmr::kernels {
+
+// True when this CPU executes AVX512-F + AVX512-BF16 (checked once).
+bool cpu_has_avx512_bf16();
+
+// c[M, N] = (accumulate ? c : 0) + bf16(a)[M, K] · bf16(b)[K, N], products summed in f32.
+// a(i, k) = a[i*sa_r + k*sa_c], b(k, j) = b[k*sb_r + j*sb_c] (any strides: transposed operands are read in
+// place while packing); c row-major with leading dimension ldc. Runs on the calling thread; packing buffers are
+// per-thread and kept, so repeated calls allocate nothing once the largest shape has been seen.
+// Requires cpu_has_avx512_bf16().
+void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
+               int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate);
+
+}  // namespace xfmr::kernels

@@ -1,0 +1,154 @@
+// The AVX512-BF16 GEMM (kernels/cpu/gemm_bf16.h) against the scalar reference (kernels/ref/gemm_bf16.h), which
+// rounds the operands to bf16 the same way and sums in double: the two differ only by f32 accumulation order, so
+// the tolerance is f32 rounding over K terms, not bf16's. Shapes cover every edge of the blocking (M, N, K not
+// multiples of the 12 x 32 tile, odd K, K and N past one cache block) and transposed operands.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "xfmr/core/parallel.h"
+#include "xfmr/core/rng.h"
+#include "xfmr/kernels/cpu/gemm_blas.h"
+#include "xfmr/kernels/cpu/gemm_bf16.h"
+#include "xfmr/kernels/ref/gemm_bf16.h"
+#include "xfmr/ops/elementwise.h"
+#include "xfmr/ops/matmul.h"
+#include "xfmr/ops/reduce.h"
+#include "xfmr/ops/view.h"
+
+using namespace xfmr;
+using namespace xfmr::kernels;
+
+namespace {
+
+std::vector<float> random_vec(int64_t n, Generator& g) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = static_cast<float>(g.next_normal());
+  return v;
+}
+
+struct Case {
+  int64_t M, N, K;
+  bool ta, tb, accumulate;
+};
+
+}  // namespace
+
+TEST(GemmBf16, Float2Bf16RoundsToNearestEven) {
+  EXPECT_EQ(float_to_bf16(1.0f), 0x3f80);
+  // 1 + 2^-8 is halfway between bf16 1 and 1 + 2^-7: ties to the even mantissa (1).
+  EXPECT_EQ(float_to_bf16(1.00390625f), 0x3f80);
+  // 1 + 3·2^-8 is halfway between 1 + 2^-7 (odd) and 1 + 2^-6: rounds up to the even one.
+  EXPECT_EQ(float_to_bf16(1.01171875f), 0x3f82);
+  EXPECT_EQ(float_to_bf16(-2.0f), 0xc000);
+  EXPECT_TRUE(std::isnan(bf16_to_float(float_to_bf16(std::nanf("")))));
+  EXPECT_TRUE(std::isinf(bf16_to_float(float_to_bf16(INFINITY))));
+}
+
+TEST(GemmBf16, MatchesTheReferenceOnEveryBlockingEdge) {
+  if (!cpu_has_avx512_bf16()) GTEST_SKIP() << "CPU lacks AVX512-BF16";
+  const Case cases[] = {
+      {1, 1, 1, false, false, false},     {12, 32, 2, false, false, false},  {13, 33, 3, false, false, true},
+      {7, 5, 64, true, false, false},     {100, 70, 129, false, true, true}, {1408, 64, 64, false, true, false},
+      {64, 192, 1408, true, false, false}, {97, 530, 385, false, false, false}, {25, 1030, 800, true, true, true},
+  };
+  Generator g(3);
+  for (const Case& cs : cases) {
+    const auto a = random_vec(cs.M * cs.K, g), b = random_vec(cs.K * cs.N, g), c0 = random_vec(cs.M * cs.N, g);
+    // a stored [M, K] (or [K, M] when transposed), b stored [K, N] (or [N, K]); c with a padded row.
+    const int64_t sa_r = cs.ta ? 1 : cs.K, sa_c = cs.ta ? cs.M : 1;
+    const int64_t sb_r = cs.tb ? 1 : cs.N, sb_c = cs.tb ? cs.K : 1;
+    const int64_t ldc = cs.N + 3;
+    std::vector<float> c(static_cast<size_t>(cs.M * ldc), 7.0f), want = c;
+    for (int64_t i = 0; i < cs.M; ++i)
+      for (int64_t j = 0; j < cs.N; ++j) c[i * ldc + j] = want[i * ldc + j] = c0[i * cs.N + j];
+    gemm_bf16(cs.M, cs.N, cs.K, a.data(), sa_r, sa_c, b.data(), sb_r, sb_c, c.data(), ldc, cs.accumulate);
+    ref::gemm_bf16(cs.M, cs.N, cs.K, a.data(), sa_r, sa_c, b.data(), sb_r, sb_c, want.data(), ldc, cs.accumulate);
+    double worst = 0;
+    for (int64_t i = 0; i < cs.M; ++i) {
+      for (int64_t j = 0; j < cs.N; ++j) {
+        // f32 summation of K products of N(0,1)-sized terms: error ~ K · 2^-24 · sqrt(K) at worst
+        const double tol = 4e-7 * static_cast<double>(cs.K + 1) + 1e-6;
+        worst = std::max(worst, std::abs(c[i * ldc + j] - want[i * ldc + j]) / tol);
+      }
+      for (int64_t j = cs.N; j < ldc; ++j) ASSERT_EQ(c[i * ldc + j], 7.0f) << "wrote past N";
+    }
+    EXPECT_LT(worst, 1.0) << cs.M << "x" << cs.N << "x" << cs.K << " ta " << cs.ta << " tb " << cs.tb;
+  }
+}
+
+namespace {
+
+// Sets the process-wide matmul precision for one scope.
+struct PrecisionScope {
+  explicit PrecisionScope(MatmulPrecision p) : old(matmul_precision()) { set_matmul_precision(p); }
+  ~PrecisionScope() { set_matmul_precision(old); }
+  MatmulPrecision old;
+};
+
+struct LinearRun {
+  std::vector<double> out, gx, gw, gb;
+};
+
+// out = linear(x, w, b) on x [3, 37, 70] (and a transposed view of it), w [50, 70]; gradients of sum(out * r).
+LinearRun run_linear(MatmulPrecision p, int threads) {
+  PrecisionScope scope(p);
+  set_num_threads(threads);
+  Generator g(11);
+  Tensor x = Tensor::empty({3, 70, 37}), w = Tensor::empty({50, 70}), b = Tensor::empty({50});
+  normal_(x, 0.0, 1.0, g);
+  normal_(w, 0.0, 0.5, g);
+  normal_(b, 0.0, 0.5, g);
+  for (Tensor* t : {&x, &w, &b}) t->set_requires_grad(true);
+  Tensor out = linear(transpose(x, 1, 2), w, b);  // non-contiguous input
+  Tensor r = Tensor::empty(out.shape());
+  normal_(r, 0.0, 1.0, g);
+  sum(matmul(out, w) * matmul(r, w)).backward();  // matmul forward and backward too
+  set_num_threads(1);
+  return {out.to_vector(), x.grad().to_vector(), w.grad().to_vector(), b.grad().to_vector()};
+}
+
+double rel_norm_diff(const std::vector<double>& x, const std::vector<double>& y) {
+  double d = 0, n = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    d += (x[i] - y[i]) * (x[i] - y[i]);
+    n += y[i] * y[i];
+  }
+  return std::sqrt(d / n);
+}
+
+}  // namespace
+
+TEST(GemmBf16, LinearAndMatmulInBf16AreWithinBf16ToleranceOfF32) {
+  if (!cpu_has_avx512_bf16()) GTEST_SKIP() << "CPU lacks AVX512-BF16";
+  const LinearRun f32 = run_linear(MatmulPrecision::f32, 1);
+  for (int threads : {1, 2}) {
+    const LinearRun bf = run_linear(MatmulPrecision::bf16, threads);
+    // bf16 keeps 8 significant bits: each operand's relative rounding error is <= 2^-9, so a product of two
+    // roundings is within ~2^-8 and sums of random-sign terms stay near that: 1% norm-wise is ~2.5x that bound.
+    for (auto [a, b, name] : {std::tuple{&bf.out, &f32.out, "out"}, std::tuple{&bf.gx, &f32.gx, "grad x"},
+                              std::tuple{&bf.gw, &f32.gw, "grad w"}, std::tuple{&bf.gb, &f32.gb, "grad b"}}) {
+      const double e = rel_norm_diff(*a, *b);
+      EXPECT_LT(e, 1e-2) << name << " threads " << threads;
+      if (std::string(name) == "out") {
+        EXPECT_GT(e, 1e-6) << "the bf16 path was not taken";
+      }
+    }
+  }
+}
+
+TEST(GemmBf16, PrecisionNamesRoundTripAndUnknownNamesThrow) {
+  EXPECT_EQ(parse_matmul_precision("bf16", "x"), MatmulPrecision::bf16);
+  EXPECT_EQ(parse_matmul_precision("f32", "x"), MatmulPrecision::f32);
+  EXPECT_STREQ(matmul_precision_name(MatmulPrecision::bf16), "bf16");
+  try {
+    parse_matmul_precision("fp8", "train.precision");
+    FAIL() << "no throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("train.precision"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("fp8"), std::string::npos);
+  }
+}
