@@ -12,6 +12,8 @@
 
 namespace xfmr::cli {
 
+int cmd_bench_decode(int argc, char** argv);  // cmd_bench_decode.cc
+
 namespace {
 
 const char* kUsage =
@@ -22,7 +24,9 @@ const char* kUsage =
     "Workloads:\n"
     "  train-icl   one training step (forward, backward, clip, AdamW) of the in-context regression model;\n"
     "              peer: torch_icl_linear.py. Presets: small (d 5, 11 points, 4 layers x 2 heads x 64 dims,\n"
-    "              batch 64), paper (d 20, 41 points, 12 x 8 x 256, batch 64)\n\n"
+    "              batch 64), paper (d 20, 41 points, 12 x 8 x 256, batch 64)\n"
+    "  decode      prefill + greedy decoding of a Llama model (random stories15M / stories110M shapes or a\n"
+    "              file); peer: torch_decode.py and llama.cpp's llama-bench (xfmr bench decode --help)\n\n"
     "Examples:\n"
     "  xfmr bench train-icl --preset small --threads 1 --steps 200\n"
     "  xfmr bench train-icl --preset paper --threads 2 --steps 5 --warmup 1\n"
@@ -75,7 +79,8 @@ int cmd_bench(int argc, char** argv) {
   }
   const std::string what = argv[0];
   if (what == "train-icl") return bench_train_icl_cmd(argc - 1, argv + 1);
-  throw Error("bench: unknown workload '" + what + "' (known: train-icl)");
+  if (what == "decode") return cmd_bench_decode(argc - 1, argv + 1);
+  throw Error("bench: unknown workload '" + what + "' (known: train-icl, decode)");
 }
 
 }  // namespace xfmr::cli

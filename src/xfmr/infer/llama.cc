@@ -138,6 +138,13 @@ const float* LlamaModel::forward(int32_t token, int64_t pos) {
   return logits_.data();
 }
 
+const float* LlamaModel::prefill(const int32_t* tokens, int64_t n, int64_t pos0) {
+  XF_CHECK(n >= 1, "llama prefill: no tokens");
+  const float* out = nullptr;
+  for (int64_t i = 0; i < n; ++i) out = forward(tokens[i], pos0 + i);
+  return out;
+}
+
 // ---- the no-cache reference ----
 
 namespace {

@@ -29,6 +29,10 @@ class LlamaModel {
   // and 0 <= token < vocab, else xfmr::Error.
   const float* forward(int32_t token, int64_t pos);
 
+  // Feeds tokens[0..n) at positions pos0..pos0+n-1 (the cache holding positions 0..pos0-1) and returns the
+  // logits [vocab] after the last one; the same values as n calls of forward() within rounding.
+  const float* prefill(const int32_t* tokens, int64_t n, int64_t pos0);
+
  private:
   void attention(int64_t layer, int64_t pos);
 
