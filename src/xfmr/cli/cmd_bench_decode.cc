@@ -40,7 +40,7 @@ int cmd_bench_decode(int argc, char** argv) {
        {"n_head", "override the preset's heads", ""},
        {"hidden", "override the preset's SwiGLU width", ""},
        {"vocab", "override the preset's vocabulary", ""},
-       {"seq", "override the preset's context (KV cache positions)", ""}});
+       {"seq", "override the context (KV cache positions; also for --model)", ""}});
   if (!args.parse(argc, argv)) return 0;
   const int64_t threads = args.get_int("threads");
   XF_CHECK(threads >= 1, "bench decode: --threads must be >= 1, got ", threads);

@@ -1,5 +1,7 @@
 #include "xfmr/run/bench_decode.h"
 
+#include <time.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -22,6 +24,12 @@ void pick(int64_t& field, int64_t given, const char* name) {
   if (given < 0) return;
   XF_CHECK(given > 0, "bench decode: --", name, " must be positive, got ", given);
   field = given;
+}
+
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
 // Resident set size now (VmRSS), in MiB: unlike the peak it excludes the f32 staging buffers that building a
@@ -94,6 +102,7 @@ nlohmann::ordered_json bench_decode(const DecodeBench& opt) {
   if (!opt.model.empty()) {
     w = io::load_llama_weights(model_file(opt.model));
     if (!opt.dtype.empty()) w = io::requantize_llama_weights(w, type);
+    pick(w.cfg.seq_len, opt.seq, "seq");  // a longer KV cache than the file's training context
     preset = "file";
   } else {
     io::LlamaConfig c = decode_preset(opt.preset);
@@ -129,13 +138,18 @@ nlohmann::ordered_json bench_decode(const DecodeBench& opt) {
 
   using clock = std::chrono::steady_clock;
   int32_t last = 0;
+  double cp = 0, cd = 0;  // process CPU seconds (all threads) of the prefill and of the decode loop
   auto run = [&](double* prefill_s, double* decode_s) {
+    const double c0 = cpu_seconds();
     const auto t0 = clock::now();
     int32_t tok = infer::Sampler::argmax(model.prefill(prompt.data(), opt.prompt, 0), c.vocab_size);
     const auto t1 = clock::now();
+    const double c1 = cpu_seconds();
     for (int64_t pos = opt.prompt; pos < opt.prompt + gen - 1; ++pos)
       tok = infer::Sampler::argmax(model.forward(tok, pos), c.vocab_size);
     const auto t2 = clock::now();
+    cp = c1 - c0;
+    cd = cpu_seconds() - c1;
     last = tok;
     *prefill_s = std::chrono::duration<double>(t1 - t0).count();
     *decode_s = std::chrono::duration<double>(t2 - t1).count();
@@ -168,6 +182,9 @@ nlohmann::ordered_json bench_decode(const DecodeBench& opt) {
     j["decode_tokens_per_s"] = static_cast<double>(decoded) / td;
   else
     j["decode_tokens_per_s"] = nullptr;
+  // CPU time beside wall time: on a shared machine wall time includes waits for a core.
+  j["prefill_cpu_ms"] = 1e3 * cp;
+  j["decode_cpu_ms_per_token"] = decoded ? 1e3 * cd / static_cast<double>(decoded) : 0.0;
   j["last_token"] = last;
   j["weight_bytes"] = weight_bytes;
   j["kv_cache_bytes"] = kv_bytes;
