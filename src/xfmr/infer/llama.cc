@@ -9,6 +9,7 @@
 
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
+#include "xfmr/infer/decode_team.h"
 #include "xfmr/kernels/cpu/quant.h"
 #include "xfmr/kernels/cpu/quant_gemm.h"
 #include "xfmr/kernels/ref/quant.h"
@@ -44,21 +45,8 @@ void within(Range r, int64_t off, int64_t len, F&& f) {
   if (a < b) f(a - off, b - off);
 }
 
-// Runs f(tid, nt) on a team of nt threads (on the caller when nt == 1). The barrier below binds to this team.
-template <class F>
-void run_team(int nt, F&& f) {
-  if (nt <= 1) {
-    f(0, 1);
-    return;
-  }
-#pragma omp parallel num_threads(nt)
-  f(omp_get_thread_num(), omp_get_num_threads());
-}
-
 inline void barrier(int nt) {
-  if (nt > 1) {
-#pragma omp barrier
-  }
+  team_barrier(nt);
 }
 
 // x quantized into q when any of the matrices that read it takes q8_0 activations (the others ignore q).
@@ -247,7 +235,7 @@ const float* LlamaModel::forward(int32_t token, int64_t pos) {
   kern::dequantize_row(w_.tok_embd.type, w_.tok_embd.data, token, x_.data(), c.dim);
   const int nt = team_size();
   reserve_threads(nt);
-  run_team(nt, [&](int tid, int n) { decode_step(tid, n, pos); });
+  team_run(nt, [&](int tid, int n) { decode_step(tid, n, pos); });
   return logits_.data();
 }
 
@@ -356,7 +344,7 @@ const float* LlamaModel::prefill(const int32_t* tokens, int64_t n, int64_t pos0)
   reserve_threads(nt);
   for (int64_t b = 0; b < n; b += kPrefillBlock) {
     const int64_t m = std::min(kPrefillBlock, n - b);
-    run_team(nt, [&](int tid, int k) { prefill_block(tid, k, tokens + b, m, pos0 + b, b + m == n); });
+    team_run(nt, [&](int tid, int k) { prefill_block(tid, k, tokens + b, m, pos0 + b, b + m == n); });
   }
   return logits_.data();
 }

@@ -9,7 +9,7 @@
 // RMSNorm (Zhang & Sennrich 2019): x / sqrt(mean(x²) + eps) * w. RoPE (Su et al. 2021) rotates adjacent pairs
 // (x[2i], x[2i+1]) of each head by pos * theta^(-2i/head_size), the pairing of llama2.c and of GGUF llama
 // files.
-// Threads: a token (or a prefill block) runs in ONE OpenMP team; every product splits its output rows in
+// Threads: a token (or a prefill block) runs in ONE thread team (infer/decode_team.h); every product splits its output rows in
 // fixed contiguous ranges across the team (attention splits heads) with a barrier where the next step needs
 // all of them (5 per layer), instead of a thread team per product. Each row is computed by the same
 // operations whatever the range, so logits are bit-identical for every thread count. Small models run on
