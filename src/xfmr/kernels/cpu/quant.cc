@@ -1,5 +1,7 @@
 #include "xfmr/kernels/cpu/quant.h"
 
+#include "xfmr/kernels/cpu/quant_gemm.h"
+
 // GCC 12 reports a false -Wmaybe-uninitialized inside its own AVX-512 intrinsics (the undefined pass-through
 // operand of the conversion intrinsics) when they are inlined; the warning is about the header, not this
 // code. (-Wuninitialized: the same for _mm512_reduce_add_ps once inlined into a loop over N rows.)
@@ -168,11 +170,20 @@ void rows_int(const uint8_t* w, int64_t cols, const QuantizedActs& x, float* y, 
 
 #endif  // VNNI
 
-#else  // portable fallback: the reference loop in f32
+#else  // portable fallback (no AVX-512: e.g. the `portable` preset): dequantize, then a loop the compiler
+       // vectorises for the ISA it targets (omp simd permits the reordered sum)
 
 float dot_generic(QType t, const void* row, const float* x, int64_t n) {
+  const float* w = static_cast<const float*>(row);
+  static thread_local std::vector<float> buf;  // grows to the widest row once per thread
+  if (t != QType::f32) {
+    if (buf.size() < static_cast<size_t>(n)) buf.resize(static_cast<size_t>(n));
+    dequantize_rows(t, row, n, 0, 1, buf.data());
+    w = buf.data();
+  }
   float s = 0;
-  for (int64_t c = 0; c < n; ++c) s += kernels::ref::dequantize_elem(t, row, c) * x[c];
+#pragma omp simd reduction(+ : s)
+  for (int64_t c = 0; c < n; ++c) s += w[c] * x[c];
   return s;
 }
 
