@@ -5,13 +5,13 @@
 #include <string>
 
 #include "xfmr/cli/args.h"
-#include "xfmr/cli/cmd_bench_train_char.h"
 #include "xfmr/cli/commands.h"
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/run/bench.h"
 
 namespace xfmr::cli {
+
 
 namespace {
 
@@ -26,12 +26,15 @@ const char* kUsage =
     "              batch 64), paper (d 20, 41 points, 12 x 8 x 256, batch 64)\n"
     "  train-char  one training step of a char GPT on random tokens; peer: torch_char_gpt.py. Presets: tiny\n"
     "              (4 x 4 x 128, block 128, batch 12), shakespeare (6 x 6 x 384, block 256, batch 12)\n"
-    "              (xfmr bench train-char --help for its options)\n\n"
+    "              (xfmr bench train-char --help for its options)\n"
+    "  decode      prefill + greedy decoding of a Llama model (random stories15M / stories110M shapes or a\n"
+    "              file); peer: torch_decode.py and llama.cpp's llama-bench (xfmr bench decode --help)\n\n"
     "Examples:\n"
     "  xfmr bench train-icl --preset small --threads 1 --steps 200\n"
     "  xfmr bench train-icl --preset paper --threads 2 --steps 5 --warmup 1\n"
     "  xfmr bench train-icl --n_layer 2 --batch 128\n"
     "  xfmr bench train-char --preset tiny --threads 1 --steps 20\n"
+    "  xfmr bench decode --preset stories15M --dtype q8_0 --threads 1\n"
     "  /usr/bin/python3 ../shared/bench/torch_icl_linear.py --preset small --threads 1 --steps 200   (the peer)";
 
 int bench_train_icl_cmd(int argc, char** argv) {
@@ -83,7 +86,8 @@ int cmd_bench(int argc, char** argv) {
   const std::string what = argv[0];
   if (what == "train-icl") return bench_train_icl_cmd(argc - 1, argv + 1);
   if (what == "train-char") return cmd_bench_train_char(argc - 1, argv + 1);
-  throw Error("bench: unknown workload '" + what + "' (known: train-icl, train-char)");
+  if (what == "decode") return cmd_bench_decode(argc - 1, argv + 1);
+  throw Error("bench: unknown workload '" + what + "' (known: train-icl, train-char, decode)");
 }
 
 }  // namespace xfmr::cli

@@ -1,4 +1,4 @@
-#include "xfmr/cli/cmd_bench_train_char.h"
+#include "xfmr/cli/commands.h"
 
 #include <cstdio>
 

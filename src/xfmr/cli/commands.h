@@ -4,6 +4,8 @@
 namespace xfmr::cli {
 
 int cmd_bench(int argc, char** argv);
+int cmd_bench_decode(int argc, char** argv);      // `xfmr bench decode` (cmd_bench_decode.cc)
+int cmd_bench_train_char(int argc, char** argv);  // `xfmr bench train-char` (cmd_bench_train_char.cc)
 int cmd_convert(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
 int cmd_generate(int argc, char** argv);

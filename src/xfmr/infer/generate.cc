@@ -44,8 +44,7 @@ GenerateResult generate(LlamaModel& model, const std::vector<int32_t>& prompt, c
   seq.reserve(prompt.size() + static_cast<size_t>(opt.max_tokens));
 
   auto t0 = std::chrono::steady_clock::now();
-  const float* logits = nullptr;
-  for (size_t i = 0; i < prompt.size(); ++i) logits = model.forward(prompt[i], static_cast<int64_t>(i));
+  const float* logits = model.prefill(prompt.data(), static_cast<int64_t>(prompt.size()), 0);  // batched
   r.prefill_seconds = seconds_since(t0);
 
   // Sampling works on a copy: the penalty edits logits in place, and the model's buffer is reused.

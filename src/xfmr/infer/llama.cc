@@ -1,11 +1,17 @@
 #include "xfmr/infer/llama.h"
 
+#include <cblas.h>
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
+#include "xfmr/infer/decode_team.h"
 #include "xfmr/kernels/cpu/quant.h"
+#include "xfmr/kernels/cpu/quant_gemm.h"
 #include "xfmr/kernels/ref/quant.h"
 
 namespace xfmr::infer {
@@ -15,25 +21,47 @@ namespace {
 // out = x / sqrt(mean(x²) + eps) * w, in f32 as run.c computes it.
 void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {
   float ss = 0;
+#pragma omp simd reduction(+ : ss)
   for (int64_t i = 0; i < n; ++i) ss += x[i] * x[i];
   const float s = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
   for (int64_t i = 0; i < n; ++i) out[i] = w[i] * (s * x[i]);
 }
 
-void matvec(const io::WeightRef& m, const float* x, float* y) {
-  kern::matvec(m.type, m.data, x, y, m.rows, m.cols);
+// Part `i` of `parts` of [0, n), the boundaries multiples of `align` (rows of a product: a multiple of 32
+// keeps q8_0 blocks and RoPE pairs inside one thread's range).
+struct Range {
+  int64_t begin, end;
+};
+Range split(int64_t n, int i, int parts, int64_t align) {
+  const int64_t units = (n + align - 1) / align;
+  return {std::min(n, units * i / parts * align), std::min(n, units * (i + 1) / parts * align)};
 }
 
-// Rotates the adjacent pairs of every head of v [n_heads * head_size].
-void rope(float* v, int64_t n_heads, int64_t head_size, const float* cs, const float* sn) {
-  for (int64_t h = 0; h < n_heads; ++h) {
-    float* p = v + h * head_size;
-    for (int64_t i = 0; i < head_size / 2; ++i) {
-      const float a = p[2 * i], b = p[2 * i + 1];
-      p[2 * i] = a * cs[i] - b * sn[i];
-      p[2 * i + 1] = a * sn[i] + b * cs[i];
+// Calls f(a, b) with the part [a, b) of the segment [off, off + len) that lies inside r, if any (rows of
+// several matrices treated as one range).
+template <class F>
+void within(Range r, int64_t off, int64_t len, F&& f) {
+  const int64_t a = std::max(r.begin, off), b = std::min(r.end, off + len);
+  if (a < b) f(a - off, b - off);
+}
+
+inline void barrier(int nt) {
+  team_barrier(nt);
+}
+
+// x quantized into q when any of the matrices that read it takes q8_0 activations (the others ignore q).
+const kern::QuantizedActs* quantized_for(std::initializer_list<const io::WeightRef*> ms, kern::QuantizedActs& q,
+                                         const float* x) {
+  for (const io::WeightRef* m : ms)
+    if (kern::matvec_quantizes_activations(m->type)) {
+      q.set(x, m->cols);
+      return &q;
     }
-  }
+  return nullptr;
+}
+
+inline float silu_mul(float g, float u) {
+  return g * (1.0f / (1.0f + std::exp(-g))) * u;
 }
 
 }  // namespace
@@ -43,37 +71,118 @@ LlamaModel::LlamaModel(io::LlamaWeights w, int64_t max_context) : w_(std::move(w
   io::validate_llama_config(c, "LlamaModel");
   ctx_ = max_context <= 0 ? c.seq_len : std::min(max_context, c.seq_len);
   const auto n = [](int64_t v) { return static_cast<size_t>(v); };
+  const int64_t hs = c.head_size();
   x_.resize(n(c.dim));
-  xb_.resize(n(c.dim));
+  xatt_.resize(n(c.dim));
   xb2_.resize(n(c.dim));
   q_.resize(n(c.dim));
   hb_.resize(n(c.hidden_dim));
   hb2_.resize(n(c.hidden_dim));
   att_.resize(n(c.n_heads * ctx_));
   logits_.resize(n(c.vocab_size));
-  rope_cos_.resize(n(c.head_size() / 2));
-  rope_sin_.resize(n(c.head_size() / 2));
   key_cache_.resize(n(c.n_layers * ctx_ * c.kv_dim()));
   value_cache_.resize(n(c.n_layers * ctx_ * c.kv_dim()));
+  hq_.reserve(c.hidden_dim);
+  // RoPE angles per position, in f32 like run.c (freq = 1 / theta^(2i / hs), angle = pos * freq) so greedy
+  // decoding matches it token for token.
+  rope_cos_.resize(n(ctx_ * hs / 2));
+  rope_sin_.resize(n(ctx_ * hs / 2));
+  for (int64_t p = 0; p < ctx_; ++p)
+    for (int64_t i = 0; i < hs / 2; ++i) {
+      const float freq = 1.0f / std::pow(c.rope_theta, static_cast<float>(2 * i) / static_cast<float>(hs));
+      const float a = static_cast<float>(p) * freq;
+      rope_cos_[n(p * hs / 2 + i)] = std::cos(a);
+      rope_sin_[n(p * hs / 2 + i)] = std::sin(a);
+    }
+  madds_per_token_ = w_.output.rows * w_.output.cols;
+  for (const auto& L : w_.layers)
+    for (const auto* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_down, &L.w_up})
+      madds_per_token_ += m->rows * m->cols;
+  reserve_threads(1);
 }
 
-void LlamaModel::attention(int64_t l, int64_t pos) {
+int LlamaModel::team_size() const {
+  if (omp_in_parallel()) return 1;
+  // One more thread per ~1M multiply-adds a token: below that the 5 barriers per layer cost more than the
+  // work they split (stories260K decodes fastest on one thread).
+  const int64_t useful = 1 + madds_per_token_ / (1 << 20);
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads(), useful)));
+}
+
+void LlamaModel::reserve_threads(int nt) {
+  if (nt <= threads_ready_) return;
   const io::LlamaConfig& c = w_.cfg;
-  const int64_t hs = c.head_size(), kvd = c.kv_dim(), group = c.n_heads / c.n_kv_heads;
-  const float* kc = key_cache_.data() + l * ctx_ * kvd;
-  const float* vc = value_cache_.data() + l * ctx_ * kvd;
+  xbt_.resize(static_cast<size_t>(nt * c.dim));
+  xqt_.resize(static_cast<size_t>(nt));
+  for (auto& q : xqt_) q.reserve(c.dim);
+  if (!px_.empty()) {  // prefill buffers exist: per-thread ones grow with the team
+    ptile_.resize(static_cast<size_t>(nt * kern::kGemmTileRows * std::max(c.dim, c.hidden_dim)));
+    pscore_.resize(static_cast<size_t>(nt * kPrefillBlock * ctx_));
+  }
+  threads_ready_ = nt;
+}
+
+// Rotates rows [a, b) (a even) of v = one token's q or k [heads * head_size] by position pos.
+void LlamaModel::rope_rows(float* v, int64_t a, int64_t b, int64_t pos) const {
+  const int64_t hs = w_.cfg.head_size();
+  const float* cs = rope_cos_.data() + pos * hs / 2;
+  const float* sn = rope_sin_.data() + pos * hs / 2;
+  for (int64_t r = a; r + 1 < b; r += 2) {
+    const int64_t i = (r % hs) / 2;
+    const float x0 = v[r], x1 = v[r + 1];
+    v[r] = x0 * cs[i] - x1 * sn[i];
+    v[r + 1] = x0 * sn[i] + x1 * cs[i];
+  }
+}
+
+// Logits [vocab] from the final hidden state x [dim]: every thread normalises x, then computes its rows.
+void LlamaModel::final_logits(int tid, int nt, const float* x) {
+  const io::LlamaConfig& c = w_.cfg;
+  float* xb = xbt_.data() + tid * c.dim;
+  rmsnorm(xb, x, w_.output_norm, c.dim, c.norm_eps);
+  const kern::QuantizedActs* xq = quantized_for({&w_.output}, xqt_[static_cast<size_t>(tid)], xb);
+  const Range r = split(c.vocab_size, tid, nt, 32);
+  kern::matvec_rows(w_.output.type, w_.output.data, c.dim, xb, xq, logits_.data(), r.begin, r.end);
+}
+
+void LlamaModel::decode_step(int tid, int nt, int64_t pos) {
+  const io::LlamaConfig& c = w_.cfg;
+  const int64_t dim = c.dim, hs = c.head_size(), kvd = c.kv_dim(), hid = c.hidden_dim;
+  const int64_t group = c.n_heads / c.n_kv_heads;
+  float* xb = xbt_.data() + tid * dim;
+  kern::QuantizedActs& xq = xqt_[static_cast<size_t>(tid)];
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
-  // Heads are independent; split them across threads once the context makes a head's work worth it.
-  const int64_t chunks = c.n_heads * (pos + 1) * hs / 16384;
-  parallel_chunks(c.n_heads, chunks, [&](int64_t h0, int64_t h1) {
-    for (int64_t h = h0; h < h1; ++h) {
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const io::LlamaLayer& L = w_.layers[static_cast<size_t>(l)];
+    float* kc = key_cache_.data() + l * ctx_ * kvd;
+    float* vc = value_cache_.data() + l * ctx_ * kvd;
+    // q, k, v as one range of dim + 2 kv_dim rows; k and v go straight into the cache.
+    rmsnorm(xb, x_.data(), L.attn_norm, dim, c.norm_eps);
+    const kern::QuantizedActs* xqp = quantized_for({&L.wq, &L.wk, &L.wv}, xq, xb);
+    const Range qkv = split(dim + 2 * kvd, tid, nt, 32);
+    within(qkv, 0, dim, [&](int64_t a, int64_t b) {
+      kern::matvec_rows(L.wq.type, L.wq.data, dim, xb, xqp, q_.data(), a, b);
+      rope_rows(q_.data(), a, b, pos);
+    });
+    within(qkv, dim, kvd, [&](int64_t a, int64_t b) {
+      kern::matvec_rows(L.wk.type, L.wk.data, dim, xb, xqp, kc + pos * kvd, a, b);
+      rope_rows(kc + pos * kvd, a, b, pos);
+    });
+    within(qkv, dim + kvd, kvd, [&](int64_t a, int64_t b) {
+      kern::matvec_rows(L.wv.type, L.wv.data, dim, xb, xqp, vc + pos * kvd, a, b);
+    });
+    barrier(nt);
+
+    const Range heads = split(c.n_heads, tid, nt, 1);
+    for (int64_t h = heads.begin; h < heads.end; ++h) {
       const float* q = q_.data() + h * hs;
       float* att = att_.data() + h * ctx_;
       const int64_t kvh = h / group;
       float mx = -INFINITY;
       for (int64_t t = 0; t <= pos; ++t) {
         const float* k = kc + t * kvd + kvh * hs;
-        float s = 0;
+        float s = 0;  // omp simd: lets the compiler reorder this sum into vector lanes (no -ffast-math)
+#pragma omp simd reduction(+ : s)
         for (int64_t i = 0; i < hs; ++i) s += q[i] * k[i];
         att[t] = s * scale;
         mx = std::max(mx, att[t]);
@@ -83,7 +192,7 @@ void LlamaModel::attention(int64_t l, int64_t pos) {
         att[t] = std::exp(att[t] - mx);
         sum += att[t];
       }
-      float* out = xb_.data() + h * hs;
+      float* out = xatt_.data() + h * hs;
       std::fill(out, out + hs, 0.0f);
       const float inv = 1.0f / sum;
       for (int64_t t = 0; t <= pos; ++t) {
@@ -92,7 +201,30 @@ void LlamaModel::attention(int64_t l, int64_t pos) {
         for (int64_t i = 0; i < hs; ++i) out[i] += a * v[i];
       }
     }
-  });
+    barrier(nt);
+
+    const Range rows = split(dim, tid, nt, 32);
+    xqp = quantized_for({&L.wo}, xq, xatt_.data());
+    kern::matvec_rows(L.wo.type, L.wo.data, dim, xatt_.data(), xqp, xb2_.data(), rows.begin, rows.end);
+    for (int64_t i = rows.begin; i < rows.end; ++i) x_[i] += xb2_[i];
+    barrier(nt);
+
+    rmsnorm(xb, x_.data(), L.ffn_norm, dim, c.norm_eps);
+    xqp = quantized_for({&L.w_gate, &L.w_up}, xq, xb);
+    const Range hr = split(hid, tid, nt, 32);
+    kern::matvec_rows(L.w_gate.type, L.w_gate.data, dim, xb, xqp, hb_.data(), hr.begin, hr.end);
+    kern::matvec_rows(L.w_up.type, L.w_up.data, dim, xb, xqp, hb2_.data(), hr.begin, hr.end);
+    for (int64_t i = hr.begin; i < hr.end; ++i) hb_[i] = silu_mul(hb_[i], hb2_[i]);
+    const bool qdown = kern::matvec_quantizes_activations(L.w_down.type);
+    if (qdown) hq_.set_blocks(hb_.data(), hr.begin / 32, (hr.end + 31) / 32);
+    barrier(nt);
+
+    kern::matvec_rows(L.w_down.type, L.w_down.data, hid, hb_.data(), qdown ? &hq_ : nullptr, xb2_.data(),
+                      rows.begin, rows.end);
+    for (int64_t i = rows.begin; i < rows.end; ++i) x_[i] += xb2_[i];
+    barrier(nt);
+  }
+  final_logits(tid, nt, x_.data());
 }
 
 const float* LlamaModel::forward(int32_t token, int64_t pos) {
@@ -100,41 +232,120 @@ const float* LlamaModel::forward(int32_t token, int64_t pos) {
   XF_CHECK(token >= 0 && token < c.vocab_size, "llama forward: token id ", token,
            " outside the vocabulary [0, ", c.vocab_size, ")");
   XF_CHECK(pos >= 0 && pos < ctx_, "llama forward: position ", pos, " outside the context [0, ", ctx_, ")");
+  kern::dequantize_row(w_.tok_embd.type, w_.tok_embd.data, token, x_.data(), c.dim);
+  const int nt = team_size();
+  reserve_threads(nt);
+  team_run(nt, [&](int tid, int n) { decode_step(tid, n, pos); });
+  return logits_.data();
+}
+
+void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n, int64_t pos0, bool logits) {
+  const io::LlamaConfig& c = w_.cfg;
   const int64_t dim = c.dim, hs = c.head_size(), kvd = c.kv_dim(), hid = c.hidden_dim;
-  kern::dequantize_row(w_.tok_embd.type, w_.tok_embd.data, token, x_.data(), dim);
-  // RoPE angles for this position, computed in f32 like run.c so greedy decoding matches it token for token.
-  for (int64_t i = 0; i < hs / 2; ++i) {
-    const float freq = 1.0f / std::pow(c.rope_theta, static_cast<float>(2 * i) / static_cast<float>(hs));
-    const float a = static_cast<float>(pos) * freq;
-    rope_cos_[static_cast<size_t>(i)] = std::cos(a);
-    rope_sin_[static_cast<size_t>(i)] = std::sin(a);
-  }
+  const int64_t group = c.n_heads / c.n_kv_heads, L_all = pos0 + n;
+  float* tile = ptile_.data() + tid * kern::kGemmTileRows * std::max(dim, hid);
+  float* score = pscore_.data() + tid * kPrefillBlock * ctx_;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
+  const Range toks = split(n, tid, nt, 1);
+  for (int64_t i = toks.begin; i < toks.end; ++i)
+    kern::dequantize_row(w_.tok_embd.type, w_.tok_embd.data, tokens[i], px_.data() + i * dim, dim);
+  const Range rows = split(dim, tid, nt, 32), hr = split(hid, tid, nt, 32);
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const io::LlamaLayer& L = w_.layers[static_cast<size_t>(l)];
-    float* k = key_cache_.data() + (l * ctx_ + pos) * kvd;
-    float* v = value_cache_.data() + (l * ctx_ + pos) * kvd;
-    rmsnorm(xb_.data(), x_.data(), L.attn_norm, dim, c.norm_eps);
-    matvec(L.wq, xb_.data(), q_.data());
-    matvec(L.wk, xb_.data(), k);
-    matvec(L.wv, xb_.data(), v);
-    rope(q_.data(), c.n_heads, hs, rope_cos_.data(), rope_sin_.data());
-    rope(k, c.n_kv_heads, hs, rope_cos_.data(), rope_sin_.data());
-    attention(l, pos);
-    matvec(L.wo, xb_.data(), xb2_.data());
-    for (int64_t i = 0; i < dim; ++i) x_[i] += xb2_[i];
+    float* kc = key_cache_.data() + l * ctx_ * kvd;
+    float* vc = value_cache_.data() + l * ctx_ * kvd;
+    for (int64_t i = toks.begin; i < toks.end; ++i)
+      rmsnorm(pxb_.data() + i * dim, px_.data() + i * dim, L.attn_norm, dim, c.norm_eps);
+    barrier(nt);
 
-    rmsnorm(xb_.data(), x_.data(), L.ffn_norm, dim, c.norm_eps);
-    matvec(L.w_gate, xb_.data(), hb_.data());
-    matvec(L.w_up, xb_.data(), hb2_.data());
-    for (int64_t i = 0; i < hid; ++i) {
-      const float g = hb_[i];
-      hb_[i] = g * (1.0f / (1.0f + std::exp(-g))) * hb2_[i];
+    const Range qkv = split(dim + 2 * kvd, tid, nt, 32);
+    within(qkv, 0, dim, [&](int64_t a, int64_t b) {
+      kern::matmul_rows(L.wq.type, L.wq.data, dim, pxb_.data(), n, pq_.data(), dim, a, b, tile);
+      for (int64_t i = 0; i < n; ++i) rope_rows(pq_.data() + i * dim, a, b, pos0 + i);
+    });
+    within(qkv, dim, kvd, [&](int64_t a, int64_t b) {
+      kern::matmul_rows(L.wk.type, L.wk.data, dim, pxb_.data(), n, kc + pos0 * kvd, kvd, a, b, tile);
+      for (int64_t i = 0; i < n; ++i) rope_rows(kc + (pos0 + i) * kvd, a, b, pos0 + i);
+    });
+    within(qkv, dim + kvd, kvd, [&](int64_t a, int64_t b) {
+      kern::matmul_rows(L.wv.type, L.wv.data, dim, pxb_.data(), n, vc + pos0 * kvd, kvd, a, b, tile);
+    });
+    barrier(nt);
+
+    // Causal attention of the block's queries over keys 0..pos0+n-1: scores = q kᵀ / sqrt(hs) [n, pos0 + n]
+    // (query i sees keys up to pos0 + i), a softmax per row, out = p v.
+    const Range heads = split(c.n_heads, tid, nt, 1);
+    for (int64_t h = heads.begin; h < heads.end; ++h) {
+      const int64_t kvh = h / group;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(L_all),
+                  static_cast<int>(hs), scale, pq_.data() + h * hs, static_cast<int>(dim), kc + kvh * hs,
+                  static_cast<int>(kvd), 0.0f, score, static_cast<int>(L_all));
+      for (int64_t i = 0; i < n; ++i) {
+        float* s = score + i * L_all;
+        const int64_t last = pos0 + i;
+        float mx = -INFINITY;
+        for (int64_t t = 0; t <= last; ++t) mx = std::max(mx, s[t]);
+        float sum = 0;
+        for (int64_t t = 0; t <= last; ++t) sum += (s[t] = std::exp(s[t] - mx));
+        const float inv = 1.0f / sum;
+        for (int64_t t = 0; t <= last; ++t) s[t] *= inv;
+        std::fill(s + last + 1, s + L_all, 0.0f);
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(hs),
+                  static_cast<int>(L_all), 1.0f, score, static_cast<int>(L_all), vc + kvh * hs,
+                  static_cast<int>(kvd), 0.0f, patt_.data() + h * hs, static_cast<int>(dim));
     }
-    matvec(L.w_down, hb_.data(), xb_.data());
-    for (int64_t i = 0; i < dim; ++i) x_[i] += xb_[i];
+    barrier(nt);
+
+    kern::matmul_rows(L.wo.type, L.wo.data, dim, patt_.data(), n, py_.data(), dim, rows.begin, rows.end, tile);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t r = rows.begin; r < rows.end; ++r) px_[i * dim + r] += py_[i * dim + r];
+    barrier(nt);
+
+    for (int64_t i = toks.begin; i < toks.end; ++i)
+      rmsnorm(pxb_.data() + i * dim, px_.data() + i * dim, L.ffn_norm, dim, c.norm_eps);
+    barrier(nt);
+
+    kern::matmul_rows(L.w_gate.type, L.w_gate.data, dim, pxb_.data(), n, phb_.data(), hid, hr.begin, hr.end,
+                      tile);
+    kern::matmul_rows(L.w_up.type, L.w_up.data, dim, pxb_.data(), n, phb2_.data(), hid, hr.begin, hr.end,
+                      tile);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t r = hr.begin; r < hr.end; ++r) phb_[i * hid + r] = silu_mul(phb_[i * hid + r], phb2_[i * hid + r]);
+    barrier(nt);
+
+    kern::matmul_rows(L.w_down.type, L.w_down.data, hid, phb_.data(), n, py_.data(), dim, rows.begin, rows.end,
+                      tile);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t r = rows.begin; r < rows.end; ++r) px_[i * dim + r] += py_[i * dim + r];
+    barrier(nt);
   }
-  rmsnorm(x_.data(), x_.data(), w_.output_norm, dim, c.norm_eps);
-  matvec(w_.output, x_.data(), logits_.data());
+  if (logits) final_logits(tid, nt, px_.data() + (n - 1) * dim);
+}
+
+const float* LlamaModel::prefill(const int32_t* tokens, int64_t n, int64_t pos0) {
+  const io::LlamaConfig& c = w_.cfg;
+  XF_CHECK(n >= 1, "llama prefill: no tokens");
+  XF_CHECK(pos0 >= 0 && pos0 + n <= ctx_, "llama prefill: positions ", pos0, "..", pos0 + n - 1,
+           " outside the context [0, ", ctx_, ")");
+  for (int64_t i = 0; i < n; ++i)
+    XF_CHECK(tokens[i] >= 0 && tokens[i] < c.vocab_size, "llama prefill: token id ", tokens[i],
+             " outside the vocabulary [0, ", c.vocab_size, ")");
+  if (n == 1) return forward(tokens[0], pos0);
+  if (px_.empty()) {  // first prefill: the block buffers (a model used only for decoding never pays them)
+    const auto sz = [](int64_t v) { return static_cast<size_t>(v); };
+    for (auto* b : {&px_, &pxb_, &pq_, &patt_, &py_}) b->resize(sz(kPrefillBlock * c.dim));
+    for (auto* b : {&phb_, &phb2_}) b->resize(sz(kPrefillBlock * c.hidden_dim));
+    const int ready = threads_ready_;
+    threads_ready_ = 0;
+    reserve_threads(ready);
+  }
+  const int nt = team_size();
+  reserve_threads(nt);
+  for (int64_t b = 0; b < n; b += kPrefillBlock) {
+    const int64_t m = std::min(kPrefillBlock, n - b);
+    team_run(nt, [&](int tid, int k) { prefill_block(tid, k, tokens + b, m, pos0 + b, b + m == n); });
+  }
   return logits_.data();
 }
 

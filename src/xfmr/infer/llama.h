@@ -1,17 +1,27 @@
-// Token-by-token Llama decoding on plain weight buffers (io::LlamaWeights), separate from the autograd Tensor
-// ops: decoding is memory-bound, so each token streams every weight once through the matrix-vector kernels of
-// kernels/cpu/quant.h (f32 / f16 / q8_0 / q4_0) and keeps keys and values in a KV cache.
+// Llama decoding on plain weight buffers (io::LlamaWeights), separate from the autograd Tensor ops. Decoding
+// one token is memory-bound: it streams every weight once through the matrix-vector kernels of
+// kernels/cpu/quant.h (f32 / f16 / q8_0 / q4_0) and keeps keys and values in a KV cache. Prefill (the prompt) is
+// compute-bound and runs blocks of tokens through matrix-matrix products (kernels/cpu/quant_gemm.h) with causal
+// attention inside the block.
 // The block (Touvron et al. 2023, "Llama 2"; as in llama2.c run.c):
 //   h = x + Wo · Attn(RoPE(Wq · rms(x)), RoPE(Wk · rms(x)), Wv · rms(x))      (causal, grouped-query)
 //   x' = h + Wdown · (silu(Wgate · rms(h)) * (Wup · rms(h)))                  (SwiGLU, Shazeer 2020)
 // RMSNorm (Zhang & Sennrich 2019): x / sqrt(mean(x²) + eps) * w. RoPE (Su et al. 2021) rotates adjacent pairs
 // (x[2i], x[2i+1]) of each head by pos * theta^(-2i/head_size), the pairing of llama2.c and of GGUF llama
-// files. All buffers (activations, KV cache) are allocated in the constructor: forward() allocates nothing.
+// files.
+// Threads: a token (or a prefill block) runs in ONE thread team (infer/decode_team.h); every product splits its output rows in
+// fixed contiguous ranges across the team (attention splits heads) with a barrier where the next step needs
+// all of them (5 per layer), instead of a thread team per product. Each row is computed by the same
+// operations whatever the range, so logits are bit-identical for every thread count. Small models run on
+// fewer threads (a barrier costs more than their work).
+// Buffers: activations and the KV cache are allocated in the constructor, the prefill block buffers on the
+// first prefill, per-thread scratch when the thread count first grows: steady-state decoding allocates nothing.
 #pragma once
 #include <cstdint>
 #include <vector>
 
 #include "xfmr/io/llama_weights.h"
+#include "xfmr/kernels/cpu/quant.h"
 
 namespace xfmr::infer {
 
@@ -29,15 +39,36 @@ class LlamaModel {
   // and 0 <= token < vocab, else xfmr::Error.
   const float* forward(int32_t token, int64_t pos);
 
+  // Feeds tokens[0..n) at positions pos0..pos0+n-1 (the cache holding positions 0..pos0-1) and returns the
+  // logits [vocab] after the last one; the same values as n calls of forward() within rounding.
+  // Tokens are processed kPrefillBlock at a time.
+  const float* prefill(const int32_t* tokens, int64_t n, int64_t pos0);
+  static constexpr int64_t kPrefillBlock = 64;
+
  private:
-  void attention(int64_t layer, int64_t pos);
+  void decode_step(int tid, int nt, int64_t pos);
+  void prefill_block(int tid, int nt, const int32_t* tokens, int64_t n, int64_t pos0, bool logits);
+  void final_logits(int tid, int nt, const float* x);
+  int team_size() const;
+  void reserve_threads(int nt);
+  void rope_rows(float* v, int64_t a, int64_t b, int64_t pos) const;
 
   io::LlamaWeights w_;
   int64_t ctx_;
-  // Activations: x, xb, xb2 [dim]; q [dim]; hb, hb2 [hidden]; att [n_heads, ctx]; logits [vocab];
-  // rope_cos/rope_sin [head_size / 2]. KV cache: key/value [n_layers, ctx, kv_dim].
-  std::vector<float> x_, xb_, xb2_, q_, hb_, hb2_, att_, logits_, rope_cos_, rope_sin_;
+  int64_t madds_per_token_ = 0;  // multiply-adds of all weight matrices: sizes the thread team
+  // Activations: x, xatt, xb2 [dim]; q [dim]; hb, hb2 [hidden]; att [n_heads, ctx]; logits [vocab];
+  // rope_cos/rope_sin [ctx, head_size / 2]. KV cache: key/value [n_layers, ctx, kv_dim].
+  std::vector<float> x_, xatt_, xb2_, q_, hb_, hb2_, att_, logits_, rope_cos_, rope_sin_;
   std::vector<float> key_cache_, value_cache_;
+  // Per thread: the normalised input of the next product [threads, dim] and its q8_0 form (each thread
+  // normalises the shared x itself, which saves a barrier); hq_ is hb quantized, each thread its own blocks.
+  std::vector<float> xbt_;
+  std::vector<kern::QuantizedActs> xqt_;
+  kern::QuantizedActs hq_;
+  // Prefill block [kPrefillBlock, ...]: residual x, normalised xb, q, attention out, product out, hb, hb2; per
+  // thread: a dequantized weight tile and a block of attention scores [kPrefillBlock, ctx].
+  std::vector<float> px_, pxb_, pq_, patt_, py_, phb_, phb2_, ptile_, pscore_;
+  int threads_ready_ = 0;
 };
 
 // The no-cache oracle: logits [T, vocab] for every position of `tokens`, recomputing the whole sequence with

@@ -1,14 +1,18 @@
 #include "xfmr/kernels/cpu/quant.h"
 
+#include "xfmr/kernels/cpu/quant_gemm.h"
+
 // GCC 12 reports a false -Wmaybe-uninitialized inside its own AVX-512 intrinsics (the undefined pass-through
 // operand of the conversion intrinsics) when they are inlined; the warning is about the header, not this
-// code.
+// code. (-Wuninitialized: the same for _mm512_reduce_add_ps once inlined into a loop over N rows.)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <cstring>
 #include <vector>
 
+#include "xfmr/core/dtype.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/kernels/ref/quant.h"
 
@@ -29,35 +33,58 @@ inline float half_scale(const uint8_t* p) {
   return _cvtsh_ss(h);
 }
 
-float dot_f32(const float* w, const float* x, int64_t n) {
-  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+// Rows per kernel call. Reading N rows side by side shares each x load between them, but it turns one
+// sequential stream into N interleaved ones, and the hardware prefetchers then fetch DRAM far worse: measured
+// on the 110M shape (weights 4x the L3), whole-model matvec CPU time per token for q4_0 was 7.5 ms with N = 4,
+// 5.9 with N = 2 and 4.3 with N = 1 (q8_0: 19 / 19 / 6 ms); for cache-resident 15M weights N made no
+// difference. So rows go one at a time (the templates keep N for repeating the experiment).
+constexpr int kRowsAtOnce = 1;
+
+// N rows at once (row k at w + k * stride elements) against one x, so each x vector is loaded once for N
+// rows. Every row's arithmetic is the same for any N (two accumulators per row: 16-lane chunks alternate
+// between them, a masked tail goes into the first), so grouping rows never changes a result.
+template <int N, class Load>
+void dot_rows_float(Load load, int64_t stride, const float* x, int64_t n, float* out) {
+  __m512 a0[N], a1[N];
+  for (int k = 0; k < N; ++k) a0[k] = a1[k] = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), a0);
-    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+    const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
+    for (int k = 0; k < N; ++k) {
+      a0[k] = _mm512_fmadd_ps(load(k * stride + i, __mmask16(0xFFFF)), x0, a0[k]);
+      a1[k] = _mm512_fmadd_ps(load(k * stride + i + 16, __mmask16(0xFFFF)), x1, a1[k]);
+    }
   }
   for (; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
-    a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + i), _mm512_maskz_loadu_ps(m, x + i), a0);
+    const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
+    for (int k = 0; k < N; ++k) a0[k] = _mm512_fmadd_ps(load(k * stride + i, m), xv, a0[k]);
   }
-  return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+  for (int k = 0; k < N; ++k) out[k] = _mm512_reduce_add_ps(_mm512_add_ps(a0[k], a1[k]));
+}
+
+template <int N>
+void dot_rows_f32(const float* w, int64_t stride, const float* x, int64_t n, float* out) {
+  dot_rows_float<N>([w](int64_t off, __mmask16 m) { return _mm512_maskz_loadu_ps(m, w + off); }, stride, x, n,
+                    out);
+}
+
+template <int N>
+void dot_rows_f16(const uint16_t* w, int64_t stride, const float* x, int64_t n, float* out) {
+  dot_rows_float<N>([w](int64_t off, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w + off)); },
+                    stride, x, n, out);
+}
+
+float dot_f32(const float* w, const float* x, int64_t n) {
+  float r;
+  dot_rows_f32<1>(w, 0, x, n, &r);
+  return r;
 }
 
 float dot_f16(const uint16_t* w, const float* x, int64_t n) {
-  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i))),
-                         _mm512_loadu_ps(x + i), a0);
-    a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 16))),
-                         _mm512_loadu_ps(x + i + 16), a1);
-  }
-  for (; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
-    const __m256i h = _mm256_maskz_loadu_epi16(m, w + i);
-    a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(h), _mm512_maskz_loadu_ps(m, x + i), a0);
-  }
-  return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+  float r;
+  dot_rows_f16<1>(w, 0, x, n, &r);
+  return r;
 }
 
 // Σ_b d_b Σ_i q_bi x_bi: the block sum in f32 lanes, then one FMA with the block's scale.
@@ -90,35 +117,6 @@ float dot_q4_0(const uint8_t* row, const float* x, int64_t n) {
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
 #define XFMR_QUANT_INT_PATH 1
 
-// x quantized to q8_0 blocks once per product, for the integer dot products of the block types: codes, f32
-// scales, and (for q4_0) 8 x the sum of each 4-byte lane's codes, the correction for the nibbles' offset
-// of 8.
-struct QuantizedX {
-  std::vector<BlockQ8_0> blocks;
-  std::vector<float> d;
-  std::vector<int32_t> lane_sums8;  // [nb, 8]
-  std::vector<float> last;  // the x quantized last: q, k, v (and gate, up) share their input
-  void set(const float* x, int64_t cols) {
-    const size_t nb = static_cast<size_t>(cols / kQBlock);
-    if (last.size() == static_cast<size_t>(cols) && std::memcmp(last.data(), x, last.size() * 4) == 0) return;
-    if (blocks.size() < nb) {  // grows to the widest row once; no allocation in steady state
-      blocks.resize(nb);
-      d.resize(nb);
-      lane_sums8.resize(nb * 8);
-    }
-    if (last.capacity() < static_cast<size_t>(cols)) last.reserve(static_cast<size_t>(cols) * 2);
-    last.assign(x, x + cols);
-    kernels::ref::quantize_row_q8_0(x, blocks.data(), cols);
-    for (size_t b = 0; b < nb; ++b) {
-      d[b] = _cvtsh_ss(blocks[b].d);
-      for (int j = 0; j < 8; ++j) {
-        const int8_t* q = blocks[b].q + 4 * j;
-        lane_sums8[b * 8 + j] = 8 * (q[0] + q[1] + q[2] + q[3]);
-      }
-    }
-  }
-};
-
 inline float hsum256(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -126,54 +124,66 @@ inline float hsum256(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// One q8_0 weight block against one x block: VNNI multiplies unsigned by signed bytes, so the weights' signs
-// move onto x (|w| · sign(w) x), exact because codes are within ±127.
-inline __m256 block_q8(const uint8_t* blk, const BlockQ8_0& xb, float dx, __m256 acc) {
+// One q8_0 weight block's integer dot with x's codes q: VNNI multiplies unsigned by signed bytes, so the
+// weights' signs move onto x (|w| · sign(w) x), exact because codes are within ±127.
+inline __m256i block_dot_q8(const uint8_t* blk, __m256i q) {
   const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
-  const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q));
-  const __m256i dot =
-      _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(q, w));
-  return _mm256_fmadd_ps(_mm256_set1_ps(half_scale(blk) * dx), _mm256_cvtepi32_ps(dot), acc);
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(q, w));
 }
 
 // One q4_0 weight block: the nibbles (0..15, elements 0..15 low, 16..31 high) are the unsigned operand
-// directly; Σ (n - 8) q = Σ n q - 8 Σ q, with 8 Σ q per lane precomputed.
-inline __m256 block_q4(const uint8_t* blk, const BlockQ8_0& xb, float dx, const int32_t* ls8, __m256 acc) {
+// directly; Σ (n - 8) q = Σ n q - 8 Σ q, with 8 Σ q per 4-byte lane precomputed (ls8).
+inline __m256i block_dot_q4(const uint8_t* blk, __m256i q, __m256i ls8) {
   const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
   const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
-  const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q));
-  const __m256i dot = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), nib, q),
-                                       _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ls8)));
-  return _mm256_fmadd_ps(_mm256_set1_ps(half_scale(blk) * dx), _mm256_cvtepi32_ps(dot), acc);
+  return _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), nib, q), ls8);
 }
 
-float dot_q8_int(QType t, const uint8_t* row, const QuantizedX& x, int64_t nb) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-  if (t == QType::q8_0) {
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2, row += 2 * sizeof(BlockQ8_0)) {
-      a0 = block_q8(row, x.blocks[b], x.d[b], a0);
-      a1 = block_q8(row + sizeof(BlockQ8_0), x.blocks[b + 1], x.d[b + 1], a1);
+// N rows (row k at w + k * rb bytes) against x's q8_0 blocks; x's codes and lane sums are loaded once per
+// block for all N rows. One accumulator per row, blocks in order: a row's result does not depend on N.
+template <int N, bool Q4>
+void dot_rows_int(const uint8_t* w, int64_t rb, const QuantizedActs& x, int64_t nb, float* out) {
+  constexpr int64_t bs = Q4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+  __m256 acc[N];
+  for (int k = 0; k < N; ++k) acc[k] = _mm256_setzero_ps();
+  const BlockQ8_0* xb = x.blocks();
+  const float* xd = x.scales();
+  const int32_t* ls8 = x.lane_sums8();
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].q));
+    const __m256i l = Q4 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ls8 + 8 * b)) : __m256i{};
+    for (int k = 0; k < N; ++k) {
+      const uint8_t* blk = w + k * rb + b * bs;
+      const __m256i dot = Q4 ? block_dot_q4(blk, q, l) : block_dot_q8(blk, q);
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(half_scale(blk) * xd[b]), _mm256_cvtepi32_ps(dot), acc[k]);
     }
-    if (b < nb) a0 = block_q8(row, x.blocks[b], x.d[b], a0);
-  } else {
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2, row += 2 * sizeof(BlockQ4_0)) {
-      a0 = block_q4(row, x.blocks[b], x.d[b], &x.lane_sums8[b * 8], a0);
-      a1 = block_q4(row + sizeof(BlockQ4_0), x.blocks[b + 1], x.d[b + 1], &x.lane_sums8[(b + 1) * 8], a1);
-    }
-    if (b < nb) a0 = block_q4(row, x.blocks[b], x.d[b], &x.lane_sums8[b * 8], a0);
   }
-  return hsum256(_mm256_add_ps(a0, a1));
+  for (int k = 0; k < N; ++k) out[k] = hsum256(acc[k]);
+}
+
+template <bool Q4>
+void rows_int(const uint8_t* w, int64_t cols, const QuantizedActs& x, float* y, int64_t r0, int64_t r1) {
+  const int64_t rb = kernels::qtype_row_bytes(Q4 ? QType::q4_0 : QType::q8_0, cols), nb = cols / kQBlock;
+  // One row at a time: see rows_at_once.
+  for (int64_t r = r0; r < r1; ++r) dot_rows_int<kRowsAtOnce, Q4>(w + r * rb, rb, x, nb, y + r);
 }
 
 #endif  // VNNI
 
-#else  // portable fallback: the reference loop in f32
+#else  // portable fallback (no AVX-512: e.g. the `portable` preset): dequantize, then a loop the compiler
+       // vectorises for the ISA it targets (omp simd permits the reordered sum)
 
 float dot_generic(QType t, const void* row, const float* x, int64_t n) {
+  const float* w = static_cast<const float*>(row);
+  static thread_local std::vector<float> buf;  // grows to the widest row once per thread
+  if (t != QType::f32) {
+    if (buf.size() < static_cast<size_t>(n)) buf.resize(static_cast<size_t>(n));
+    dequantize_rows(t, row, n, 0, 1, buf.data());
+    w = buf.data();
+  }
   float s = 0;
-  for (int64_t c = 0; c < n; ++c) s += kernels::ref::dequantize_elem(t, row, c) * x[c];
+#pragma omp simd reduction(+ : s)
+  for (int64_t c = 0; c < n; ++c) s += w[c] * x[c];
   return s;
 }
 
@@ -207,39 +217,65 @@ bool matvec_quantizes_activations(QType t) {
 #endif
 }
 
-namespace {
-
-void rows_float(QType t, const uint8_t* w, const float* x, float* y, int64_t rows, int64_t cols) {
-  const int64_t rb = kernels::qtype_row_bytes(t, cols);
-  for (int64_t r = 0; r < rows; ++r) y[r] = dot_row(t, w + r * rb, x, cols);
+void QuantizedActs::reserve(int64_t cols) {
+  const size_t nb = static_cast<size_t>(cols / kQBlock);
+  if (blocks_.size() >= nb) return;
+  blocks_.resize(nb);
+  d_.resize(nb);
+  lane_sums8_.resize(nb * 8);
 }
 
-template <class Rows>
-void run_rows(QType t, const void* w, float* y, int64_t rows, int64_t cols, bool parallel, Rows&& f) {
-  // A chunk should carry ~64K multiply-adds (tens of microseconds) to be worth a thread team's start.
-  const int64_t chunks = parallel ? rows * cols / 65536 : 1;
-  const int64_t rb = kernels::qtype_row_bytes(t, cols);
-  parallel_chunks(rows, chunks, [&](int64_t r0, int64_t r1) {
-    f(static_cast<const uint8_t*>(w) + r0 * rb, y + r0, r1 - r0);
-  });
+void QuantizedActs::set_blocks(const float* x, int64_t b0, int64_t b1) {
+  kernels::ref::quantize_row_q8_0(x + b0 * kQBlock, blocks_.data() + b0, (b1 - b0) * kQBlock);
+  for (int64_t b = b0; b < b1; ++b) {
+    const BlockQ8_0& blk = blocks_[static_cast<size_t>(b)];
+    d_[static_cast<size_t>(b)] = f16_to_f32(blk.d);
+    for (int j = 0; j < 8; ++j) {
+      const int8_t* q = blk.q + 4 * j;
+      lane_sums8_[static_cast<size_t>(b * 8 + j)] = 8 * (q[0] + q[1] + q[2] + q[3]);
+    }
+  }
 }
 
-void matvec_impl(QType t, const void* w, const float* x, float* y, int64_t rows, int64_t cols,
-                 bool parallel) {
+void matvec_rows(QType t, const void* w, int64_t cols, const float* x, const QuantizedActs* xq, float* y,
+                 int64_t r0, int64_t r1) {
+  const auto* wb = static_cast<const uint8_t*>(w);
 #ifdef XFMR_QUANT_INT_PATH
-  if (matvec_quantizes_activations(t)) {
-    static thread_local QuantizedX xq;  // quantized on the calling thread, read by the workers
-    xq.set(x, cols);
-    const QuantizedX& xr = xq;
-    const int64_t rb = kernels::qtype_row_bytes(t, cols), nb = cols / kQBlock;
-    run_rows(t, w, y, rows, cols, parallel, [&](const uint8_t* p, float* out, int64_t n) {
-      for (int64_t r = 0; r < n; ++r) out[r] = dot_q8_int(t, p + r * rb, xr, nb);
-    });
+  if (t == QType::q8_0) return rows_int<false>(wb, cols, *xq, y, r0, r1);
+  if (t == QType::q4_0) return rows_int<true>(wb, cols, *xq, y, r0, r1);
+#else
+  (void)xq;
+#endif
+  const int64_t rb = kernels::qtype_row_bytes(t, cols);
+#if defined(__AVX512F__) && defined(__F16C__)
+  if (t == QType::f32 || t == QType::f16) {
+    if (t == QType::f32) {
+      const auto* wf = reinterpret_cast<const float*>(wb);
+      for (int64_t r = r0; r < r1; ++r) dot_rows_f32<kRowsAtOnce>(wf + r * cols, cols, x, cols, y + r);
+    } else {
+      const auto* wh = reinterpret_cast<const uint16_t*>(wb);
+      for (int64_t r = r0; r < r1; ++r) dot_rows_f16<kRowsAtOnce>(wh + r * cols, cols, x, cols, y + r);
+    }
     return;
   }
 #endif
-  run_rows(t, w, y, rows, cols, parallel,
-           [&](const uint8_t* p, float* out, int64_t n) { rows_float(t, p, x, out, n, cols); });
+  for (int64_t r = r0; r < r1; ++r) y[r] = dot_row(t, wb + r * rb, x, cols);
+}
+
+namespace {
+
+void matvec_impl(QType t, const void* w, const float* x, float* y, int64_t rows, int64_t cols,
+                 bool parallel) {
+  static thread_local QuantizedActs xq;  // quantized on the calling thread, read by the workers
+  const bool q = matvec_quantizes_activations(t);
+  if (q) {
+    xq.reserve(cols);
+    xq.set(x, cols);
+  }
+  const QuantizedActs* xr = q ? &xq : nullptr;
+  // A chunk should carry ~64K multiply-adds (tens of microseconds) to be worth a thread team's start.
+  const int64_t chunks = parallel ? rows * cols / 65536 : 1;
+  parallel_chunks(rows, chunks, [&](int64_t r0, int64_t r1) { matvec_rows(t, w, cols, x, xr, y, r0, r1); });
 }
 
 }  // namespace

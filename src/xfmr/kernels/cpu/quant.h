@@ -4,10 +4,40 @@
 // Decoding is memory-bound, so the kernels read each weight byte once per token and keep x (a few KB) in L1.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "xfmr/kernels/quant_types.h"
 
 namespace xfmr::kern {
+
+// An activation vector x [cols] quantized to q8_0 blocks for the integer path of matvec_rows: codes, the
+// scales as f32, and per block 8 x the sum of each 4-code group (the correction for the q4_0 nibbles' offset
+// of 8). Buffers grow in reserve() only, so a decoder reserves once and quantizes every token allocation-free.
+class QuantizedActs {
+ public:
+  void reserve(int64_t cols);
+  // Quantizes x [cols] (cols a multiple of 32, <= the reserved size).
+  void set(const float* x, int64_t cols) { set_blocks(x, 0, cols / kernels::kQBlock); }
+  // Quantizes only blocks [b0, b1) of x (x points at element 0), so threads can each quantize the part they
+  // produced.
+  void set_blocks(const float* x, int64_t b0, int64_t b1);
+
+  const kernels::BlockQ8_0* blocks() const { return blocks_.data(); }
+  const float* scales() const { return d_.data(); }
+  const int32_t* lane_sums8() const { return lane_sums8_.data(); }
+
+ private:
+  std::vector<kernels::BlockQ8_0> blocks_;
+  std::vector<float> d_;
+  std::vector<int32_t> lane_sums8_;  // [blocks, 8]
+};
+
+// y[r] = Σ_c W[r, c] x[c] for rows r in [r0, r1) only, on the calling thread (y points at row 0's output).
+// xq must hold x quantized (QuantizedActs::set) when matvec_quantizes_activations(t), else it is unused and
+// may be null. Each row's value is independent of [r0, r1) (the same operations whichever rows are grouped),
+// so splitting rows across threads gives bit-identical results for every thread count.
+void matvec_rows(kernels::QType t, const void* w, int64_t cols, const float* x, const QuantizedActs* xq,
+                 float* y, int64_t r0, int64_t r1);
 
 // y[r] = Σ_c W[r, c] x[c]; W [rows, cols] stored row by row as type t (cols a multiple of 32 for q8_0/q4_0).
 // Rows are split across the thread pool when the product is large enough to pay for a thread team.
