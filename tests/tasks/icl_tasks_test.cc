@@ -40,7 +40,7 @@ TEST(IclTasks, RegistryListsClassesAndRejectsUnknown) {
     EXPECT_FALSE(c.baselines.empty()) << c.name;
   }
   EXPECT_EQ(names, (std::vector<std::string>{"linear", "noisy_linear", "sparse_linear", "ill_conditioned_linear",
-                                             "decision_tree", "relu2nn"}));
+                                             "decision_tree", "relu2nn", "fixed_representation", "mixture"}));
   const std::string msg = error_of([] { icl_task_class("quadratic"); });
   EXPECT_NE(msg.find("quadratic"), std::string::npos) << msg;
   EXPECT_NE(msg.find("sparse_linear"), std::string::npos) << msg;
@@ -57,6 +57,7 @@ TEST(IclTasks, RegistryListsClassesAndRejectsUnknown) {
   EXPECT_TRUE(has("decision_tree", "greedy_tree"));
   EXPECT_TRUE(has("decision_tree", "boosted_trees"));
   EXPECT_TRUE(has("relu2nn", "relu_net"));
+  EXPECT_TRUE(has("fixed_representation", "ridge_phi"));
 }
 
 TEST(IclTasks, ValidationGivesReasons) {

@@ -64,7 +64,7 @@ const std::vector<IclTaskClass>& icl_task_classes() {
        "each prompt from one class of task.mixture, chosen per prompt by weight (Yadlowsky et al. 2023); the "
        "baselines are every component's",
        {{"mixture", "kind:weight,... e.g. linear:0.5,relu2nn:0.5 (components read their own task.* keys)"}},
-       {}, norm_mixture},
+       {"least_squares", "knn3", "averaging"}, norm_mixture},  // + the components' (icl_task_baselines)
   };
   return classes;
 }
@@ -113,7 +113,7 @@ void validate_icl_task(const IclTaskParams& p, int64_t d, int64_t n_points) {
 
 std::vector<std::string> icl_task_baselines(const IclTaskParams& p) {
   if (p.kind != "mixture") return icl_task_class(p.kind).baselines;
-  std::vector<std::string> out;
+  std::vector<std::string> out = icl_task_class("mixture").baselines;
   for (const IclMixtureComponent& c : parse_icl_mixture(p.mixture))
     for (const std::string& b : icl_task_class(c.kind).baselines)
       if (std::find(out.begin(), out.end(), b) == out.end()) out.push_back(b);
