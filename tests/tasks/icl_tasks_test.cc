@@ -62,6 +62,7 @@ TEST(IclTasks, RegistryListsClassesAndRejectsUnknown) {
   EXPECT_TRUE(has("decision_tree", "greedy_tree"));
   EXPECT_TRUE(has("decision_tree", "boosted_trees"));
   EXPECT_TRUE(has("relu2nn", "relu_net"));
+  EXPECT_TRUE(has("fixed_representation", "ridge_phi"));
 }
 
 TEST(IclTasks, ValidationGivesReasons) {

@@ -47,7 +47,7 @@ int run_icl_experiment_cli(const Args& args, int argc, char** argv) {
   };
   for (const IclExperimentRun& r : e.runs) resolve_icl_experiment_run(e, opt.preset, r, opt.sets);  // errors first
   std::printf("experiment %s (%s), preset %s, %zu runs, %d thread(s) -> %s\n", e.name.c_str(), e.paper.c_str(),
-              opt.preset.c_str(), e.runs.size(), num_threads(), opt.out.c_str());
+              opt.preset.c_str(), opt.only.empty() ? e.runs.size() : opt.only.size(), num_threads(), opt.out.c_str());
   const nlohmann::json s = run_icl_experiment(e, opt);
   int passed = 0, run = 0;
   for (const auto& c : s["checks"]) {

@@ -75,7 +75,8 @@ const std::vector<IclTaskClass>& icl_task_classes() {
        "each prompt from one class of task.mixture, chosen per prompt by weight (Yadlowsky et al. 2023); the "
        "baselines are every component's",
        {{"mixture", "kind:weight,... e.g. linear:0.5,relu2nn:0.5 (components read their own task.* keys)"}},
-       {}, norm_mixture, IclMetric::squared_error},
+       {"least_squares", "knn3", "averaging"}, norm_mixture,  // + the components' (icl_task_baselines)
+       IclMetric::squared_error},
       // Boolean classes, x ∈ {±1}^d, y ∈ {±1} (Bhattamishra et al. 2023, Table 1; tasks/icl_boolean.h).
       {"conjunction",
        "y = AND of literals, each bit a literal w.p. 0.3 (half negated); 30% of points planted positive "
@@ -160,7 +161,7 @@ void validate_icl_task(const IclTaskParams& p, int64_t d, int64_t n_points) {
 
 std::vector<std::string> icl_task_baselines(const IclTaskParams& p) {
   if (p.kind != "mixture") return icl_task_class(p.kind).baselines;
-  std::vector<std::string> out;
+  std::vector<std::string> out = icl_task_class("mixture").baselines;
   for (const IclMixtureComponent& c : parse_icl_mixture(p.mixture))
     for (const std::string& b : icl_task_class(c.kind).baselines)
       if (std::find(out.begin(), out.end(), b) == out.end()) out.push_back(b);
