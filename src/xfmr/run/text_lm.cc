@@ -319,7 +319,7 @@ nlohmann::json run_text_lm(const TextLmConfig& cfg, const std::string& run_dir, 
     io::write_file_atomic(run_dir + "/model/tokenizer.json", data.codec->to_json().dump(1) + "\n");
   }
   if (tr.time_limit_reached)
-    notes.push_back("stopped by train.max_minutes = " + std::to_string(cfg.train.max_minutes) + " after step " +
+    notes.push_back("stopped by train.max_minutes = " + nlohmann::json(cfg.train.max_minutes).dump() + " after step " +
                     std::to_string(tr.steps_done) + " of " + std::to_string(cfg.train.steps) +
                     " (the learning-rate schedule was not finished)");
   notes.push_back("data: " + data.dir + " (" + data.codec->kind() + " tokenizer, vocab " +
