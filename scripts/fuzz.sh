@@ -6,7 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${1:-20}"
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz
+cmake --build --preset fuzz --target fuzz_all
+# The token-file seeds come from `xfmr prepare`: reuse the test build's binary when there is one.
+xfmr_bin=""
+for b in build/ci/xfmr build/release/xfmr; do [ -x "$b" ] && { xfmr_bin="$b"; break; }; done
+if [ -z "$xfmr_bin" ]; then cmake --build --preset fuzz --target xfmr; xfmr_bin=build/fuzz/xfmr; fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/xfmr_fuzz.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
@@ -19,7 +23,7 @@ seed fuzz_safetensors data/hf-tiny-gpt2/model.safetensors
 seed fuzz_sentencepiece data/stories260K/tok512.bin data/tokenizers/llama2/tokenizer.model
 seed fuzz_hf_tokenizer
 printf '{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]}}' > "$work/fuzz_hf_tokenizer/min.json"
-build/fuzz/xfmr prepare --input data/text/SOURCES.md --tokenizer byte --out "$work/prep" >/dev/null
+"$xfmr_bin" prepare --input data/text/SOURCES.md --tokenizer byte --out "$work/prep" >/dev/null
 seed fuzz_token_file "$work/prep/train.bin" "$work/prep/val.bin"
 seed fuzz_llama_checkpoint data/stories260K/stories260K.bin data/stories260K/stories260K.gguf
 

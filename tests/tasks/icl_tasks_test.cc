@@ -37,17 +37,21 @@ TEST(IclTasks, RegistryListsClassesAndRejectsUnknown) {
   for (const auto& c : icl_task_classes()) {
     if (c.metric == IclMetric::squared_error) names.push_back(c.name);  // Boolean ones: icl_boolean_test.cc
     EXPECT_FALSE(c.description.empty()) << c.name;
-    EXPECT_FALSE(c.baselines.empty()) << c.name;
+    IclTaskParams p;
+    p.kind = c.name;
+    EXPECT_FALSE(icl_task_baselines(p).empty()) << c.name;  // a mixture's are its components'
   }
   EXPECT_EQ(names, (std::vector<std::string>{"linear", "noisy_linear", "sparse_linear", "ill_conditioned_linear",
-                                             "decision_tree", "relu2nn"}));
+                                             "decision_tree", "relu2nn", "fixed_representation", "mixture"}));
   const std::string msg = error_of([] { icl_task_class("quadratic"); });
   EXPECT_NE(msg.find("quadratic"), std::string::npos) << msg;
   EXPECT_NE(msg.find("sparse_linear"), std::string::npos) << msg;
   EXPECT_NE(msg.find("relu2nn"), std::string::npos) << msg;
   // Baselines per class follow Garg et al.'s figures.
   auto has = [](const std::string& k, const std::string& b) {
-    const auto& v = icl_task_class(k).baselines;
+    IclTaskParams p;
+    p.kind = k;
+    const std::vector<std::string> v = icl_task_baselines(p);
     return std::find(v.begin(), v.end(), b) != v.end();
   };
   for (const auto& c : icl_task_classes())

@@ -6,6 +6,7 @@
 
 #include "xfmr/cli/args.h"
 #include "xfmr/cli/commands.h"
+#include "xfmr/cli/icl_experiment_cli.h"
 #include "xfmr/cli/progress.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/io/config.h"
@@ -103,8 +104,15 @@ int cmd_icl(int argc, char** argv) {
             "  xfmr icl --set task.kind=decision_tree --preset smoke\n"
             "  xfmr icl --set task.kind=conjunction --set task.d=10 --set task.n_points=30 --set task.teaching=true\n"
             "  xfmr icl --list                              (the function classes, their parameters and baselines)\n"
-            "  xfmr icl --print-config                      (show every key with its value)",
-            {{"preset", "default | paper | smoke", "default"},
+            "  xfmr icl --print-config                      (show every key with its value)\n\n"
+            "Experiments (one paper's study as several runs + a summary; docs/ICL_EXPERIMENTS.md):\n"
+            "  xfmr icl --list-experiments\n"
+            "  xfmr icl --experiment garg2022 --out runs/garg --threads 1      (preset cpu: minutes on one core)\n"
+            "  xfmr icl --experiment zhang2023 --preset paper --out runs/zfb --set train.steps=20000\n"
+            "  Each run gets DIR/<run>/ (a normal run folder); DIR/results.json and DIR/report.html summarise them.\n"
+            "  Resume: rerunning the same command reuses finished run folders (not retrained) and resumes\n"
+            "  unfinished ones; a folder holding a different config is an error, never overwritten.",
+            {{"preset", "default | paper | smoke (with --experiment: cpu | paper)", "default"},
              {"config", "JSON config file (keys as in --print-config)", ""},
              {"set", "override one key, e.g. --set train.lr=3e-4 (repeatable)", ""},
              {"out", "run folder (default: a new folder under runs/)", ""},
@@ -114,12 +122,20 @@ int cmd_icl(int argc, char** argv) {
              {"resume", "continue the run in --out from its newest checkpoint", "", true},
              {"force", "replace the results of an existing run folder", "", true},
              {"print-config", "print the resolved configuration and exit", "", true},
-             {"list", "list the function classes (task.kind) with their parameters and baselines", "", true}});
+             {"list", "list the function classes (task.kind) with their parameters and baselines", "", true},
+             {"experiment", "run an experiment: a name from --list-experiments or a .json file", ""},
+             {"list-experiments", "list the experiments (name, paper, title)", "", true},
+             {"runs", "with --experiment: only these runs, comma-separated (checks on others are skipped)", ""}});
   if (!args.parse(argc, argv)) return 0;
   if (args.get_bool("list")) {
     print_task_classes();
     return 0;
   }
+  if (args.get_bool("list-experiments")) {
+    print_icl_experiments();
+    return 0;
+  }
+  if (args.has("experiment")) return run_icl_experiment_cli(args, argc, argv);
   if (args.has("threads")) set_num_threads(static_cast<int>(args.get_int("threads")));
 
   const bool resume = args.get_bool("resume");

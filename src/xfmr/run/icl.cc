@@ -21,6 +21,7 @@
 #include "xfmr/ops/view.h"
 #include "xfmr/report/html_report.h"
 #include "xfmr/tasks/icl_linear.h"
+#include "xfmr/tasks/icl_task_baselines.h"
 
 namespace xfmr {
 
@@ -33,6 +34,8 @@ void IclTaskSettings::validate() const {
            d, "], got ", curriculum_dims_start);
   XF_CHECK(curriculum_points_start > 0 && curriculum_points_start <= n_points,
            "task.curriculum_points_start must be in [1, n_points = ", n_points, "], got ", curriculum_points_start);
+  XF_CHECK(loss_positions == "all" || loss_positions == "last", "task.loss_positions must be all or last, got '",
+           loss_positions, "'");
   XF_CHECK(curriculum_interval > 0, "task.curriculum_interval must be positive, got ", curriculum_interval);
   validate_icl_task(params(), d, n_points);
 }
@@ -57,6 +60,15 @@ void IclEvalSettings::validate() const {
 
 void IclConfig::validate() const {
   task.validate();
+  if (!eval.kind.empty()) {
+    IclTaskParams ep = task.params();
+    ep.kind = eval.kind;
+    try {
+      validate_icl_task(ep, task.d, task.n_points);
+    } catch (const Error& e) {
+      throw Error(std::string("eval.kind: ") + e.what());
+    }
+  }
   if (model.kind == "gpt") {
     models::IclTransformerConfig m = model;
     m.d = task.d;
@@ -181,9 +193,13 @@ class IclTrainTask : public TrainTask {
   Tensor loss(int64_t step, Generator& data) override {
     const auto [dims, points] = curriculum_.at(step);
     const IclBatch b = sample_icl_task(params_, cfg_.task.batch, points, cfg_.task.d, dims, data);
+    const Tensor pred = model_->forward(interleave_prompt(b));
+    // ZFB's objective ("last"): only the query after points − 1 examples; Garg et al.'s: every prefix.
+    const bool last = cfg_.task.loss_positions == "last";
+    const Tensor p = last ? slice(pred, 1, points - 1, points) : pred;
+    const Tensor y = last ? slice(b.ys, 1, points - 1, points) : b.ys;
     // Boolean classes: the logistic loss on ±1 labels (Bhattamishra et al. 2023's sigmoid + BCE).
-    if (accuracy_) return logistic_loss(model_->forward(interleave_prompt(b)), b.ys);
-    return mse_loss(model_->forward(interleave_prompt(b)), b.ys);
+    return accuracy_ ? logistic_loss(p, y) : mse_loss(p, y);
   }
 
   void evaluate(int64_t step, nlohmann::json& metrics) override {
@@ -304,6 +320,25 @@ void evaluate_linear_baselines(const IclConfig& cfg, const IclBatch& prompts, co
                   std::to_string(gd.eta) + ")");
 }
 
+// eval.extra_baselines: each one's error curve, and its gap to the model: (ŷ_model − ŷ_baseline)² / norm per k
+// (res["gap"][name], with bands), which measures how closely the model implements that algorithm.
+template <class AddCurve>
+void evaluate_extra_baselines(const IclConfig& cfg, const IclTaskParams& tp, const IclBatch& prompts,
+                              const Tensor& model_pred, int64_t norm, const BootstrapOptions& bopt,
+                              AddCurve& add_curve, nlohmann::json& res) {
+  std::stringstream ss(cfg.eval.extra_baselines);
+  std::string name;
+  const IclTaskBaselineContext bctx{tp, cfg.task.d, cfg.task.n_points};
+  const IclBaselineOptions bo = baseline_options(cfg);
+  while (std::getline(ss, name, ',')) {
+    if (name.empty()) continue;
+    const Tensor pred = predict_all(make_icl_task_baseline(name, bctx, bo), prompts);
+    add_curve(name, error_vs_k(pred, prompts, norm, bopt));
+    const ErrorCurve gap = summarize_errors(squared_errors(model_pred, pred, norm), bopt);
+    res["gap"][name] = {{"mean", curve_json(gap.mean)}, {"lo", curve_json(gap.lo)}, {"hi", curve_json(gap.hi)}};
+  }
+}
+
 // The acceptance checks for linear regression, computed from the curves (reported, never forced).
 void linear_checks(int64_t d, int64_t n, const nlohmann::json& error, nlohmann::json& checks) {
   auto at = [&](const std::string& m, int64_t kk) {
@@ -337,7 +372,9 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
   const TrainResult tr = train(task, cfg.train, run_dir, resume, progress.on_step);
   const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  const IclTaskParams tp = cfg.task.params();
+  // The evaluation class: task.kind, or eval.kind (e.g. a class outside a training mixture, Yadlowsky et al.).
+  IclTaskParams tp = cfg.task.params();
+  if (!cfg.eval.kind.empty()) tp.kind = cfg.eval.kind;
   const IclTaskClass& tc = icl_task_class(tp.kind);
   const bool linear = icl_task_is_isotropic_linear(tp.kind);
   const int64_t norm = tc.error_normalizer(tp, cfg.task.d);
@@ -345,6 +382,7 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
   res["title"] = linear ? "In-context linear regression (Garg et al. 2022): d = " + std::to_string(cfg.task.d)
                         : "In-context learning of " + tp.kind + " (Garg et al. 2022): d = " + std::to_string(cfg.task.d);
   res["task_kind"] = tp.kind;
+  res["train_task_kind"] = cfg.task.kind;
   res["error_normalizer"] = norm;
   res["command"] = command;
   res["d"] = cfg.task.d;
@@ -378,13 +416,14 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
     lo[name] = curve_json(c.lo);
     hi[name] = curve_json(c.hi);
   };
+  const Tensor model_pred = transformer_predictions(task.icl_model(), prompts);
   nlohmann::json checks = nlohmann::json::object(), notes = nlohmann::json::array();
   if (tc.metric == IclMetric::accuracy) {
     // Boolean classes (Bhattamishra et al. 2023): accuracy curves; "error" holds them, "metric" says so.
     res["title"] = "In-context learning of " + tp.kind + (tp.teaching ? " with teaching sequences" : "") +
                    " (Bhattamishra et al. 2023): n = " + std::to_string(cfg.task.d) + " bits";
     res["metric"] = icl_metric_name(tc.metric);
-    add_curve("transformer", accuracy_vs_k(transformer_predictions(task.icl_model(), prompts), prompts, bopt));
+    add_curve("transformer", accuracy_vs_k(model_pred, prompts, bopt));
     stage("evaluating baselines");
     const IclBaselineOptions bo = baseline_options(cfg);
     for (const std::string& b : tc.baselines)
@@ -394,7 +433,7 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
                     std::to_string(cfg.eval.bootstrap) + " resamples); trained with the logistic loss");
     notes.push_back("task: " + tc.description);
   } else {
-    add_curve("transformer", error_vs_k(transformer_predictions(task.icl_model(), prompts), prompts, norm, bopt));
+    add_curve("transformer", error_vs_k(model_pred, prompts, norm, bopt));
 
     notes.push_back("error = (prediction - y)^2 / " +
                     (linear ? std::string("d") : std::to_string(norm) + " (E[y^2] of " + tp.kind + ")") + " on " +
@@ -407,7 +446,8 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
       // The class's own baselines (Garg et al. 2022, Figs. 4-6); the linear-regression checks do not apply.
       stage("evaluating baselines");
       IclBaselineOptions bo = baseline_options(cfg);
-      if (std::find(tc.baselines.begin(), tc.baselines.end(), "gd") != tc.baselines.end()) {
+      const std::vector<std::string> class_baselines = icl_task_baselines(tp);
+      if (std::find(class_baselines.begin(), class_baselines.end(), "gd") != class_baselines.end()) {
         // GD's step size tuned on this class's prompts (an isotropic tuning would diverge on ill-conditioned x).
         stage("tuning the gradient-descent baseline's step size");
         Generator tune_gen(cfg.eval.seed + 11);
@@ -419,11 +459,15 @@ nlohmann::json run_icl(const IclConfig& cfg, const std::string& run_dir, bool re
                         " steps of gradient descent from w = 0 with the step size tuned on separate " + tp.kind +
                         " prompts (eta = " + std::to_string(bo.gd_eta) + ")");
       }
-      for (const std::string& b : tc.baselines)
-        add_curve(icl_baseline_label(b, bo), error_vs_k(make_icl_baseline(b, bo), prompts, norm, bopt));
+      const IclTaskBaselineContext bctx{tp, cfg.task.d, cfg.task.n_points};
+      for (const std::string& b : class_baselines)
+        add_curve(icl_baseline_label(b, bo), error_vs_k(make_icl_task_baseline(b, bctx, bo), prompts, norm, bopt));
       notes.push_back("task: " + tc.description);
     }
   }
+  // eval.extra_baselines are squared-error curves: not defined for the accuracy-scored (Boolean) classes.
+  if (tc.metric != IclMetric::accuracy)
+    evaluate_extra_baselines(cfg, tp, prompts, model_pred, norm, bopt, add_curve, res);
   res["methods"] = methods;
   res["error"] = error;
   res["error_lo"] = lo;

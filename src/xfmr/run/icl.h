@@ -29,6 +29,11 @@ struct IclTaskSettings {
   double kappa = 100.0;          // ill_conditioned_linear: condition number of the x covariance
   int64_t tree_depth = 4;        // decision_tree: depth of the random trees
   int64_t hidden = 100;          // relu2nn: hidden units of the random networks
+  int64_t phi_depth = 2;         // fixed_representation: layers of the fixed ReLU network Φ
+  int64_t phi_width = 20;        // fixed_representation: width D of Φ
+  uint64_t phi_seed = 1234;      // fixed_representation: seed of Φ (one Φ for all prompts)
+  std::string mixture = "linear:0.5,relu2nn:0.5";  // mixture: kind:weight,... (tasks/icl_mixture.h)
+  std::string loss_positions = "all";  // "all": every prefix (Garg et al.); "last": the last point only (ZFB)
   // Boolean classes (Bhattamishra et al. 2023; tasks/icl_boolean.h).
   int64_t n_relevant = 0;        // sparse_parity, sparse_disjunction: relevant bits (0 = the paper's)
   int64_t n_clauses = 3;         // dnf, cnf: terms / clauses
@@ -51,6 +56,11 @@ struct IclTaskSettings {
     v("kappa", kappa, "ill_conditioned_linear: condition number of the x covariance");
     v("tree_depth", tree_depth, "decision_tree: depth of the random trees");
     v("hidden", hidden, "relu2nn: hidden units of the random networks");
+    v("phi_depth", phi_depth, "fixed_representation: layers of the fixed ReLU network");
+    v("phi_width", phi_width, "fixed_representation: width of the fixed ReLU network");
+    v("phi_seed", phi_seed, "fixed_representation: seed of the fixed network");
+    v("mixture", mixture, "mixture: kind:weight,... e.g. linear:0.5,relu2nn:0.5");
+    v("loss_positions", loss_positions, "all (every prefix, Garg et al.) | last (only the last point, ZFB)");
     v("n_relevant", n_relevant, "sparse_parity, sparse_disjunction: relevant bits (0 = the paper's 2, 4)");
     v("n_clauses", n_clauses, "dnf, cnf: terms / clauses");
     v("plant_rate", plant_rate, "Boolean formula classes: planted-point probability (-1 = the paper's)");
@@ -65,6 +75,10 @@ struct IclTaskSettings {
     p.kappa = kappa;
     p.tree_depth = tree_depth;
     p.hidden = hidden;
+    p.phi_depth = phi_depth;
+    p.phi_width = phi_width;
+    p.phi_seed = phi_seed;
+    p.mixture = mixture;
     p.n_relevant = n_relevant;
     p.n_clauses = n_clauses;
     p.plant_rate = plant_rate;
@@ -91,6 +105,8 @@ struct IclEvalSettings {
   int64_t net_hidden = 100;      // relu2nn: the trained net's hidden units
   int64_t net_steps = 500;       // relu2nn: Adam steps per prompt
   double net_lr = 0.01;          // relu2nn: Adam learning rate
+  std::string kind;              // evaluate on this class instead of task.kind ("" = task.kind; same task.* keys)
+  std::string extra_baselines;   // comma list added to the class's baselines (e.g. zfb,zfb_prefix), with gap curves
   template <class V>
   void visit(V& v) {
     v("prompts", prompts, "held-out prompts for the final error curves");
@@ -107,6 +123,8 @@ struct IclEvalSettings {
     v("net_hidden", net_hidden, "relu-net baseline: hidden units (relu2nn)");
     v("net_steps", net_steps, "relu-net baseline: Adam steps on each prompt");
     v("net_lr", net_lr, "relu-net baseline: Adam learning rate");
+    v("kind", kind, "evaluate on this function class instead of task.kind (empty: task.kind)");
+    v("extra_baselines", extra_baselines, "extra baselines, comma-separated (e.g. zfb,zfb_prefix,ridge_phi)");
   }
   void validate() const;
 };

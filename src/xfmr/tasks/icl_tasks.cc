@@ -1,10 +1,13 @@
 #include "xfmr/tasks/icl_tasks.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "xfmr/core/check.h"
 #include "xfmr/tasks/icl_linear_variants.h"
+#include "xfmr/tasks/icl_mixture.h"
 #include "xfmr/tasks/icl_nonlinear.h"
+#include "xfmr/tasks/icl_representation.h"
 
 namespace xfmr {
 
@@ -12,6 +15,18 @@ namespace {
 int64_t norm_d(const IclTaskParams&, int64_t d) { return d; }
 int64_t norm_sparse(const IclTaskParams& p, int64_t d) { return std::min(p.sparsity, d); }
 int64_t norm_one(const IclTaskParams&, int64_t) { return 1; }
+int64_t norm_phi(const IclTaskParams& p, int64_t) { return p.phi_width; }
+// A mixture's prompts have different scales; its errors are divided by the weighted mean of its components'
+// normalisers (rounded, at least 1).
+int64_t norm_mixture(const IclTaskParams& p, int64_t d) {
+  double s = 0;
+  for (const IclMixtureComponent& c : parse_icl_mixture(p.mixture)) {
+    IclTaskParams q = p;
+    q.kind = c.kind;
+    s += c.weight * static_cast<double>(icl_task_class(c.kind).error_normalizer(q, d));
+  }
+  return std::max<int64_t>(1, std::llround(s));
+}
 
 const IclTaskParamInfo kNoise{"noise_std", "label noise standard deviation (default 0)"};
 const IclTaskParamInfo kPlant{"plant_rate", "probability a point is planted to (dis)satisfy the formula "
@@ -48,6 +63,19 @@ const std::vector<IclTaskClass>& icl_task_classes() {
       {"relu2nn", "y = Σ_i a_i relu(w_i·x), `hidden` units, w_i ~ N(0, I_d), a_i ~ N(0, 2/hidden) (Garg et al. §4)",
        {{"hidden", "hidden units of the random network, >= 1 (default 100)"}},
        {"least_squares", "knn3", "averaging", "relu_net"}, norm_d, IclMetric::squared_error},
+      {"fixed_representation",
+       "y = w·Φ(x) + noise_std·N(0, 1), Φ a fixed random ReLU net (phi_depth layers of width phi_width, seeded by "
+       "phi_seed) shared by all prompts, w ~ N(0, I_D) per prompt (Guo et al. 2023)",
+       {{"phi_depth", "layers of Φ, 1..16 (default 2)"},
+        {"phi_width", "width D of Φ, 1..4096 (default 20)"},
+        {"phi_seed", "seed of Φ's weights (default 1234)"},
+        kNoise},
+       {"ridge_phi", "least_squares", "knn3", "averaging"}, norm_phi, IclMetric::squared_error},
+      {"mixture",
+       "each prompt from one class of task.mixture, chosen per prompt by weight (Yadlowsky et al. 2023); the "
+       "baselines are every component's",
+       {{"mixture", "kind:weight,... e.g. linear:0.5,relu2nn:0.5 (components read their own task.* keys)"}},
+       {}, norm_mixture, IclMetric::squared_error},
       // Boolean classes, x ∈ {±1}^d, y ∈ {±1} (Bhattamishra et al. 2023, Table 1; tasks/icl_boolean.h).
       {"conjunction",
        "y = AND of literals, each bit a literal w.p. 0.3 (half negated); 30% of points planted positive "
@@ -118,6 +146,25 @@ void validate_icl_task(const IclTaskParams& p, int64_t d, int64_t n_points) {
              "2^D leaves, each drawn per prompt), got ", p.tree_depth);
   if (p.kind == "relu2nn")
     XF_CHECK(p.hidden >= 1 && p.hidden <= 100000, "task.hidden must be in [1, 100000], got ", p.hidden);
+  if (p.kind == "fixed_representation") {
+    XF_CHECK(p.phi_depth >= 1 && p.phi_depth <= 16, "task.phi_depth must be in [1, 16], got ", p.phi_depth);
+    XF_CHECK(p.phi_width >= 1 && p.phi_width <= 4096, "task.phi_width must be in [1, 4096], got ", p.phi_width);
+  }
+  if (p.kind == "mixture")
+    for (const IclMixtureComponent& c : parse_icl_mixture(p.mixture)) {
+      IclTaskParams q = p;
+      q.kind = c.kind;
+      validate_icl_task(q, d, n_points);
+    }
+}
+
+std::vector<std::string> icl_task_baselines(const IclTaskParams& p) {
+  if (p.kind != "mixture") return icl_task_class(p.kind).baselines;
+  std::vector<std::string> out;
+  for (const IclMixtureComponent& c : parse_icl_mixture(p.mixture))
+    for (const std::string& b : icl_task_class(c.kind).baselines)
+      if (std::find(out.begin(), out.end(), b) == out.end()) out.push_back(b);
+  return out;
 }
 
 IclBatch sample_icl_task(const IclTaskParams& p, int64_t batch, int64_t n_points, int64_t d, int64_t active_dims,
@@ -130,6 +177,11 @@ IclBatch sample_icl_task(const IclTaskParams& p, int64_t batch, int64_t n_points
     return sample_icl_ill_conditioned_linear(batch, n_points, d, active_dims, p.kappa, p.noise_std, gen);
   if (p.kind == "decision_tree") return sample_icl_decision_tree(batch, n_points, d, active_dims, p.tree_depth, gen);
   if (p.kind == "relu2nn") return sample_icl_relu2nn(batch, n_points, d, active_dims, p.hidden, gen);
+  if (p.kind == "fixed_representation")
+    return sample_icl_fixed_representation(batch, n_points, d, active_dims,
+                                           IclRepresentation(d, p.phi_width, p.phi_depth, p.phi_seed), p.noise_std,
+                                           gen);
+  if (p.kind == "mixture") return sample_icl_mixture(p, batch, n_points, d, active_dims, gen);
   if (icl_is_boolean_kind(p.kind))
     return sample_icl_boolean(icl_boolean_params(p), batch, n_points, d, std::max<int64_t>(active_dims, 1), gen);
   icl_task_class(p.kind);  // throws with the known names

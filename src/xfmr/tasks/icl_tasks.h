@@ -21,6 +21,10 @@ struct IclTaskParams {
   double kappa = 100.0;     // ill_conditioned_linear: condition number of the x covariance
   int64_t tree_depth = 4;   // decision_tree (Garg et al.: 4)
   int64_t hidden = 100;     // relu2nn: hidden units (Garg et al.: 100)
+  int64_t phi_depth = 2;    // fixed_representation: layers of the fixed ReLU network Φ (Guo et al. 2023)
+  int64_t phi_width = 20;   // fixed_representation: width D of Φ (the read-out w has D coordinates)
+  uint64_t phi_seed = 1234; // fixed_representation: seed of Φ's weights (the same Φ for every prompt)
+  std::string mixture = "linear:0.5,relu2nn:0.5";  // mixture: classes and weights (tasks/icl_mixture.h)
   // The Boolean classes (Bhattamishra et al. 2023; tasks/icl_boolean.h).
   int64_t n_relevant = 0;     // sparse_parity, sparse_disjunction: relevant bits (0 = the paper's 2, 4)
   int64_t n_clauses = 3;      // dnf, cnf: terms / clauses (the paper: 3)
@@ -62,6 +66,10 @@ void validate_icl_task(const IclTaskParams& p, int64_t d, int64_t n_points);
 // sample_icl_linear(batch, n_points, d, active_dims, p.noise_std, gen) (bit-identical draws).
 IclBatch sample_icl_task(const IclTaskParams& p, int64_t batch, int64_t n_points, int64_t d, int64_t active_dims,
                          Generator& gen);
+
+// The baselines drawn beside the model for p: the class's list, or for a mixture the union of its components'
+// lists (in order, each once). Names for make_icl_task_baseline (tasks/icl_task_baselines.h).
+std::vector<std::string> icl_task_baselines(const IclTaskParams& p);
 
 // True for the classes whose prompts are linear with isotropic x (linear, noisy_linear): the ones Garg et al.'s
 // linear-regression checks and the tuned-GD baseline apply to.
