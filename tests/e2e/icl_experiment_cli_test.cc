@@ -23,7 +23,8 @@ TEST(IclExperimentCli, ListsTheEmbeddedExperiments) {
 TEST(IclExperimentCli, UnknownNamesAndMalformedFilesFailInOneLine) {
   auto r = run_xfmr("icl --experiment nope --out /tmp/never_written");
   EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.out.find("unknown experiment 'nope' (known: garg2022"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("unknown experiment 'nope' (known: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("garg2022"), std::string::npos) << r.out;
   const std::string dir = temp_dir("exp_cli");
   const std::string f = dir + "/bad.json";
   std::ofstream(f) << R"({"title": "t", "paper": "p", "claim": "c", "presets": {"cpu": {}},
