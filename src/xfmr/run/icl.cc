@@ -68,6 +68,12 @@ void IclConfig::validate() const {
     } catch (const Error& e) {
       throw Error(std::string("eval.kind: ") + e.what());
     }
+    // Training loss and evaluation metric follow the class: the Boolean classes train with the logistic loss and
+    // are scored by accuracy, so evaluating one kind of class on the other would mix them.
+    const IclMetric train_metric = icl_task_class(task.kind).metric, eval_metric = icl_task_class(eval.kind).metric;
+    XF_CHECK(train_metric == eval_metric, "eval.kind=", eval.kind, " is scored by ", icl_metric_name(eval_metric),
+             " but task.kind=", task.kind, " by ", icl_metric_name(train_metric),
+             ": train and evaluate on classes with the same metric");
   }
   validate_icl_model(*this);
   train.validate();

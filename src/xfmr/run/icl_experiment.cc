@@ -379,8 +379,8 @@ nlohmann::json run_icl_experiment(const IclExperiment& e, const IclExperimentOpt
     r["folder"] = run.name;
     r["reused"] = reused;
     r["set"] = run.set;
-    for (const char* k : {"task_kind", "train_task_kind", "error_normalizer", "d", "model_kind", "k", "methods", "error",
-                          "error_lo", "error_hi", "gap", "steps_done", "timing"})
+    for (const char* k : {"task_kind", "train_task_kind", "metric", "error_normalizer", "d", "model_kind", "k",
+                          "methods", "error", "error_lo", "error_hi", "gap", "steps_done", "timing"})
       if (res.contains(k)) r[k] = res[k];
     r["seconds_this_call"] = secs;
     const auto& tr = cfg;
