@@ -15,6 +15,7 @@
 #include "xfmr/eval/error_curve.h"
 #include "xfmr/io/config.h"
 #include "xfmr/io/file_util.h"
+#include "xfmr/ops/elementwise.h"
 #include "xfmr/ops/index.h"
 #include "xfmr/ops/loss.h"
 #include "xfmr/ops/view.h"
@@ -143,7 +144,11 @@ class IclTrainTask : public TrainTask {
   Tensor loss(int64_t step, Generator& data) override {
     const auto [dims, points] = curriculum_.at(step);
     const IclBatch b = sample_icl_task(params_, cfg_.task.batch, points, cfg_.task.d, dims, data);
-    return model_->training_loss(interleave_prompt(b), b.ys, step);
+    // One prediction tensor, or (looped kinds) one per iteration of the truncated-loss window: their mean loss.
+    const std::vector<Tensor> preds = model_->training_predictions(interleave_prompt(b), step);
+    Tensor loss = mse_loss(preds[0], b.ys);
+    for (size_t i = 1; i < preds.size(); ++i) loss = loss + mse_loss(preds[i], b.ys);
+    return preds.size() == 1 ? loss : loss / static_cast<double>(preds.size());
   }
 
   void evaluate(int64_t step, nlohmann::json& metrics) override {

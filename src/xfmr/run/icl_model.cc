@@ -7,7 +7,6 @@
 #include "xfmr/models/looped_transformer.h"
 #include "xfmr/models/lsa.h"
 #include "xfmr/ops/elementwise.h"
-#include "xfmr/ops/loss.h"
 #include "xfmr/run/icl.h"
 
 namespace xfmr {
@@ -132,15 +131,12 @@ int64_t IclModel::loops_at(int64_t step) const {
   return std::min(loop_.n_loops, loop_.loop_curriculum_start + step / loop_.loop_curriculum_interval);
 }
 
-Tensor IclModel::training_loss(const Tensor& zs, const Tensor& ys, int64_t step) const {
-  if (!looped_) return mse_loss(forward(zs), ys);
+std::vector<Tensor> IclModel::training_predictions(const Tensor& zs, int64_t step) const {
+  if (!looped_) return {forward(zs)};
   // Yang et al. 2023 (§3): the loss averages the read-outs of the last b iterations; earlier ones carry no gradient.
   const int64_t T = loops_at(step);
   const int64_t b = loop_.loop_window > 0 ? std::min(loop_.loop_window, T) : T;
-  const std::vector<Tensor> preds = looped_->forward_window(zs, T, b);
-  Tensor loss = mse_loss(preds[0], ys);
-  for (size_t i = 1; i < preds.size(); ++i) loss = loss + mse_loss(preds[i], ys);
-  return preds.size() == 1 ? loss : loss / static_cast<double>(preds.size());
+  return looped_->forward_window(zs, T, b);
 }
 
 std::vector<Tensor> IclModel::hidden_states(const Tensor& zs, std::vector<std::string>* names) const {

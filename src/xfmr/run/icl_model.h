@@ -65,9 +65,11 @@ class IclModel {
 
   // zs: [B, 2n, d] interleaved prompt -> [B, n] predictions at the x positions.
   Tensor forward(const Tensor& zs) const;
-  // Mean squared error against ys [B, n] at training step `step` (looped kinds: the mean over the window of
-  // iterations at the curriculum's loop count).
-  Tensor training_loss(const Tensor& zs, const Tensor& ys, int64_t step) const;
+  // The predictions [B, n] a training loss at step `step` averages over: one tensor (= forward) for the
+  // non-looped kinds; for looped/algoformer the read-outs of the last loop_window iterations at the loop
+  // curriculum's count (Yang et al.'s truncated loss; earlier iterations carry no gradient). The caller applies
+  // its loss (MSE, logistic, last position only, ...) to each and takes the mean.
+  std::vector<Tensor> training_predictions(const Tensor& zs, int64_t step) const;
   // Loop count at a training step (n_loops without a loop curriculum; 0 for non-looped kinds).
   int64_t loops_at(int64_t step) const;
   // Per-layer hidden states [B, 2n, C] (names as the models give them); empty for lsa (no exposed stream).
