@@ -16,6 +16,7 @@
 #include "xfmr/eval/error_curve.h"
 #include "xfmr/io/config.h"
 #include "xfmr/io/file_util.h"
+#include "xfmr/ops/elementwise.h"
 #include "xfmr/ops/index.h"
 #include "xfmr/ops/loss.h"
 #include "xfmr/ops/view.h"
