@@ -148,6 +148,13 @@ TEST(IclExperiment, RunsSharesTrainingReusesAndRefusesOtherConfigs) {
   EXPECT_EQ(s["runs"][1]["task_kind"], "decision_tree");
   EXPECT_EQ(s["runs"][1]["train_task_kind"], "mixture");
   EXPECT_TRUE(s["runs"][2]["gap"].contains("zfb_prefix"));
+  // "probe": true ran the layer probes on that run: probes.json, and the per-layer summary in its row.
+  EXPECT_TRUE(logged("[1/3] mix: probing the layers"));
+  EXPECT_TRUE(fs::exists(out + "/mix/probes.json"));
+  ASSERT_TRUE(s["runs"][0].contains("probes"));
+  EXPECT_FALSE(s["runs"][0]["probes"].empty());
+  EXPECT_TRUE(s["runs"][0]["probes"][0].contains("best_newton_iters"));
+  EXPECT_FALSE(s["runs"][1].contains("probes"));
   ASSERT_EQ(s["checks"].size(), 2u);
   EXPECT_TRUE(s["checks"][0]["pass"].get<bool>());
   EXPECT_TRUE(s["checks"][1]["pass"].get<bool>());
@@ -164,6 +171,7 @@ TEST(IclExperiment, RunsSharesTrainingReusesAndRefusesOtherConfigs) {
   EXPECT_TRUE(logged("[1/3] mix: reusing the finished run"));
   EXPECT_TRUE(logged("[3/3] lsa: reusing the finished run"));
   EXPECT_FALSE(logged("step 50/50"));
+  EXPECT_FALSE(logged("probing the layers"));  // probes.json is there already
   EXPECT_EQ(fs::last_write_time(out + "/mix/metrics.jsonl"), mtime);
   EXPECT_EQ(s2["runs"][0]["error"], s["runs"][0]["error"]);
 

@@ -12,6 +12,7 @@
 #include "xfmr/io/config.h"
 #include "xfmr/io/file_util.h"
 #include "xfmr/report/format.h"
+#include "xfmr/run/icl_probe.h"
 
 namespace fs = std::filesystem;
 
@@ -144,7 +145,7 @@ IclExperiment parse_icl_experiment(const std::string& name, const std::string& s
   for (size_t i = 0; i < j["runs"].size(); ++i) {
     const Json& r = j["runs"][i];
     const std::string where = "runs[" + std::to_string(i) + "]";
-    check_keys(r, {"name", "group", "set", "presets"}, source, where);
+    check_keys(r, {"name", "group", "set", "presets", "probe"}, source, where);
     IclExperimentRun run;
     run.name = get_string(r, "name", source, where + ".", true);
     const bool ok = !run.name.empty() && std::all_of(run.name.begin(), run.name.end(), [](char c) {
@@ -154,6 +155,10 @@ IclExperiment parse_icl_experiment(const std::string& name, const std::string& s
     for (const auto& o : e.runs)
       if (o.name == run.name) fail(source, where + ".name", "'" + run.name + "' is used twice");
     run.group = r.contains("group") ? get_string(r, "group", source, where + ".", true) : "runs";
+    if (r.contains("probe")) {
+      if (!r["probe"].is_boolean()) fail(source, where + ".probe", "must be true or false");
+      run.probe = r["probe"].get<bool>();
+    }
     if (r.contains("set")) run.set = overrides(r["set"], source, where + ".set");
     if (r.contains("presets")) {
       if (!r["presets"].is_object()) fail(source, where + ".presets", "must be an object: preset -> overrides");
@@ -372,6 +377,14 @@ nlohmann::json run_icl_experiment(const IclExperiment& e, const IclExperimentOpt
                " was interrupted; rerun the same command to resume it");
     }
     trained.emplace(training_key(cfg), dir);
+    if (run.probe) {
+      // Fu et al.'s layer -> algorithm map: probes.json in the run folder, its summary in the run's row.
+      if (!reused || !fs::exists(dir + "/probes.json")) {
+        log(tag + ": probing the layers (xfmr icl probe)");
+        probe_icl_run(dir, IclProbeOptions{}, opt.command + "  (probe " + run.name + ")");
+      }
+      res = Json::parse(io::read_file(dir + "/results.json"));
+    }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     Json r;
     r["name"] = run.name;
@@ -380,7 +393,7 @@ nlohmann::json run_icl_experiment(const IclExperiment& e, const IclExperimentOpt
     r["reused"] = reused;
     r["set"] = run.set;
     for (const char* k : {"task_kind", "train_task_kind", "metric", "error_normalizer", "d", "model_kind", "k",
-                          "methods", "error", "error_lo", "error_hi", "gap", "steps_done", "timing"})
+                          "methods", "error", "error_lo", "error_hi", "gap", "steps_done", "timing", "probes"})
       if (res.contains(k)) r[k] = res[k];
     r["seconds_this_call"] = secs;
     const auto& tr = cfg;

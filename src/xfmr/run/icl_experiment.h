@@ -35,6 +35,7 @@ struct IclExperimentRun {
   std::string group;              // runs of a group share one summary table and figure (default: "runs")
   std::vector<std::string> set;   // dotted overrides, "key=value"
   std::map<std::string, std::vector<std::string>> presets;  // per-preset overrides of this run, applied after set
+  bool probe = false;             // also run `xfmr icl probe` on the finished run (run/icl_probe.h)
 };
 
 // A declarative check on the measured curves (reported pass/fail, never forced):
