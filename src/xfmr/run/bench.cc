@@ -66,6 +66,19 @@ StepTimes time_steps(int64_t steps, int64_t warmup, const std::function<double()
   return r;
 }
 
+void add_step_fields(nlohmann::ordered_json& j, const StepTimes& t, int64_t warmup, int64_t steps,
+                     double tokens_per_step) {
+  j["warmup"] = warmup;
+  j["steps"] = steps;
+  j["step_ms"] = t.step_ms;
+  j["median_ms"] = t.median_ms;
+  j["cpu_ms_per_step"] = t.cpu_ms_per_step;
+  j["steps_per_s"] = t.steps_per_s;
+  j["tokens_per_s"] = tokens_per_step * t.steps_per_s;
+  j["first_loss"] = t.first_loss;
+  j["final_loss"] = t.final_loss;
+}
+
 double peak_rss_mb() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -127,15 +140,7 @@ nlohmann::ordered_json bench_train_icl(const TrainIclBench& opt) {
   j["threads"] = num_threads();
   j["precision"] = matmul_precision_name(effective_matmul_precision());
   j["params"] = model.num_parameters();
-  j["warmup"] = opt.warmup;
-  j["steps"] = opt.steps;
-  j["step_ms"] = t.step_ms;
-  j["median_ms"] = t.median_ms;
-  j["cpu_ms_per_step"] = t.cpu_ms_per_step;
-  j["steps_per_s"] = t.steps_per_s;
-  j["tokens_per_s"] = tokens_per_step * t.steps_per_s;
-  j["first_loss"] = t.first_loss;
-  j["final_loss"] = t.final_loss;
+  add_step_fields(j, t, opt.warmup, opt.steps, tokens_per_step);
   GptShape shape;
   shape.batch = batch, shape.seq = 2 * mc.n_points, shape.n_layer = mc.n_layer, shape.n_head = mc.n_head;
   shape.n_embd = mc.n_embd, shape.in_features = mc.d, shape.out_features = 1, shape.params = model.num_parameters();

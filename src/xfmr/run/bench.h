@@ -30,6 +30,10 @@ struct StepTimes {
   double first_loss = 0, final_loss = 0;
 };
 StepTimes time_steps(int64_t steps, int64_t warmup, const std::function<double()>& step);
+// The timing fields every training bench prints, in the peers' order: warmup, steps, step_ms, median_ms,
+// cpu_ms_per_step, steps_per_s, tokens_per_s, first_loss, final_loss.
+void add_step_fields(nlohmann::ordered_json& j, const StepTimes& t, int64_t warmup, int64_t steps,
+                     double tokens_per_step);
 
 // Peak resident set size of this process so far, in MiB.
 double peak_rss_mb();

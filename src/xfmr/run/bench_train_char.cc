@@ -90,15 +90,7 @@ nlohmann::ordered_json bench_train_char(const TrainCharBench& opt) {
   // nanoGPT's count (the peer's field): all parameters but the position embedding
   j["params_non_embedding_pos"] = model.num_parameters() - mc.block_size * mc.n_embd;
   j["params"] = model.num_parameters();
-  j["warmup"] = opt.warmup;
-  j["steps"] = opt.steps;
-  j["step_ms"] = t.step_ms;
-  j["median_ms"] = t.median_ms;
-  j["cpu_ms_per_step"] = t.cpu_ms_per_step;
-  j["steps_per_s"] = t.steps_per_s;
-  j["tokens_per_s"] = static_cast<double>(batch * T) * t.steps_per_s;
-  j["first_loss"] = t.first_loss;
-  j["final_loss"] = t.final_loss;
+  add_step_fields(j, t, opt.warmup, opt.steps, static_cast<double>(batch * T));
   GptShape shape;
   shape.batch = batch, shape.seq = T, shape.n_layer = mc.n_layer, shape.n_head = mc.n_head, shape.n_embd = mc.n_embd;
   shape.in_features = 0, shape.out_features = mc.vocab_size, shape.params = model.num_parameters();
