@@ -33,20 +33,20 @@ Lstm::Lstm(int64_t input_size, int64_t hidden_size, int64_t num_layers, Generato
   }
 }
 
-std::vector<Tensor> Lstm::forward_layers(const Tensor& x) const {
+Tensor Lstm::run(const Tensor& x, std::vector<Tensor>* layer_outs) const {
   XF_CHECK(x.defined() && x.dim() == 3 && x.size(2) == input_, "Lstm: expected x [B, T, ", input_, "], got ",
            x.defined() ? x.shape().str() : std::string("undefined"));
   XF_CHECK(x.dtype() == w_ih_[0].dtype(), "Lstm: x must have the layer's dtype ", dtype_name(w_ih_[0].dtype()),
            ", got ", dtype_name(x.dtype()), " ", x.shape().str());
   const int64_t T = x.size(1), H = hidden_;
-  std::vector<Tensor> outs;
   Tensor in = x;
   for (size_t l = 0; l < w_ih_.size(); ++l) {
     // The input projections of every time step in one matmul; only the recurrent part is sequential.
     const Tensor xw = linear(in, w_ih_[l], b_ih_[l] + b_hh_[l]);  // [B, T, 4H]
     const Tensor w_hh_t = transpose(w_hh_[l], 0, 1);               // [H, 4H]
     Tensor h, c;
-    std::vector<Tensor> hs;
+    std::vector<Tensor>& hs = steps_;
+    hs.clear();
     hs.reserve(static_cast<size_t>(T));
     for (int64_t t = 0; t < T; ++t) {
       Tensor gates = select(xw, 1, t);  // [B, 4H]
@@ -60,11 +60,18 @@ std::vector<Tensor> Lstm::forward_layers(const Tensor& x) const {
       hs.push_back(h);
     }
     in = T > 0 ? stack(hs, 1) : Tensor::zeros({x.size(0), 0, H}, x.dtype());  // [B, T, H]
-    outs.push_back(in);
+    hs.clear();
+    if (layer_outs) layer_outs->push_back(in);
   }
-  return outs;
+  return in;
 }
 
-Tensor Lstm::forward(const Tensor& x) const { return forward_layers(x).back(); }
+Tensor Lstm::forward(const Tensor& x) const { return run(x, nullptr); }
+
+std::vector<Tensor> Lstm::forward_layers(const Tensor& x) const {
+  std::vector<Tensor> outs;
+  run(x, &outs);
+  return outs;
+}
 
 }  // namespace xfmr::nn

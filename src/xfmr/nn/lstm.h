@@ -30,8 +30,14 @@ class Lstm : public Module {
   int64_t num_layers() const { return static_cast<int64_t>(w_ih_.size()); }
 
  private:
+  // The layers in order; each layer's output goes to *layer_outs when it is given.
+  Tensor run(const Tensor& x, std::vector<Tensor>* layer_outs) const;
+
   int64_t input_, hidden_;
   std::vector<Tensor> w_ih_, w_hh_, b_ih_, b_hh_;
+  // The per-step hidden states of the layer being run, kept between calls (emptied after each layer) so that a
+  // steady-state training step does not allocate a vector per layer.
+  mutable std::vector<Tensor> steps_;
 };
 
 }  // namespace xfmr::nn
