@@ -5,6 +5,7 @@
 #include <string>
 
 #include "xfmr/cli/args.h"
+#include "xfmr/cli/bench_flags.h"
 #include "xfmr/cli/commands.h"
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
@@ -53,25 +54,14 @@ int bench_train_icl_cmd(int argc, char** argv) {
              {"n_embd", "override the preset's width", ""},
              {"batch", "override the preset's batch", ""}});
   if (!args.parse(argc, argv)) return 0;
-  const int64_t threads = args.get_int("threads");
-  XF_CHECK(threads >= 1, "bench: --threads must be >= 1, got ", threads);
-  set_num_threads(static_cast<int>(threads));
   TrainIclBench opt;
-  opt.preset = args.get("preset");
-  opt.steps = args.get_int("steps");
-  opt.warmup = args.get_int("warmup");
-  opt.seed = static_cast<uint64_t>(args.get_int("seed"));
-  opt.lr = args.get_double("lr");
-  opt.precision = args.get("precision");
-  auto shape = [&](const char* name, int64_t& field) {
-    if (args.has(name)) field = args.get_int(name);
-  };
-  shape("d", opt.d);
-  shape("n_points", opt.n_points);
-  shape("n_layer", opt.n_layer);
-  shape("n_head", opt.n_head);
-  shape("n_embd", opt.n_embd);
-  shape("batch", opt.batch);
+  read_train_bench_flags(args, opt);
+  read_shape_override(args, "d", opt.d);
+  read_shape_override(args, "n_points", opt.n_points);
+  read_shape_override(args, "n_layer", opt.n_layer);
+  read_shape_override(args, "n_head", opt.n_head);
+  read_shape_override(args, "n_embd", opt.n_embd);
+  read_shape_override(args, "batch", opt.batch);
   std::printf("%s\n", bench_train_icl(opt).dump().c_str());
   return 0;
 }

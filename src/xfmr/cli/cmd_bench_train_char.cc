@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "xfmr/cli/args.h"
+#include "xfmr/cli/bench_flags.h"
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/run/bench_train_char.h"
@@ -47,26 +48,15 @@ int cmd_bench_train_char(int argc, char** argv) {
              {"batch", "override the preset's batch", ""},
              {"vocab", "override the vocabulary size (65)", ""}});
   if (!args.parse(argc, argv)) return 0;
-  const int64_t threads = args.get_int("threads");
-  XF_CHECK(threads >= 1, "bench: --threads must be >= 1, got ", threads);
-  set_num_threads(static_cast<int>(threads));
   TrainCharBench opt;
-  opt.preset = args.get("preset");
-  opt.steps = args.get_int("steps");
-  opt.warmup = args.get_int("warmup");
-  opt.seed = static_cast<uint64_t>(args.get_int("seed"));
-  opt.lr = args.get_double("lr");
-  opt.precision = args.get("precision");
+  read_train_bench_flags(args, opt);
   opt.dropout = args.get_double("dropout");
-  auto shape = [&](const char* name, int64_t& field) {
-    if (args.has(name)) field = args.get_int(name);
-  };
-  shape("n_layer", opt.n_layer);
-  shape("n_head", opt.n_head);
-  shape("n_embd", opt.n_embd);
-  shape("block", opt.block);
-  shape("batch", opt.batch);
-  shape("vocab", opt.vocab);
+  read_shape_override(args, "n_layer", opt.n_layer);
+  read_shape_override(args, "n_head", opt.n_head);
+  read_shape_override(args, "n_embd", opt.n_embd);
+  read_shape_override(args, "block", opt.block);
+  read_shape_override(args, "batch", opt.batch);
+  read_shape_override(args, "vocab", opt.vocab);
   std::printf("%s\n", bench_train_char(opt).dump().c_str());
   return 0;
 }
