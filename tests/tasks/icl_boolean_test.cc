@@ -9,10 +9,12 @@
 #include <functional>
 #include <string>
 
+#include "support/errors.h"
 #include "xfmr/core/check.h"
 #include "xfmr/tasks/icl_tasks.h"
 
 using namespace xfmr;
+using xfmr::test::error_of;
 
 namespace {
 IclBooleanParams bp(const std::string& k) {
@@ -21,14 +23,6 @@ IclBooleanParams bp(const std::string& k) {
   return p;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 double frac_positive(const IclBatch& b, int64_t from = 0) {
   const int64_t B = b.ys.size(0), n = b.ys.size(1);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "xfmr/baselines/catalog.h"
+#include "support/errors.h"
 #include "xfmr/core/check.h"
 #include "xfmr/eval/error_curve.h"
 #include "xfmr/tasks/icl_mixture.h"
@@ -15,6 +16,7 @@
 #include "xfmr/tasks/icl_tasks.h"
 
 using namespace xfmr;
+using xfmr::test::error_of;
 
 namespace {
 IclTaskParams rep_params(int64_t depth, int64_t width, double noise = 0.0, uint64_t seed = 1234) {
@@ -25,14 +27,6 @@ IclTaskParams rep_params(int64_t depth, int64_t width, double noise = 0.0, uint6
   p.phi_seed = seed;
   p.noise_std = noise;
   return p;
-}
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 }  // namespace
 

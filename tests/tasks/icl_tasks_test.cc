@@ -8,11 +8,13 @@
 #include <set>
 #include <string>
 
+#include "support/errors.h"
 #include "xfmr/core/check.h"
 #include "xfmr/tasks/icl_linear_variants.h"
 #include "xfmr/tasks/icl_nonlinear.h"
 
 using namespace xfmr;
+using xfmr::test::error_of;
 
 namespace {
 IclTaskParams kind(const std::string& k) {
@@ -22,14 +24,6 @@ IclTaskParams kind(const std::string& k) {
   return p;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 }  // namespace
 
 TEST(IclTasks, RegistryListsClassesAndRejectsUnknown) {
