@@ -10,6 +10,7 @@
 #include "support/cli_run.h"
 
 using xfmr::test::count_lines;
+using xfmr::test::expect_one_line_error;
 using xfmr::test::run_xfmr;
 
 namespace {
@@ -70,10 +71,5 @@ TEST(BenchDecodeCli, BadInputIsOneLineAndNonZero) {
       {"bench decode --model /nonexistent/x.gguf", "nonexistent"},
       {"bench decode --bogus 1", "--bogus"},
   };
-  for (const auto& c : cases) {
-    const auto r = run_xfmr(c.args);
-    EXPECT_NE(r.code, 0) << c.args;
-    EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.args << "\n" << r.out;
-    EXPECT_EQ(count_lines(r.out), 1) << c.args << "\n" << r.out;
-  }
+  for (const auto& c : cases) expect_one_line_error(c.args, c.expect);
 }

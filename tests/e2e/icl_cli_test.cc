@@ -17,7 +17,7 @@
 
 namespace fs = std::filesystem;
 
-using xfmr::test::count_lines;
+using xfmr::test::expect_one_line_error;
 using xfmr::test::run_xfmr;
 using xfmr::test::temp_dir;
 using RunResult = xfmr::test::CliResult;
@@ -105,12 +105,7 @@ TEST(IclCli, BadInputIsOneLineAndNonZero) {
       {"icl --set model.kind=rnn --out " + base + "/g", "model.kind"},
       {"icl --set model.read_in_init_std=-1 --out " + base + "/h", "read_in_init_std"},
   };
-  for (const auto& c : cases) {
-    const RunResult r = run_xfmr(c.args);
-    EXPECT_NE(r.code, 0) << c.args;
-    EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.args << "\n" << r.out;
-    EXPECT_EQ(count_lines(r.out), 1) << c.args << "\n" << r.out;
-  }
+  for (const auto& c : cases) expect_one_line_error(c.args, c.expect);
   fs::remove_all(base);
 }
 

@@ -13,7 +13,7 @@
 
 namespace fs = std::filesystem;
 
-using xfmr::test::count_lines;
+using xfmr::test::expect_one_line_error;
 using xfmr::test::run_xfmr;
 using xfmr::test::temp_dir;
 
@@ -124,11 +124,6 @@ TEST(IclModelsCli, BadInputIsOneLine) {
       {"icl probe --run " + base + "/nothing-here", "nothing-here"},
       {"icl probe --run " + base + " --prompts 1", "--prompts"},
   };
-  for (const auto& c : cases) {
-    const auto r = run_xfmr(c.args);
-    EXPECT_NE(r.code, 0) << c.args;
-    EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.args << "\n" << r.out;
-    EXPECT_EQ(count_lines(r.out), 1) << c.args << "\n" << r.out;
-  }
+  for (const auto& c : cases) expect_one_line_error(c.args, c.expect);
   fs::remove_all(base);
 }

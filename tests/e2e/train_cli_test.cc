@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 namespace {
 
 using RunResult = xfmr::test::CliResult;
-using xfmr::test::count_lines;
+using xfmr::test::expect_one_line_error;
 using xfmr::test::run_xfmr;
 
 std::string bin() { return xfmr::test::xfmr_bin(); }
@@ -191,11 +191,6 @@ TEST(TrainCli, BadInputIsOneLineAndNonZero) {
       {"prepare --input " + base + "/nothing.txt --out " + base + "/j", "does not exist"},
       {"prepare --input " + text + " --tokenizer klingon --out " + base + "/k", "klingon"},
   };
-  for (const auto& c : cases) {
-    const RunResult r = run_xfmr(c.args);
-    EXPECT_NE(r.code, 0) << c.args;
-    EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.args << "\n" << r.out;
-    EXPECT_EQ(count_lines(r.out), 1) << c.args << "\n" << r.out;
-  }
+  for (const auto& c : cases) expect_one_line_error(c.args, c.expect);
   fs::remove_all(base);
 }

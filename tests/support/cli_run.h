@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -41,5 +43,13 @@ inline std::string temp_dir(const std::string& tag) {
 }
 
 inline int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+// Bad input: `xfmr <args>` exits non-zero with exactly one line of output that contains `expect`.
+inline void expect_one_line_error(const std::string& args, const std::string& expect) {
+  const CliResult r = run_xfmr(args);
+  EXPECT_NE(r.code, 0) << args;
+  EXPECT_NE(r.out.find(expect), std::string::npos) << args << "\n" << r.out;
+  EXPECT_EQ(count_lines(r.out), 1) << args << "\n" << r.out;
+}
 
 }  // namespace xfmr::test
