@@ -1,6 +1,6 @@
-// GPT-2 byte-level BPE: exact ids against OpenAI's encoder (npm gpt-3-encoder goldens) and llama.cpp's GPT-2 vocab
-// test vectors, special-token handling as HF/tiktoken, lossless round trips on arbitrary bytes, the pre-tokenizer
-// on its corner cases, and loader errors.
+// GPT-2 byte-level BPE: exact ids against OpenAI's encoder (npm gpt-3-encoder goldens) and llama.cpp's GPT-2
+// vocab test vectors, special-token handling as HF/tiktoken, lossless round trips on arbitrary bytes, the
+// pre-tokenizer on its corner cases, and loader errors.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -16,7 +16,8 @@ namespace xfmr::tok {
 namespace {
 
 const Gpt2BpeTokenizer& gpt2() {
-  static const auto t = load_gpt2_vocab_merges(test::tok_data("gpt2/vocab.json"), test::tok_data("gpt2/merges.txt"));
+  static const auto t =
+      load_gpt2_vocab_merges(test::tok_data("gpt2/vocab.json"), test::tok_data("gpt2/merges.txt"));
   return *t;
 }
 
@@ -56,16 +57,17 @@ using V = std::vector<std::string>;
 TEST(Gpt2Pretokenizer, MatchesTheRegexOnCornerCases) {
   EXPECT_EQ(pretokens("Hello world"), (V{"Hello", " world"}));
   EXPECT_EQ(pretokens("I'll they're it's 'x"), (V{"I", "'ll", " they", "'re", " it", "'s", " '", "x"}));
-  EXPECT_EQ(pretokens("a   b"), (V{"a", "  ", " b"}));          // \s+(?!\S) leaves the last space to " b"
+  EXPECT_EQ(pretokens("a   b"), (V{"a", "  ", " b"}));  // \s+(?!\S) leaves the last space to " b"
   EXPECT_EQ(pretokens("a \n b"), (V{"a", " \n", " b"}));
-  EXPECT_EQ(pretokens("a\nb"), (V{"a", "\n", "b"}));             // a single whitespace char: \s+
-  EXPECT_EQ(pretokens("end   "), (V{"end", "   "}));             // trailing run: all of it
+  EXPECT_EQ(pretokens("a\nb"), (V{"a", "\n", "b"}));  // a single whitespace char: \s+
+  EXPECT_EQ(pretokens("end   "), (V{"end", "   "}));  // trailing run: all of it
   EXPECT_EQ(pretokens("x123 45!!?  ,"), (V{"x", "123", " 45", "!!?", " ", " ,"}));
   EXPECT_EQ(pretokens("naïve 日本語"), (V{"naïve", " 日本語"}));
-  EXPECT_EQ(pretokens("½ ٣"), (V{"½", " ٣"}));                  // \p{N} includes No and Arabic-Indic digits
+  EXPECT_EQ(pretokens("½ ٣"), (V{"½", " ٣"}));  // \p{N} includes No and Arabic-Indic digits
   EXPECT_EQ(pretokens("a\u00a0\u00a0b"), (V{"a", "\u00a0", "\u00a0", "b"}));  // NBSP is \s but not ' '
   EXPECT_EQ(pretokens("''s"), (V{"''", "s"}));
-  EXPECT_EQ(pretokens("a\xff\xfe b"), (V{"a", "\xff\xfe", " b"}));  // invalid UTF-8: one "other" char per byte
+  EXPECT_EQ(pretokens("a\xff\xfe b"),
+            (V{"a", "\xff\xfe", " b"}));  // invalid UTF-8: one "other" char per byte
 }
 
 TEST(Gpt2ByteLevel, BytesToUnicodeTable) {
@@ -110,7 +112,8 @@ TEST(Gpt2Bpe, LlamaCppVocabVectors) {
   ASSERT_EQ(inputs.size(), 47u);
   ASSERT_EQ(outputs.size(), inputs.size());
   for (size_t k = 0; k < inputs.size(); ++k) {
-    EXPECT_EQ(gpt2().encode(inputs[k]), parse_ids_line(outputs[k])) << "case " << k << ": '" << inputs[k] << "'";
+    EXPECT_EQ(gpt2().encode(inputs[k]), parse_ids_line(outputs[k]))
+        << "case " << k << ": '" << inputs[k] << "'";
     EXPECT_EQ(gpt2().decode(gpt2().encode(inputs[k])), inputs[k]);
   }
 }
@@ -125,7 +128,8 @@ TEST(Gpt2Bpe, SpecialTokenIsRecognisedInText) {
   EXPECT_EQ(gpt2().encode("hi", true), (std::vector<int32_t>{50256, 5303}));
   EXPECT_EQ(gpt2().decode({15496, 50256, 995}), "Hello<|endoftext|> world");
   EXPECT_GT(gpt2().encode_ordinary("<|endoftext|>").size(), 1u);
-  // The TinyStories sample separates stories with <|endoftext|>: each one becomes 50256 and the rest is unchanged.
+  // The TinyStories sample separates stories with <|endoftext|>: each one becomes 50256 and the rest is
+  // unchanged.
   const std::string ts = test::slurp(test::tok_data("gpt2/testtexts/tinystories_sample.txt"));
   const auto ids = gpt2().encode(ts);
   EXPECT_EQ(gpt2().decode(ids), ts);
@@ -136,7 +140,8 @@ TEST(Gpt2Bpe, SpecialTokenIsRecognisedInText) {
 }
 
 TEST(Gpt2Bpe, RoundTripsTestTextsAndRandomBytes) {
-  for (const char* f : {"address.txt", "german.txt", "tinystories_sample.txt", "tinyshakespeare_first4000.txt"}) {
+  for (const char* f :
+       {"address.txt", "german.txt", "tinystories_sample.txt", "tinyshakespeare_first4000.txt"}) {
     const std::string s = test::slurp(test::tok_data(std::string("gpt2/testtexts/") + f));
     EXPECT_EQ(gpt2().decode(gpt2().encode(s)), s) << f;
     EXPECT_EQ(gpt2().decode(gpt2().encode_ordinary(s)), s) << f;
@@ -172,7 +177,11 @@ TEST(Gpt2Bpe, FromTokenListMatchesFileLoader) {
 }
 
 TEST(Gpt2Bpe, DecodeRejectsUnknownIds) {
-  test::expect_error([] { gpt2().decode({15496, 50257}); }, {"gpt2 bpe", "id 50257", "position 1", "not in the vocabulary"});
+  test::expect_error(
+      [] {
+        gpt2().decode({15496, 50257});
+      },
+      {"gpt2 bpe", "id 50257", "position 1", "not in the vocabulary"});
   test::expect_error([] { gpt2().decode({-3}); }, {"id -3"});
   test::expect_error([] { gpt2().decode_token(-1, 99999); }, {"id 99999"});
 }
@@ -186,11 +195,14 @@ TEST(Gpt2Bpe, BadFilesGiveClearErrors) {
     return (dir / name).string();
   };
   const std::string vocab = test::tok_data("gpt2/vocab.json"), merges = test::tok_data("gpt2/merges.txt");
-  test::expect_error([&] { load_gpt2_vocab_merges((dir / "missing.json").string(), merges); }, {"missing.json"});
+  test::expect_error([&] { load_gpt2_vocab_merges((dir / "missing.json").string(), merges); },
+                     {"missing.json"});
   test::expect_error([&] { load_gpt2_vocab_merges(write("trunc.json", "{\"a\": 1, \"b\""), merges); },
                      {"trunc.json", "invalid JSON"});
-  test::expect_error([&] { load_gpt2_vocab_merges(write("arr.json", "[1, 2]"), merges); }, {"arr.json", "JSON object"});
-  test::expect_error([&] { load_gpt2_vocab_merges(write("neg.json", "{\"a\": -1}"), merges); }, {"neg.json", "'a'"});
+  test::expect_error([&] { load_gpt2_vocab_merges(write("arr.json", "[1, 2]"), merges); },
+                     {"arr.json", "JSON object"});
+  test::expect_error([&] { load_gpt2_vocab_merges(write("neg.json", "{\"a\": -1}"), merges); },
+                     {"neg.json", "'a'"});
   test::expect_error([&] { load_gpt2_vocab_merges(write("small.json", "{\"a\": 0, \"b\": 1}"), merges); },
                      {"small.json", "single-byte token"});
   test::expect_error([&] { load_gpt2_vocab_merges(vocab, write("m1.txt", "#version: 0.2\nĠ t\nnospace\n")); },
@@ -203,7 +215,8 @@ TEST(Gpt2Bpe, BadFilesGiveClearErrors) {
   test::expect_error(
       [&] {
         parse_hf_tokenizer_json(
-            R"({"pre_tokenizer": {"type": "Metaspace"}, "model": {"type": "BPE", "vocab": {}, "merges": []}})", "t.json");
+            R"({"pre_tokenizer": {"type": "Metaspace"}, "model": {"type": "BPE", "vocab": {}, "merges": []}})",
+            "t.json");
       },
       {"t.json", "Metaspace", "tokenizer.model"});
   test::expect_error(
@@ -213,6 +226,28 @@ TEST(Gpt2Bpe, BadFilesGiveClearErrors) {
             "t.json");
       },
       {"t.json", "merges[0]"});
+  // Mistyped optional fields are named errors, not nlohmann type_errors (the first is a libFuzzer finding).
+  test::expect_error([&] { parse_hf_tokenizer_json(R"({"model":{"type":["; ["]}})", "t.json"); },
+                     {"t.json", "model.type must be a string"});
+  test::expect_error(
+      [&] {
+        parse_hf_tokenizer_json(R"({"pre_tokenizer": {"type": 3}, "model": {"type": "BPE"}})", "t.json");
+      },
+      {"t.json", "pre_tokenizer.type must be a string"});
+  test::expect_error(
+      [&] {
+        parse_hf_tokenizer_json(
+            R"({"pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": "no"}, "model": {"type": "BPE"}})",
+            "t.json");
+      },
+      {"t.json", "pre_tokenizer.add_prefix_space must be true or false"});
+  test::expect_error(
+      [&] {
+        parse_hf_tokenizer_json(
+            R"({"pre_tokenizer": {"type": "ByteLevel"}, "model": {"type": "BPE", "byte_fallback": 1}})",
+            "t.json");
+      },
+      {"t.json", "model.byte_fallback must be true or false"});
   fs::remove_all(dir);
 }
 

@@ -18,7 +18,8 @@ nlohmann::json parse_json(const std::string& text, const std::string& what) {
 }
 
 std::unordered_map<std::string, int32_t> vocab_from_json(const nlohmann::json& j, const std::string& what) {
-  XF_CHECK(j.is_object() && !j.empty(), "'", what, "': the vocabulary must be a non-empty JSON object {token: id}");
+  XF_CHECK(j.is_object() && !j.empty(), "'", what,
+           "': the vocabulary must be a non-empty JSON object {token: id}");
   std::unordered_map<std::string, int32_t> vocab;
   vocab.reserve(j.size());
   for (const auto& [tok, id] : j.items()) {
@@ -33,8 +34,24 @@ Gpt2BpeTokenizer::Merge split_merge(std::string_view line, const std::string& wh
   const size_t sp = line.find(' ');
   XF_CHECK(sp != std::string_view::npos && sp > 0 && sp + 1 < line.size() &&
                line.find(' ', sp + 1) == std::string_view::npos,
-           "'", what, "': line ", lineno, " '", std::string(line), "' is not two tokens separated by one space");
+           "'", what, "': line ", lineno, " '", std::string(line),
+           "' is not two tokens separated by one space");
   return {std::string(line.substr(0, sp)), std::string(line.substr(sp + 1))};
+}
+
+// obj[key] when it is a string, "" when absent; any other type is a named error (nlohmann's value() would
+// throw its own type_error, which callers do not expect from a parser).
+std::string optional_string(const nlohmann::json& obj, const char* section, const char* key,
+                            const std::string& what) {
+  if (!obj.is_object() || !obj.contains(key) || obj[key].is_null()) return "";
+  XF_CHECK(obj[key].is_string(), "'", what, "': ", section, ".", key, " must be a string");
+  return obj[key].get<std::string>();
+}
+
+bool optional_bool(const nlohmann::json& obj, const char* section, const char* key, const std::string& what) {
+  if (!obj.is_object() || !obj.contains(key) || obj[key].is_null()) return false;
+  XF_CHECK(obj[key].is_boolean(), "'", what, "': ", section, ".", key, " must be true or false");
+  return obj[key].get<bool>();
 }
 
 template <class F>
@@ -50,7 +67,8 @@ auto with_context(const std::string& what, F&& f) {
 
 }  // namespace
 
-std::unique_ptr<Gpt2BpeTokenizer> load_gpt2_vocab_merges(const std::string& vocab_json, const std::string& merges_txt) {
+std::unique_ptr<Gpt2BpeTokenizer> load_gpt2_vocab_merges(const std::string& vocab_json,
+                                                         const std::string& merges_txt) {
   const auto vocab = vocab_from_json(parse_json(io::read_file(vocab_json), vocab_json), vocab_json);
   const std::string text = io::read_file(merges_txt);
   std::vector<Gpt2BpeTokenizer::Merge> merges;
@@ -69,19 +87,22 @@ std::unique_ptr<Gpt2BpeTokenizer> load_gpt2_vocab_merges(const std::string& voca
                       [&] { return std::make_unique<Gpt2BpeTokenizer>(vocab, merges); });
 }
 
-std::unique_ptr<Gpt2BpeTokenizer> parse_hf_tokenizer_json(const std::string& json_text, const std::string& what) {
+std::unique_ptr<Gpt2BpeTokenizer> parse_hf_tokenizer_json(const std::string& json_text,
+                                                          const std::string& what) {
   const nlohmann::json j = parse_json(json_text, what);
   XF_CHECK(j.is_object() && j.contains("model") && j["model"].is_object(), "'", what,
            "': not a Hugging Face tokenizer.json (no \"model\" object)");
   const auto& m = j["model"];
-  const std::string type = m.value("type", "");
+  const std::string type = optional_string(m, "model", "type", what);
   XF_CHECK(type == "BPE", "'", what, "': model.type is '", type, "'; only byte-level BPE is supported");
   const auto& pre = j.contains("pre_tokenizer") ? j["pre_tokenizer"] : nlohmann::json();
-  const std::string pre_type = pre.is_object() ? pre.value("type", "") : "";
-  XF_CHECK(pre_type == "ByteLevel" && !(m.contains("byte_fallback") && m["byte_fallback"] == true), "'", what,
-           "': only GPT-2 style byte-level BPE (pre_tokenizer ByteLevel) is supported; this one has pre_tokenizer '",
+  const std::string pre_type = optional_string(pre, "pre_tokenizer", "type", what);
+  XF_CHECK(pre_type == "ByteLevel" && !optional_bool(m, "model", "byte_fallback", what), "'", what,
+           "': only GPT-2 style byte-level BPE (pre_tokenizer ByteLevel) is supported; this one has "
+           "pre_tokenizer '",
            pre_type, "' (for SentencePiece models use tokenizer.model)");
-  XF_CHECK(!pre.value("add_prefix_space", false), "'", what, "': ByteLevel add_prefix_space is not supported");
+  XF_CHECK(!optional_bool(pre, "pre_tokenizer", "add_prefix_space", what), "'", what,
+           "': ByteLevel add_prefix_space is not supported");
   XF_CHECK(m.contains("vocab") && m.contains("merges") && m["merges"].is_array(), "'", what,
            "': model needs \"vocab\" and a \"merges\" array");
   auto vocab = vocab_from_json(m["vocab"], what + "' model.vocab '");
@@ -92,17 +113,18 @@ std::unique_ptr<Gpt2BpeTokenizer> parse_hf_tokenizer_json(const std::string& jso
     if (e.is_string()) {
       merges.push_back(split_merge(e.get<std::string>(), what, r + 1));
     } else {
-      XF_CHECK(e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string(), "'", what, "': merges[", r,
-               "] is neither \"a b\" nor [\"a\", \"b\"]");
+      XF_CHECK(e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string(), "'", what, "': merges[",
+               r, "] is neither \"a b\" nor [\"a\", \"b\"]");
       merges.emplace_back(e[0].get<std::string>(), e[1].get<std::string>());
     }
   }
   std::vector<std::string> specials;
   if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
     for (const auto& t : j["added_tokens"]) {
-      XF_CHECK(t.is_object() && t.contains("id") && t["id"].is_number_integer() && t.contains("content") &&
-                   t["content"].is_string(),
-               "'", what, "': an added_tokens entry lacks an integer \"id\" or a string \"content\"");
+      XF_CHECK(
+          t.is_object() && t.contains("id") && t["id"].is_number_integer() && t["id"].get<int64_t>() >= 0 &&
+              t["id"].get<int64_t>() < (1 << 30) && t.contains("content") && t["content"].is_string(),
+          "'", what, "': an added_tokens entry lacks a non-negative integer \"id\" or a string \"content\"");
       const std::string content = t["content"].get<std::string>();
       vocab.emplace(content, t["id"].get<int32_t>());
       specials.push_back(content);  // HF matches every added token in the text, special or not
