@@ -176,9 +176,9 @@ XF_BF16_TARGET void pack_a(const float* a, int64_t sa_r, int64_t sa_c, int64_t m
   }
 }
 
-// c[mr, nr] (+)= A micro-panel · B micro-panel over kp K pairs. `load` = add to what c holds.
+// c[mr, nr] (+)= alpha · A micro-panel · B micro-panel over kp K pairs. `load` = add to what c holds.
 XF_BF16_TARGET void micro_kernel(int64_t kp, const uint32_t* ap, const uint32_t* bp, float* c, int64_t ldc,
-                                 int64_t mr, int64_t nr, bool load) {
+                                 int64_t mr, int64_t nr, bool load, float alpha) {
   __m512 acc[kMR][2];
 #pragma GCC unroll 12
   for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -194,9 +194,10 @@ XF_BF16_TARGET void micro_kernel(int64_t kp, const uint32_t* ap, const uint32_t*
   }
   const __mmask16 m0 = nr >= 16 ? __mmask16(0xffff) : __mmask16((1u << nr) - 1);
   const __mmask16 m1 = nr >= 32 ? __mmask16(0xffff) : nr <= 16 ? __mmask16(0) : __mmask16((1u << (nr - 16)) - 1);
+  const __m512 va = _mm512_set1_ps(alpha);
   for (int r = 0; r < mr; ++r) {
     float* row = c + r * ldc;
-    __m512 v0 = acc[r][0], v1 = acc[r][1];
+    __m512 v0 = _mm512_mul_ps(acc[r][0], va), v1 = _mm512_mul_ps(acc[r][1], va);
     if (load) {
       v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
       v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
@@ -214,7 +215,7 @@ bool cpu_has_avx512_bf16() {
 }
 
 void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
-               int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate) {
+               int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     if (!accumulate)
@@ -242,7 +243,7 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, in
           const uint32_t* bp = buf.b.data() + (jr / kNR) * kp * kNR;
           for (int64_t ir = 0; ir < mc; ir += kMR) {
             micro_kernel(kp, buf.a.data() + (ir / kMR) * kp * kMR, bp, c + (i0 + ir) * ldc + j0 + jr, ldc,
-                         std::min(kMR, mc - ir), std::min(kNR, nc - jr), load);
+                         std::min(kMR, mc - ir), std::min(kNR, nc - jr), load, alpha);
           }
         }
       }
