@@ -195,7 +195,11 @@ XF_BF16_TARGET void micro_kernel(int64_t kp, const uint32_t* ap, const uint32_t*
   const __mmask16 m0 = nr >= 16 ? __mmask16(0xffff) : __mmask16((1u << nr) - 1);
   const __mmask16 m1 = nr >= 32 ? __mmask16(0xffff) : nr <= 16 ? __mmask16(0) : __mmask16((1u << (nr - 16)) - 1);
   const __m512 va = _mm512_set1_ps(alpha);
-  for (int r = 0; r < mr; ++r) {
+  // Unrolled with a guard rather than looping to mr: a run-time index into acc would put the accumulators in
+  // memory (stack stores and reloads around every call, ~10% of a K = 128 product).
+#pragma GCC unroll 12
+  for (int r = 0; r < kMR; ++r) {
+    if (r >= mr) break;
     float* row = c + r * ldc;
     __m512 v0 = _mm512_mul_ps(acc[r][0], va), v1 = _mm512_mul_ps(acc[r][1], va);
     if (load) {
