@@ -1,8 +1,10 @@
 #include "xfmr/kernels/cpu/gemm_bf16.h"
 
-// GCC 12 reports its own _mm512_undefined_epi32() inside the shift intrinsics as maybe-uninitialized when they
-// are inlined into a target("avx512...") function; the value is never read (the mask is all ones).
+// GCC 12 reports its own _mm512_undefined_epi32() inside the shift and lane-shuffle intrinsics as (maybe-)
+// uninitialized when they are inlined into a target("avx512...") function (at -O0 as "uninitialized"); the value
+// is never read (the mask is all ones).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
