@@ -1,4 +1,5 @@
-// Row-major GEMM for the attention kernels: C = alpha * op(A) * op(B) + beta * C, forwarded to OpenBLAS.
+// Row-major GEMM for the attention kernels: C = alpha * op(A) * op(B) + beta * C, forwarded to OpenBLAS (f32 in a
+// bf16 run: to kernels/cpu/gemm_bf16.h, see below).
 // Overloaded on float/double so the templated kernels call one name. Kept private to the attention family
 // (ops/attention*.cc, kernels/cpu/attention_flash.cc) so it does not collide with the matmul family's helpers.
 #pragma once
