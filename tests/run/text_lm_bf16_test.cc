@@ -1,7 +1,7 @@
 // train.precision = bf16 on a small char-level GPT (the smoke preset, 200 steps of tiny Shakespeare): the
-// validation curve stays within a stated margin of the f32 run with the same seeds. The 2000-step version of this
-// comparison, with a second f32 seed as the noise yardstick, is in docs/BENCHMARKS.md ("bf16 training: the
-// loss curve").
+// validation curve stays within a stated margin of the f32 run with the same seeds. The 2000-step version of
+// this comparison, with a second f32 seed as the noise yardstick, is in docs/BENCHMARKS.md ("bf16 training:
+// the loss curve").
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -24,7 +24,8 @@ namespace {
 // Validation losses at steps 50, 100, 150, 200.
 std::vector<double> val_curve(const std::string& precision) {
   const std::string dir =
-      (fs::temp_directory_path() / ("xfmr_text_bf16_" + precision + "_" + std::to_string(::getpid()))).string();
+      (fs::temp_directory_path() / ("xfmr_text_bf16_" + precision + "_" + std::to_string(::getpid())))
+          .string();
   fs::remove_all(dir);
   // nanoGPT's CPU recipe (shakespeare-char-cpu) shrunk to 2 layers x 2 heads x 64, block 32, 200 steps.
   TextLmConfig c = text_lm_preset("shakespeare-char-cpu");
@@ -59,9 +60,9 @@ TEST(TextLmBf16, ValidationCurveStaysWithinNoiseOfF32) {
   ASSERT_EQ(f.size(), 4u);
   ASSERT_EQ(b.size(), f.size());
   EXPECT_LT(f.back(), 0.7 * std::log(65.0)) << "the f32 run did not learn (uniform guessing is ln 65)";
-  // Margin 0.02 nats: the 2000-step nanoGPT recipe's bf16 - f32 gap stays within 0.0015 at every evaluation while a
-  // second f32 seed moves the curve by up to 0.029 (docs/BENCHMARKS.md), so 0.02 is inside the seed noise; here
-  // the gaps measured 0.0005 - 0.0045 (2026-11-29).
+  // Margin 0.02 nats: the 2000-step nanoGPT recipe's bf16 - f32 gap stays within 0.0015 at every evaluation
+  // while a second f32 seed moves the curve by up to 0.029 (docs/BENCHMARKS.md), so 0.02 is inside the seed
+  // noise; here the gaps measured 0.0005 - 0.0045 (2026-11-29).
   for (size_t i = 0; i < f.size(); ++i) EXPECT_NEAR(b[i], f[i], 0.02) << "evaluation " << i;
   if (kernels::cpu_has_avx512_bf16()) {
     EXPECT_NE(b.back(), f.back()) << "the bf16 path was not taken";
