@@ -14,6 +14,7 @@
 #include "xfmr/kernels/cpu/gemm_blas.h"
 #include "xfmr/kernels/cpu/gemm_bf16.h"
 #include "xfmr/kernels/ref/gemm_bf16.h"
+#include "xfmr/ops/attention.h"
 #include "xfmr/ops/elementwise.h"
 #include "xfmr/ops/matmul.h"
 #include "xfmr/ops/reduce.h"
@@ -33,6 +34,7 @@ std::vector<float> random_vec(int64_t n, Generator& g) {
 struct Case {
   int64_t M, N, K;
   bool ta, tb, accumulate;
+  float alpha = 1.0f;
 };
 
 }  // namespace
@@ -54,6 +56,7 @@ TEST(GemmBf16, MatchesTheReferenceOnEveryBlockingEdge) {
       {1, 1, 1, false, false, false},     {12, 32, 2, false, false, false},  {13, 33, 3, false, false, true},
       {7, 5, 64, true, false, false},     {100, 70, 129, false, true, true}, {1408, 64, 64, false, true, false},
       {64, 192, 1408, true, false, false}, {97, 530, 385, false, false, false}, {25, 1030, 800, true, true, true},
+      {64, 64, 32, false, true, false, 0.17677670f}, {64, 32, 64, false, false, true, 0.5f},  // attention's scale
   };
   Generator g(3);
   for (const Case& cs : cases) {
@@ -65,8 +68,9 @@ TEST(GemmBf16, MatchesTheReferenceOnEveryBlockingEdge) {
     std::vector<float> c(static_cast<size_t>(cs.M * ldc), 7.0f), want = c;
     for (int64_t i = 0; i < cs.M; ++i)
       for (int64_t j = 0; j < cs.N; ++j) c[i * ldc + j] = want[i * ldc + j] = c0[i * cs.N + j];
-    gemm_bf16(cs.M, cs.N, cs.K, a.data(), sa_r, sa_c, b.data(), sb_r, sb_c, c.data(), ldc, cs.accumulate);
-    ref::gemm_bf16(cs.M, cs.N, cs.K, a.data(), sa_r, sa_c, b.data(), sb_r, sb_c, want.data(), ldc, cs.accumulate);
+    gemm_bf16(cs.M, cs.N, cs.K, a.data(), sa_r, sa_c, b.data(), sb_r, sb_c, c.data(), ldc, cs.accumulate, cs.alpha);
+    ref::gemm_bf16(cs.M, cs.N, cs.K, a.data(), sa_r, sa_c, b.data(), sb_r, sb_c, want.data(), ldc, cs.accumulate,
+                   cs.alpha);
     double worst = 0;
     for (int64_t i = 0; i < cs.M; ++i) {
       for (int64_t j = 0; j < cs.N; ++j) {
@@ -150,5 +154,45 @@ TEST(GemmBf16, PrecisionNamesRoundTripAndUnknownNamesThrow) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("train.precision"), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("fp8"), std::string::npos);
+  }
+}
+
+namespace {
+
+struct AttentionRun {
+  std::vector<double> out, gq, gk, gv;
+};
+
+// Causal attention on q, k, v [2, 3, 70, 24] (two query tiles and a tile edge that is not a multiple of 12 or 32),
+// and the gradients of sum(out * r).
+AttentionRun run_attention(MatmulPrecision p) {
+  PrecisionScope scope(p);
+  Generator g(5);
+  Tensor q = Tensor::empty({2, 3, 70, 24}), k = Tensor::empty({2, 3, 70, 24}), v = Tensor::empty({2, 3, 70, 24});
+  for (Tensor* t : {&q, &k, &v}) {
+    normal_(*t, 0.0, 1.0, g);
+    t->set_requires_grad(true);
+  }
+  AttentionOptions opt;
+  opt.causal = true;
+  Tensor out = scaled_dot_product_attention(q, k, v, opt);
+  Tensor r = Tensor::empty(out.shape());
+  normal_(r, 0.0, 1.0, g);
+  sum(out * r).backward();
+  return {out.to_vector(), q.grad().to_vector(), k.grad().to_vector(), v.grad().to_vector()};
+}
+
+}  // namespace
+
+// Precision bf16 also sends the attention tiles' products (scores, P·V and the four backward products) through
+// the bf16 GEMM; the softmax stays f32, so the result is within bf16 rounding of f32 but not equal to it.
+TEST(GemmBf16, AttentionInBf16IsWithinBf16ToleranceOfF32) {
+  if (!cpu_has_avx512_bf16()) GTEST_SKIP() << "CPU lacks AVX512-BF16";
+  const AttentionRun f32 = run_attention(MatmulPrecision::f32), bf = run_attention(MatmulPrecision::bf16);
+  for (auto [a, b, name] : {std::tuple{&bf.out, &f32.out, "out"}, std::tuple{&bf.gq, &f32.gq, "grad q"},
+                            std::tuple{&bf.gk, &f32.gk, "grad k"}, std::tuple{&bf.gv, &f32.gv, "grad v"}}) {
+    const double e = rel_norm_diff(*a, *b);
+    EXPECT_LT(e, 1e-2) << name;  // the bound argued for linear above
+    EXPECT_GT(e, 1e-6) << name << ": the bf16 path was not taken";
   }
 }

@@ -1,8 +1,10 @@
 #include "xfmr/kernels/cpu/gemm_bf16.h"
 
-// GCC 12 reports its own _mm512_undefined_epi32() inside the shift intrinsics as maybe-uninitialized when they
-// are inlined into a target("avx512...") function; the value is never read (the mask is all ones).
+// GCC 12 reports its own _mm512_undefined_epi32() inside the shift and lane-shuffle intrinsics as (maybe-)
+// uninitialized when they are inlined into a target("avx512...") function (at -O0 as "uninitialized"); the value
+// is never read (the mask is all ones).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
@@ -34,30 +36,62 @@ PackBuffers& pack_buffers() {
 
 #define XF_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
-// 16 floats -> 16 bf16 in the low halves of 32-bit lanes, rounded as float_to_bf16 (ties to even, NaN kept
-// quiet, denormals kept). Lanes outside `m` read nothing and give 0.
-XF_BF16_TARGET inline __m512i bf16_lanes(const float* src, __mmask16 m) {
-  const __m512i u = _mm512_maskz_loadu_epi32(m, src);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
-  const __mmask16 nan =
-      _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
-  return _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+// Lanes [0, n) of a 16-lane mask (n may be <= 0 or >= 16).
+inline __mmask16 lanes(int64_t n) {
+  return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
-// 16 pair words (lo = bf16(x[i]), hi = bf16(y[i])) for i < n (n <= 16), zero beyond.
-XF_BF16_TARGET inline __m512i pair_words(const float* x, const float* y, int64_t n) {
-  const __mmask16 m = n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1);
-  return _mm512_or_si512(bf16_lanes(x, m), _mm512_slli_epi32(bf16_lanes(y, m), 16));
+// Every float -> bf16 conversion goes through VCVTNE2PS2BF16 (one instruction for 32 values): round to nearest,
+// ties to even, NaN kept quiet; it treats denormal inputs as zero (their products are below 2^-126 times the
+// other operand, far inside f32 accumulation error), which is the one difference from float_to_bf16.
+
+// 32 consecutive floats, of which only the first n (<= 32) are read and the rest count as 0, -> 16 pair words
+// (bf16 x[2q] | bf16 x[2q+1] << 16): the layout of one row read along K.
+XF_BF16_TARGET inline __m512i cvt_pairs(const float* x, int64_t n) {
+  const __m512 lo = _mm512_maskz_loadu_ps(lanes(n), x), hi = _mm512_maskz_loadu_ps(lanes(n - 16), x + 16);
+  return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);  // bf16 words 0..15 from lo, 16..31 from hi
 }
 
-// 2·n contiguous floats (n <= 16) -> n pair words (bf16(x[2q]), bf16(x[2q+1])) in `out`.
-XF_BF16_TARGET inline void row_pairs(const float* x, int64_t n, uint32_t* out) {
-  const int64_t lo = std::min<int64_t>(16, 2 * n), hi = 2 * n - lo;
-  const __m256i a = _mm512_cvtepi32_epi16(bf16_lanes(x, __mmask16((1u << lo) - 1)));
-  const __m256i b = _mm512_cvtepi32_epi16(bf16_lanes(x + 16, hi >= 16 ? __mmask16(0xffff) : __mmask16((1u << hi) - 1)));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), a);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8), b);
+// 16 pair words (bf16 x[i] | bf16 y[i] << 16) for i < n (n <= 16), zero beyond; y == nullptr counts as zeros
+// (the odd last K index).
+XF_BF16_TARGET inline __m512i cvt_interleave(const float* x, const float* y, int64_t n) {
+  // bf16 word w of the output takes word idx[w] of [x0..x15 | y0..y15]
+  alignas(64) static constexpr uint16_t kIdx[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                    8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  const __mmask16 m = lanes(n);
+  const __m512 vx = _mm512_maskz_loadu_ps(m, x), vy = y ? _mm512_maskz_loadu_ps(m, y) : _mm512_setzero_ps();
+  const __m512i w = (__m512i)_mm512_cvtne2ps_pbh(vy, vx);
+  return _mm512_permutexvar_epi16(_mm512_load_si512(kIdx), w);
+}
+
+// In-register transpose of a 16 x 16 matrix of 32-bit words (r[i] = row i on entry, column i on return):
+// interleave 32-bit then 64-bit elements within each 128-bit lane, which leaves 4 x 4 blocks transposed, then
+// move the 128-bit lanes with two rounds of lane shuffles. 64 shuffles replace 256 scalar stores.
+XF_BF16_TARGET inline void transpose16(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  // s[g][c]: lane L holds column 4L + c of rows 4g .. 4g+3
+  __m512i s[4][4];
+  for (int g = 0; g < 4; ++g) {
+    const __m512i* u = t + 4 * g;
+    s[g][0] = _mm512_unpacklo_epi64(u[0], u[2]);
+    s[g][1] = _mm512_unpackhi_epi64(u[0], u[2]);
+    s[g][2] = _mm512_unpacklo_epi64(u[1], u[3]);
+    s[g][3] = _mm512_unpackhi_epi64(u[1], u[3]);
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512i x01_lo = _mm512_shuffle_i32x4(s[0][c], s[1][c], 0x44);  // lanes 0, 1 of rows 0-3 and 4-7
+    const __m512i x01_hi = _mm512_shuffle_i32x4(s[0][c], s[1][c], 0xee);  // lanes 2, 3
+    const __m512i x23_lo = _mm512_shuffle_i32x4(s[2][c], s[3][c], 0x44);  // the same for rows 8-11 and 12-15
+    const __m512i x23_hi = _mm512_shuffle_i32x4(s[2][c], s[3][c], 0xee);
+    r[0 + c] = _mm512_shuffle_i32x4(x01_lo, x23_lo, 0x88);
+    r[4 + c] = _mm512_shuffle_i32x4(x01_lo, x23_lo, 0xdd);
+    r[8 + c] = _mm512_shuffle_i32x4(x01_hi, x23_hi, 0x88);
+    r[12 + c] = _mm512_shuffle_i32x4(x01_hi, x23_hi, 0xdd);
+  }
 }
 
 // One value at a time, for the strides the vector paths do not cover.
@@ -69,36 +103,35 @@ inline uint32_t pair_word(float lo, float hi) {
 // (bf16 b(2p, j), bf16 b(2p+1, j)), zero-padded past kc and nc.
 XF_BF16_TARGET void pack_b(const float* b, int64_t sb_r, int64_t sb_c, int64_t kc, int64_t nc, uint32_t* out) {
   const int64_t kp = (kc + 1) / 2;
-  const bool odd = kc & 1;
+  if (sb_c == 1) {
+    // Rows of B are contiguous: two rows give 16 words at once. The K pairs are the outer loop, so each pair of
+    // rows is read front to back once instead of a panel's width at a time (no measurable change on the
+    // char-GPT step, but no worse).
+    for (int64_t p = 0; p < kp; ++p) {
+      const float* r0 = b + 2 * p * sb_r;
+      const float* r1 = 2 * p + 1 < kc ? r0 + sb_r : nullptr;
+      for (int64_t j0 = 0; j0 < nc; j0 += kNR) {
+        uint32_t* dst = out + (j0 / kNR) * kp * kNR + p * kNR;
+        for (int64_t h = 0; h < kNR; h += 16)
+          _mm512_storeu_si512(dst + h, cvt_interleave(r0 + j0 + h, r1 ? r1 + j0 + h : nullptr, nc - j0 - h));
+      }
+    }
+    return;
+  }
   for (int64_t j0 = 0; j0 < nc; j0 += kNR) {
     const int64_t nr = std::min(kNR, nc - j0);
     uint32_t* panel = out + (j0 / kNR) * kp * kNR;
-    if (sb_c == 1) {
-      // Rows of B are contiguous: two rows give 16 words at once.
-      for (int64_t p = 0; p < kp; ++p) {
-        const float* r0 = b + 2 * p * sb_r + j0;
-        const bool last_odd = odd && p == kp - 1;
+    if (sb_r == 1) {
+      // Columns of B are contiguous (B = Wᵀ of a row-major W): 16 columns x 16 K pairs are converted along the
+      // columns and transposed in registers into 16 panel rows.
+      for (int64_t p0 = 0; p0 < kp; p0 += 16) {
+        const int64_t nq = std::min<int64_t>(16, kp - p0), nf = std::min<int64_t>(32, kc - 2 * p0);
         for (int64_t h = 0; h < kNR; h += 16) {
-          const int64_t n = std::max<int64_t>(0, std::min<int64_t>(16, nr - h));
-          __m512i w = last_odd ? bf16_lanes(r0 + h, n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1))
-                               : pair_words(r0 + h, r0 + sb_r + h, n);
-          _mm512_storeu_si512(panel + p * kNR + h, w);
-        }
-      }
-    } else if (sb_r == 1 && !odd) {
-      // Columns of B are contiguous (B = Wᵀ of a row-major W): 16 pairs of one column at a time, scattered
-      // into the panel's rows.
-      for (int64_t j = 0; j < kNR; ++j) {
-        if (j >= nr) {
-          for (int64_t p = 0; p < kp; ++p) panel[p * kNR + j] = 0;
-          continue;
-        }
-        const float* col = b + (j0 + j) * sb_c;
-        alignas(64) uint32_t tmp[16];
-        for (int64_t p0 = 0; p0 < kp; p0 += 16) {
-          const int64_t n = std::min<int64_t>(16, kp - p0);
-          row_pairs(col + 2 * p0, n, tmp);
-          for (int64_t q = 0; q < n; ++q) panel[(p0 + q) * kNR + j] = tmp[q];
+          __m512i v[16];
+          for (int64_t j = 0; j < 16; ++j)
+            v[j] = h + j < nr ? cvt_pairs(b + (j0 + h + j) * sb_c + 2 * p0, nf) : _mm512_setzero_si512();
+          transpose16(v);
+          for (int64_t q = 0; q < nq; ++q) _mm512_storeu_si512(panel + (p0 + q) * kNR + h, v[q]);
         }
       }
     } else {
@@ -120,32 +153,31 @@ XF_BF16_TARGET void pack_b(const float* b, int64_t sb_r, int64_t sb_c, int64_t k
 // (bf16 a(i, 2p), bf16 a(i, 2p+1)), zero-padded past kc and mc.
 XF_BF16_TARGET void pack_a(const float* a, int64_t sa_r, int64_t sa_c, int64_t mc, int64_t kc, uint32_t* out) {
   const int64_t kp = (kc + 1) / 2;
-  const bool odd = kc & 1;
+  const __mmask16 mr_mask = lanes(kMR);
+  if (sa_r == 1) {
+    // A = Gᵀ of a row-major G: the MR rows of one K index are contiguous. K pairs outer, as in pack_b.
+    for (int64_t p = 0; p < kp; ++p) {
+      const float* k0 = a + 2 * p * sa_c;
+      const float* k1 = 2 * p + 1 < kc ? k0 + sa_c : nullptr;
+      for (int64_t i0 = 0; i0 < mc; i0 += kMR)
+        _mm512_mask_storeu_epi32(out + (i0 / kMR) * kp * kMR + p * kMR, mr_mask,
+                                 cvt_interleave(k0 + i0, k1 ? k1 + i0 : nullptr, std::min(kMR, mc - i0)));
+    }
+    return;
+  }
   for (int64_t i0 = 0; i0 < mc; i0 += kMR) {
     const int64_t mr = std::min(kMR, mc - i0);
     uint32_t* panel = out + (i0 / kMR) * kp * kMR;
-    if (sa_r == 1) {
-      // A = Gᵀ of a row-major G: the MR rows of one K index are contiguous.
-      const __mmask16 m = __mmask16((1u << mr) - 1);
-      for (int64_t p = 0; p < kp; ++p) {
-        const float* k0 = a + i0 + 2 * p * sa_c;
-        const __m512i lo = bf16_lanes(k0, m);
-        const __m512i w = odd && p == kp - 1 ? lo : _mm512_or_si512(lo, _mm512_slli_epi32(bf16_lanes(k0 + sa_c, m), 16));
-        _mm512_mask_storeu_epi32(panel + p * kMR, __mmask16((1u << kMR) - 1), w);
-      }
-    } else if (sa_c == 1 && !odd) {
-      alignas(64) uint32_t tmp[16];
-      for (int64_t r = 0; r < kMR; ++r) {
-        if (r >= mr) {
-          for (int64_t p = 0; p < kp; ++p) panel[p * kMR + r] = 0;
-          continue;
-        }
-        const float* row = a + (i0 + r) * sa_r;
-        for (int64_t p0 = 0; p0 < kp; p0 += 16) {
-          const int64_t n = std::min<int64_t>(16, kp - p0);
-          row_pairs(row + 2 * p0, n, tmp);
-          for (int64_t q = 0; q < n; ++q) panel[(p0 + q) * kMR + r] = tmp[q];
-        }
+    if (sa_c == 1) {
+      // Rows of A are contiguous: MR rows x 16 K pairs are converted along the rows and transposed in registers
+      // (rows MR..15 of the 16 x 16 transpose are zero) into 16 panel rows of MR words.
+      for (int64_t p0 = 0; p0 < kp; p0 += 16) {
+        const int64_t nq = std::min<int64_t>(16, kp - p0), nf = std::min<int64_t>(32, kc - 2 * p0);
+        __m512i v[16];
+        for (int64_t r = 0; r < 16; ++r)
+          v[r] = r < mr ? cvt_pairs(a + (i0 + r) * sa_r + 2 * p0, nf) : _mm512_setzero_si512();
+        transpose16(v);
+        for (int64_t q = 0; q < nq; ++q) _mm512_mask_storeu_epi32(panel + (p0 + q) * kMR, mr_mask, v[q]);
       }
     } else {
       for (int64_t p = 0; p < kp; ++p) {
@@ -162,10 +194,9 @@ XF_BF16_TARGET void pack_a(const float* a, int64_t sa_r, int64_t sa_c, int64_t m
   }
 }
 
-
-// c[mr, nr] (+)= A micro-panel · B micro-panel over kp K pairs. `load` = add to what c holds.
+// c[mr, nr] (+)= alpha · A micro-panel · B micro-panel over kp K pairs. `load` = add to what c holds.
 XF_BF16_TARGET void micro_kernel(int64_t kp, const uint32_t* ap, const uint32_t* bp, float* c, int64_t ldc,
-                                 int64_t mr, int64_t nr, bool load) {
+                                 int64_t mr, int64_t nr, bool load, float alpha) {
   __m512 acc[kMR][2];
 #pragma GCC unroll 12
   for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -181,9 +212,14 @@ XF_BF16_TARGET void micro_kernel(int64_t kp, const uint32_t* ap, const uint32_t*
   }
   const __mmask16 m0 = nr >= 16 ? __mmask16(0xffff) : __mmask16((1u << nr) - 1);
   const __mmask16 m1 = nr >= 32 ? __mmask16(0xffff) : nr <= 16 ? __mmask16(0) : __mmask16((1u << (nr - 16)) - 1);
-  for (int r = 0; r < mr; ++r) {
+  const __m512 va = _mm512_set1_ps(alpha);
+  // Unrolled with a guard rather than looping to mr: a run-time index into acc would put the accumulators in
+  // memory (stack stores and reloads around every call, ~10% of a K = 128 product).
+#pragma GCC unroll 12
+  for (int r = 0; r < kMR; ++r) {
+    if (r >= mr) break;
     float* row = c + r * ldc;
-    __m512 v0 = acc[r][0], v1 = acc[r][1];
+    __m512 v0 = _mm512_mul_ps(acc[r][0], va), v1 = _mm512_mul_ps(acc[r][1], va);
     if (load) {
       v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
       v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
@@ -201,7 +237,7 @@ bool cpu_has_avx512_bf16() {
 }
 
 void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
-               int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate) {
+               int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     if (!accumulate)
@@ -229,7 +265,7 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, in
           const uint32_t* bp = buf.b.data() + (jr / kNR) * kp * kNR;
           for (int64_t ir = 0; ir < mc; ir += kMR) {
             micro_kernel(kp, buf.a.data() + (ir / kMR) * kp * kMR, bp, c + (i0 + ir) * ldc + j0 + jr, ldc,
-                         std::min(kMR, mc - ir), std::min(kNR, nc - jr), load);
+                         std::min(kMR, mc - ir), std::min(kNR, nc - jr), load, alpha);
           }
         }
       }

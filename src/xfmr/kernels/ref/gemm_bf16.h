@@ -1,6 +1,8 @@
 // Reference (scalar) bf16 GEMM: the oracle for kernels/cpu/gemm_bf16.h. Both operands are rounded to bfloat16
 // (round to nearest, ties to even: the rounding of AVX512-BF16's VCVTNE2PS2BF16) and the products are summed in
-// double, so the only difference from the fast kernel is the order (and precision) of its f32 accumulation.
+// double, so the only difference from the fast kernel is the order (and precision) of its f32 accumulation, and
+// denormal operands, which VCVTNE2PS2BF16 treats as zero (a product with one is below 2^-126 times the other
+// operand, far inside the accumulation error).
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -8,7 +10,8 @@
 namespace xfmr::kernels {
 
 // The bfloat16 bit pattern nearest to x (ties to even); NaN stays a (quiet) NaN. Denormals are kept, as the
-// bit arithmetic does without any flush (the fast kernel packs with this same function).
+// bit arithmetic does without any flush (the fast kernel uses it only on its scalar packing path; its vector
+// paths convert with VCVTNE2PS2BF16, which rounds the same but treats denormal inputs as zero).
 inline uint16_t float_to_bf16(float x) {
   uint32_t u;
   std::memcpy(&u, &x, 4);
@@ -28,16 +31,18 @@ inline float round_to_bf16(float x) { return bf16_to_float(float_to_bf16(x)); }
 
 namespace ref {
 
-// c[M, N] = (accumulate ? c : 0) + bf16(a)[M, K] · bf16(b)[K, N]. Element (i, k) of a is a[i*sa_r + k*sa_c];
+// c[M, N] = (accumulate ? c : 0) + alpha · bf16(a)[M, K] · bf16(b)[K, N]. Element (i, k) of a is a[i*sa_r + k*sa_c];
 // element (k, j) of b is b[k*sb_r + j*sb_c]; c is row-major with leading dimension ldc.
 inline void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
-                      int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate) {
+                      int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha = 1.0f) {
   for (int64_t i = 0; i < M; ++i) {
     for (int64_t j = 0; j < N; ++j) {
-      double s = accumulate ? static_cast<double>(c[i * ldc + j]) : 0.0;
+      double s = 0.0;
       for (int64_t k = 0; k < K; ++k)
         s += static_cast<double>(round_to_bf16(a[i * sa_r + k * sa_c])) *
              static_cast<double>(round_to_bf16(b[k * sb_r + j * sb_c]));
+      s *= static_cast<double>(alpha);
+      if (accumulate) s += static_cast<double>(c[i * ldc + j]);
       c[i * ldc + j] = static_cast<float>(s);
     }
   }
