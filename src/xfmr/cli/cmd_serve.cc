@@ -20,7 +20,8 @@ int cmd_serve(int argc, char** argv) {
   Args args(
       "serve",
       "usage: xfmr serve --model FILE [--tokenizer FILE] [--host 127.0.0.1] [--port 8080] [options]\n\n"
-      "Serves a Llama-architecture model (.gguf or llama2.c .bin) over HTTP with OpenAI's API:\n"
+      "Serves a Llama-architecture model (.gguf, llama2.c .bin, or a Llama model folder with config.json +\n"
+      "model.safetensors; GPT-2 folders are for xfmr generate only) over HTTP with OpenAI's API:\n"
       "  GET /health, GET /v1/models, POST /v1/completions, POST /v1/chat/completions (\"stream\": true for\n"
       "  server-sent events). Requests are queued and decoded together by one scheduler thread (continuous\n"
       "  batching over --max-slots KV caches that share the weights). Chat messages are rendered as a plain\n"
@@ -33,7 +34,7 @@ int cmd_serve(int argc, char** argv) {
       "  curl -sN localhost:8080/v1/chat/completions -d '{\"messages\": [{\"role\": \"user\", \"content\":\n"
       "       \"Tell me a story\"}], \"stream\": true}'\n"
       "  xfmr serve --model stories15M.q8_0.gguf --port 0 --max-slots 8 --queue-size 64 --threads 4\n",
-      {{"model", "checkpoint: .gguf or llama2.c .bin", ""},
+      {{"model", "checkpoint: .gguf, llama2.c .bin or Llama model folder", ""},
        {"tokenizer", "tokenizer file (default: from the model, as xfmr generate)", ""},
        {"host", "address to listen on", "127.0.0.1"},
        {"port", "TCP port (0: any free port, printed)", "8080"},
