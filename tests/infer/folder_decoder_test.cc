@@ -237,6 +237,28 @@ TEST(Gpt2Folder, LogitsAndGreedyEqualTheAutogradModel) {
   }
 }
 
+TEST(Gpt2Folder, F64ModelIsCopiedAndDecodersShareF32Weights) {
+  models::GptConfig c;
+  c.vocab_size = 29;
+  c.block_size = 24;
+  c.n_layer = 1;
+  c.n_head = 2;
+  c.n_embd = 16;
+  Generator init(8);
+  models::Gpt m64(c, init, DType::f64);
+  randomise(m64, 21);
+  infer::Gpt2Decoder d(m64);  // parameters converted to f32 copies
+  expect_decoder_matches(d, m64, ids_of(12, 29, 22));
+  // Two decoders over one f32 model keep separate caches over the same weights.
+  auto m = std::make_shared<models::Gpt>(c, init);
+  randomise(*m, 23);
+  infer::Gpt2Decoder a(*m, 0, -1, -1, m), b(*m, 0, -1, -1, m);
+  const std::vector<int32_t> x = ids_of(6, 29, 24), y = ids_of(9, 29, 25);
+  const std::vector<float> ref_x = forward_logits(*m, x);
+  b.prefill(y.data(), 9, 0);
+  EXPECT_LT(row_error(a.prefill(x.data(), 6, 0), ref_x, 5, 29), 1e-4);
+}
+
 TEST(Gpt2Folder, SavedFolderLoadsThroughLoadModel) {
   models::GptConfig c;
   c.vocab_size = 37;

@@ -15,12 +15,6 @@ namespace {
 
 using kernels::QType;
 
-std::vector<float> to_floats(const Tensor& t) {
-  const Tensor c = t.detach().converted(DType::f32);
-  const float* p = c.data<float>();
-  return std::vector<float>(p, p + c.numel());
-}
-
 // out = (x - mean) / sqrt(var + eps) * w + b over n elements (biased variance, as torch.nn.LayerNorm);
 // sums in double so the result does not depend on the summation order's rounding.
 void layer_norm(float* out, const float* x, const float* w, const float* b, int64_t n, double eps) {
@@ -45,19 +39,26 @@ inline float gelu(float x, GeluApprox a) {
 
 }  // namespace
 
-Gpt2Decoder::Gpt2Decoder(const models::Gpt& model, int64_t max_context, int32_t bos_id, int32_t eos_id)
-    : cfg_(model.config()), bos_(bos_id), eos_(eos_id) {
+Gpt2Decoder::Gpt2Decoder(const models::Gpt& model, int64_t max_context, int32_t bos_id, int32_t eos_id,
+                         std::shared_ptr<const void> keep)
+    : cfg_(model.config()), bos_(bos_id), eos_(eos_id), keep_(std::move(keep)) {
   const int64_t C = cfg_.n_embd;
   ctx_ = max_context <= 0 ? cfg_.block_size : std::min(max_context, cfg_.block_size);
   std::map<std::string, Tensor> p;
   for (const auto& np : model.named_parameters()) p.emplace(np.name, np.tensor);
-  // A missing bias (a bias-free model, GptConfig::bias = false) is zero.
-  const auto get = [&](const std::string& name, int64_t n) {
+  // f32 contiguous parameters are used in place; others are copied to f32; a missing bias (a bias-free
+  // model, GptConfig::bias = false) is zero.
+  const auto get = [&](const std::string& name, int64_t n) -> const float* {
     const auto it = p.find(name);
-    if (it == p.end()) return std::vector<float>(static_cast<size_t>(n), 0.0f);
-    XF_CHECK(it->second.numel() == n, "gpt2 decoder: parameter '", name, "' has ", it->second.numel(),
-             " elements, expected ", n);
-    return to_floats(it->second);
+    if (it == p.end()) {
+      owned_.push_back(Tensor::zeros({n}));
+      return owned_.back().data<float>();
+    }
+    const Tensor& t = it->second;
+    XF_CHECK(t.numel() == n, "gpt2 decoder: parameter '", name, "' has ", t.numel(), " elements, expected ", n);
+    if (t.dtype() == DType::f32 && t.is_contiguous()) return t.data<float>();
+    owned_.push_back(t.detach().converted(DType::f32));
+    return owned_.back().data<float>();
   };
   const auto lin = [&](const std::string& name, int64_t out, int64_t in) {
     return Linear{get(name + ".weight", out * in), get(name + ".bias", out), out, in};
@@ -86,17 +87,17 @@ void Gpt2Decoder::check_token(int32_t token, const char* what) const {
 
 void Gpt2Decoder::linear(const Linear& l, const float* x, int64_t n, float* y) {
   if (n == 1) {
-    kern::matvec(QType::f32, l.w.data(), x, y, l.out, l.in);
+    kern::matvec(QType::f32, l.w, x, y, l.out, l.in);
   } else {
     // Rows split across the pool in chunks of at least ~64K multiply-adds (times parallel_for's grain
     // scale); f32 weights need no dequantization scratch.
     const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / (n * l.in));
     parallel_for(l.out, grain, [&](int64_t a, int64_t b) {
-      kern::matmul_rows(QType::f32, l.w.data(), l.in, x, n, y, l.out, a, b, nullptr);
+      kern::matmul_rows(QType::f32, l.w, l.in, x, n, y, l.out, a, b, nullptr);
     });
   }
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t r = 0; r < l.out; ++r) y[i * l.out + r] += l.b[static_cast<size_t>(r)];
+    for (int64_t r = 0; r < l.out; ++r) y[i * l.out + r] += l.b[r];
 }
 
 void Gpt2Decoder::run_block(const int32_t* tokens, int64_t n, int64_t pos0, bool logits) {
@@ -119,7 +120,7 @@ void Gpt2Decoder::run_block(const int32_t* tokens, int64_t n, int64_t pos0, bool
     float* kc = key_cache_.data() + l * ctx_ * C;
     float* vc = value_cache_.data() + l * ctx_ * C;
     for (int64_t i = 0; i < n; ++i)
-      layer_norm(xn_.data() + i * C, x_.data() + i * C, L.ln_1.w.data(), L.ln_1.b.data(), C, eps);
+      layer_norm(xn_.data() + i * C, x_.data() + i * C, L.ln_1.w, L.ln_1.b, C, eps);
     linear(L.attn, xn_.data(), n, qkv_.data());
     for (int64_t i = 0; i < n; ++i) {  // k and v into the cache at their positions
       std::copy_n(qkv_.data() + i * 3 * C + C, C, kc + (pos0 + i) * C);
@@ -156,15 +157,15 @@ void Gpt2Decoder::run_block(const int32_t* tokens, int64_t n, int64_t pos0, bool
     linear(L.proj, att_.data(), n, y_.data());
     for (int64_t k = 0; k < n * C; ++k) x_[k] += y_[k];
     for (int64_t i = 0; i < n; ++i)
-      layer_norm(xn_.data() + i * C, x_.data() + i * C, L.ln_2.w.data(), L.ln_2.b.data(), C, eps);
+      layer_norm(xn_.data() + i * C, x_.data() + i * C, L.ln_2.w, L.ln_2.b, C, eps);
     linear(L.fc, xn_.data(), n, h_.data());
     for (int64_t k = 0; k < n * 4 * C; ++k) h_[k] = gelu(h_[k], cfg_.gelu);
     linear(L.fc_proj, h_.data(), n, y_.data());
     for (int64_t k = 0; k < n * C; ++k) x_[k] += y_[k];
   }
   if (!logits) return;
-  layer_norm(xn_.data(), x_.data() + (n - 1) * C, ln_f_.w.data(), ln_f_.b.data(), C, eps);
-  kern::matvec(QType::f32, wte_.data(), xn_.data(), logits_.data(), cfg_.vocab_size, C);  // tied head
+  layer_norm(xn_.data(), x_.data() + (n - 1) * C, ln_f_.w, ln_f_.b, C, eps);
+  kern::matvec(QType::f32, wte_, xn_.data(), logits_.data(), cfg_.vocab_size, C);  // tied head
 }
 
 const float* Gpt2Decoder::forward(int32_t token, int64_t pos) {

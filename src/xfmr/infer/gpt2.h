@@ -3,14 +3,16 @@
 // tanh approximation as the config says) and an LM head tied to the token embedding:
 //   h = x + Wproj · Attn(split_qkv(Wattn · ln_1(x) + b)) + b
 //   x' = h + Wproj2 · gelu(Wfc · ln_2(h) + b) + b,        logits = wte · ln_f(x_last)
-// The weights are plain f32 copies of a loaded models::Gpt's parameters (already in [out, in] layout), so the
-// decoder does not depend on the autograd graph. A token is a matrix-vector product per weight
+// The weights are read in place from a loaded models::Gpt's f32 parameters (already in [out, in] layout; other
+// dtypes are copied to f32), as plain buffers: the decoder never runs the autograd graph, and decoders over
+// one model share its weights. A token is a matrix-vector product per weight
 // (kernels/cpu/quant.h, rows split over the thread pool); a prompt runs in blocks of tokens through
 // matrix-matrix products (kernels/cpu/quant_gemm.h) with causal attention over the cache.
 // Buffers: the KV cache [n_layer, ctx, C] for keys and values in the constructor, activations on the first
 // token and again on the first prefill (for a block): steady-state decoding allocates nothing.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "xfmr/infer/decoder.h"
@@ -21,9 +23,10 @@ namespace xfmr::infer {
 class Gpt2Decoder : public Decoder {
  public:
   // max_context: positions the cache holds (0 or more than block_size: block_size). bos/eos: the ids that
-  // end generation (-1: none; HF GPT-2 configs give 50256, <|endoftext|>).
+  // end generation (-1: none; HF GPT-2 configs give 50256, <|endoftext|>). The model's parameters must
+  // outlive the decoder: pass its owner as `keep` (or keep the model alive yourself).
   explicit Gpt2Decoder(const models::Gpt& model, int64_t max_context = 0, int32_t bos_id = -1,
-                       int32_t eos_id = -1);
+                       int32_t eos_id = -1, std::shared_ptr<const void> keep = {});
 
   int64_t vocab_size() const override { return cfg_.vocab_size; }
   int64_t context_length() const override { return ctx_; }
@@ -37,11 +40,11 @@ class Gpt2Decoder : public Decoder {
 
  private:
   struct Linear {  // y = W x + b, W [out, in]
-    std::vector<float> w, b;
+    const float *w = nullptr, *b = nullptr;
     int64_t out = 0, in = 0;
   };
   struct Norm {
-    std::vector<float> w, b;
+    const float *w = nullptr, *b = nullptr;
   };
   struct Layer {
     Norm ln_1, ln_2;
@@ -56,7 +59,9 @@ class Gpt2Decoder : public Decoder {
   models::GptConfig cfg_;
   int64_t ctx_ = 0;
   int32_t bos_ = -1, eos_ = -1;
-  std::vector<float> wte_, wpe_;  // [V, C], [block_size, C]
+  std::shared_ptr<const void> keep_;  // the model's owner, when given
+  std::vector<Tensor> owned_;         // f32 copies of parameters that were not f32, zero biases
+  const float *wte_ = nullptr, *wpe_ = nullptr;  // [V, C], [block_size, C]
   std::vector<Layer> layers_;
   Norm ln_f_;
   // Activations for up to `rows_` tokens: x, xn [rows, C]; qkv [rows, 3C]; att [rows, C]; y [rows, C];

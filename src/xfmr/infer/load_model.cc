@@ -23,7 +23,7 @@ int64_t LoadedModel::max_context() const {
 }
 
 std::unique_ptr<Decoder> LoadedModel::decoder(int64_t context) const {
-  if (kind == "gpt2") return std::make_unique<Gpt2Decoder>(*gpt2, context, bos_id, eos_id);
+  if (kind == "gpt2") return std::make_unique<Gpt2Decoder>(*gpt2, context, bos_id, eos_id, gpt2);
   return std::make_unique<LlamaModel>(llama, context);
 }
 

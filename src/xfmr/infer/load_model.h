@@ -25,7 +25,7 @@ struct LoadedModel {
   int64_t vocab_size() const;
   int64_t max_context() const;  // the longest context the model supports
   // A fresh decoder whose KV cache holds `context` positions (0 or more than max_context(): max_context()).
-  // Llama decoders share the weight buffers; a GPT-2 decoder copies the weights it needs.
+  // Decoders share the weight buffers (and keep them alive).
   std::unique_ptr<Decoder> decoder(int64_t context = 0) const;
 };
 
