@@ -36,8 +36,8 @@ std::string trained_folder(const std::string& type) {
   xfmr::io::write_file_atomic(base + "/s.txt", text);
   std::string model = "--set model.type=" + type;
   if (type == "llama") model += " --set model.n_head=4 --set model.n_kv_head=2";  // grouped-query attention
-  const CliResult r = run_xfmr("train --preset smoke --threads 1 --set data.path=" + base + "/s.txt " + model +
-                               " --out " + base + "/run");
+  const CliResult r = run_xfmr("train --preset smoke --threads 1 --set data.path=" + base + "/s.txt " +
+                               model + " --out " + base + "/run");
   EXPECT_EQ(r.code, 0) << r.out;
   return done[type] = base + "/run/model";
 }
@@ -74,13 +74,14 @@ class FolderCli : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FolderCli, GreedyRawTextIsTheAutogradModelsArgmaxLoop) {
   const std::string folder = trained_folder(GetParam());
-  const CliResult r = run_xfmr("generate --model " + folder +
-                                   " --prompt 'ROMEO:' --temperature 0 --max-tokens 20 --raw --threads 1",
-                               /*merge_stderr=*/false);
+  const CliResult r = run_xfmr(
+      "generate --model " + folder + " --prompt 'ROMEO:' --temperature 0 --max-tokens 20 --raw --threads 1",
+      /*merge_stderr=*/false);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out, greedy_text(folder, "ROMEO:", 20));
   // Without --raw: the same text, a newline, and the stats line on stderr.
-  const CliResult s = run_xfmr("generate --model " + folder + " --prompt 'ROMEO:' --temperature 0 --max-tokens 20");
+  const CliResult s =
+      run_xfmr("generate --model " + folder + " --prompt 'ROMEO:' --temperature 0 --max-tokens 20");
   ASSERT_EQ(s.code, 0) << s.out;
   EXPECT_EQ(s.out.rfind(r.out + "\n", 0), 0u) << s.out;
   EXPECT_NE(s.out.find("tok/s"), std::string::npos) << s.out;
@@ -121,7 +122,8 @@ TEST(FolderCli, ConvertedLlamaFolderGeneratesTheSameText) {
   ASSERT_EQ(c.code, 0) << c.out;
   const std::string args = " --prompt 'ROMEO:' --temperature 0 --max-tokens 20 --raw";
   const CliResult a = run_xfmr("generate --model " + folder + args, false);
-  const CliResult b = run_xfmr("generate --model " + out + " --tokenizer " + folder + "/tokenizer.json" + args, false);
+  const CliResult b =
+      run_xfmr("generate --model " + out + " --tokenizer " + folder + "/tokenizer.json" + args, false);
   ASSERT_EQ(b.code, 0) << b.out;
   EXPECT_EQ(a.out, b.out);
 }
@@ -129,17 +131,21 @@ TEST(FolderCli, ConvertedLlamaFolderGeneratesTheSameText) {
 TEST(FolderCli, HfTinyGpt2GeneratesWithAGivenTokenizer) {
   // data/hf-tiny-gpt2 has no tokenizer (vocabulary 21): a 21-character vocabulary stands in.
   const std::string dir = xfmr::test::temp_dir("tiny");
-  xfmr::io::write_file_atomic(dir + "/tok.json", R"({"kind": "char", "chars": ["a","b","c","d","e","f","g","h","i","j",
+  xfmr::io::write_file_atomic(dir + "/tok.json",
+                              R"({"kind": "char", "chars": ["a","b","c","d","e","f","g","h","i","j",
       "k","l","m","n","o","p","q","r","s","t","u"]})");
-  const CliResult r = run_xfmr("generate --model " + std::string(XFMR_SOURCE_DIR) + "/data/hf-tiny-gpt2 --tokenizer " +
-                                   dir + "/tok.json --prompt abc --temperature 0 --max-tokens 8 --raw",
-                               false);
+  const CliResult r =
+      run_xfmr("generate --model " + std::string(XFMR_SOURCE_DIR) + "/data/hf-tiny-gpt2 --tokenizer " + dir +
+                   "/tok.json --prompt abc --temperature 0 --max-tokens 8 --raw",
+               false);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out.rfind("abc", 0), 0u) << r.out;
-  EXPECT_LE(r.out.size(), 3u + 8u);  // stops early at id 20 ('u', config.json's eos_token_id) if greedy picks it
+  EXPECT_LE(r.out.size(),
+            3u + 8u);  // stops early at id 20 ('u', config.json's eos_token_id) if greedy picks it
   // Without --tokenizer: a one-line error naming the folder.
-  expect_one_line_error("generate --model " + std::string(XFMR_SOURCE_DIR) + "/data/hf-tiny-gpt2 --prompt abc",
-                        "no tokenizer for model folder");
+  expect_one_line_error(
+      "generate --model " + std::string(XFMR_SOURCE_DIR) + "/data/hf-tiny-gpt2 --prompt abc",
+      "no tokenizer for model folder");
 }
 
 TEST(FolderCli, BadFoldersAreOneLineErrors) {
@@ -162,8 +168,10 @@ TEST(FolderCli, BadFoldersAreOneLineErrors) {
   expect_one_line_error("generate --model " + nost + g, "no model.safetensors");
   expect_one_line_error("generate --model " + bert + g, "model_type 'bert' is not supported");
   expect_one_line_error("generate --model " + notok + g, "no tokenizer for model folder");
-  expect_one_line_error("generate --model " + folder + " --max-tokens 3", "--prompt or --prompt-file is required");
-  expect_one_line_error("generate --model " + folder + " --prompt-file " + base + "/none.txt", "--prompt-file");
+  expect_one_line_error("generate --model " + folder + " --max-tokens 3",
+                        "--prompt or --prompt-file is required");
+  expect_one_line_error("generate --model " + folder + " --prompt-file " + base + "/none.txt",
+                        "--prompt-file");
   expect_one_line_error("convert --in " + nost + " --out " + base + "/x.gguf", "no model.safetensors");
 }
 

@@ -91,10 +91,12 @@ void expect_decoder_matches(infer::Decoder& d, const models::CausalLM& m, const 
   const int64_t cut = T - 3;
   EXPECT_LT(row_error(d.prefill(ids.data(), cut, 0), ref, cut - 1, V), 1e-4);
   for (int64_t t = cut; t < T; ++t)
-    EXPECT_LT(row_error(d.forward(ids[static_cast<size_t>(t)], t), ref, t, V), 1e-4) << "after prefill, " << t;
+    EXPECT_LT(row_error(d.forward(ids[static_cast<size_t>(t)], t), ref, t, V), 1e-4)
+        << "after prefill, " << t;
 }
 
-// Greedy through the decoder (infer::generate, temperature 0) == argmax of the autograd forward, step by step.
+// Greedy through the decoder (infer::generate, temperature 0) == argmax of the autograd forward, step by
+// step.
 void expect_greedy_matches(infer::Decoder& d, const models::CausalLM& m, const std::vector<int32_t>& prompt,
                            int64_t n) {
   infer::GenerateOptions opt;
@@ -122,7 +124,7 @@ models::LlamaConfig llama_config() {
   c.n_kv_head = 2;  // grouped-query attention
   c.n_embd = 32;
   c.intermediate_size = 48;
-  c.rms_norm_eps = 1e-3;   // not the defaults, so a config key read wrongly shows
+  c.rms_norm_eps = 1e-3;  // not the defaults, so a config key read wrongly shows
   c.rope_theta = 500.0;
   return c;
 }
@@ -324,8 +326,10 @@ TEST(LlamaFolder, BadFoldersAreOneLineErrorsNamingTheFile) {
       const io::SafetensorsFile f = io::load_safetensors(dir + "/model.safetensors");
       std::vector<std::pair<std::string, Tensor>> ts;
       for (const std::string& n : f.names()) {
-        if (n != name) ts.emplace_back(n, f.copy(n));
-        else if (reshape) ts.emplace_back(n, Tensor::zeros({3, 5}));
+        if (n != name)
+          ts.emplace_back(n, f.copy(n));
+        else if (reshape)
+          ts.emplace_back(n, Tensor::zeros({3, 5}));
       }
       io::save_safetensors(dir + "/model.safetensors", ts);
     };
@@ -334,11 +338,15 @@ TEST(LlamaFolder, BadFoldersAreOneLineErrorsNamingTheFile) {
     std::string path, expect;
   } cases[] = {
       {variant("nocfg", [](const std::string& d) { fs::remove(d + "/config.json"); }), "no config.json"},
-      {variant("nost", [](const std::string& d) { fs::remove(d + "/model.safetensors"); }), "no model.safetensors"},
-      {variant("bert", edit_config([](nlohmann::json& j) { j["model_type"] = "bert"; })), "model_type 'bert'"},
+      {variant("nost", [](const std::string& d) { fs::remove(d + "/model.safetensors"); }),
+       "no model.safetensors"},
+      {variant("bert", edit_config([](nlohmann::json& j) { j["model_type"] = "bert"; })),
+       "model_type 'bert'"},
       {variant("notype", edit_config([](nlohmann::json& j) { j.erase("model_type"); })), "model_type"},
       {variant("nohid", edit_config([](nlohmann::json& j) { j.erase("hidden_size"); })), "hidden_size"},
-      {variant("rs", edit_config([](nlohmann::json& j) { j["rope_scaling"] = {{"type", "linear"}}; })),
+      {variant("rs", edit_config([](nlohmann::json& j) {
+                 j["rope_scaling"] = {{"type", "linear"}};
+               })),
        "rope_scaling"},
       {variant("miss", drop_tensor("model.layers.1.mlp.up_proj.weight", false)),
        "has no tensor 'model.layers.1.mlp.up_proj.weight'"},
@@ -368,7 +376,8 @@ TEST(LlamaFolder, BadFoldersAreOneLineErrorsNamingTheFile) {
     io::load_llama_weights(gdir);
     ADD_FAILURE() << "a gpt2 folder loaded as Llama weights";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("model_type 'gpt2' is not a Llama model"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("model_type 'gpt2' is not a Llama model"), std::string::npos)
+        << e.what();
   }
 }
 

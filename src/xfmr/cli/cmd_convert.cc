@@ -68,8 +68,9 @@ int cmd_convert(int argc, char** argv) {
     // A folder's BOS / EOS ids (from its config.json; -1 when it names none, as xfmr train's char models)
     // travel as the GGUF keys, -1 stored as 0xFFFFFFFF (read back as -1), so the GGUF stops where the folder
     // does instead of at llama2.c's default ids 1 / 2.
-    extra.emplace_back("tokenizer.ggml.bos_token_id", io::GgufValue::u32(static_cast<uint32_t>(w.cfg.bos_id)));
-    extra.emplace_back("tokenizer.ggml.eos_token_id", io::GgufValue::u32(static_cast<uint32_t>(w.cfg.eos_id)));
+    for (auto [key, id] : {std::pair{"tokenizer.ggml.bos_token_id", w.cfg.bos_id},
+                           {"tokenizer.ggml.eos_token_id", w.cfg.eos_id}})
+      extra.emplace_back(key, io::GgufValue::u32(static_cast<uint32_t>(id)));
   }
   io::write_llama_gguf(w, out, type, extra, args.get("name"));
   std::printf("wrote %s (%s weights, %lld bytes, vocabulary: %s)\n", out.c_str(), kernels::qtype_name(type),

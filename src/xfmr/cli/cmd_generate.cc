@@ -46,11 +46,13 @@ int cmd_generate(int argc, char** argv) {
   Args args(
       "generate",
       "usage: xfmr generate --model PATH --prompt TEXT [--prompt TEXT ...] [options]\n\n"
-      "Runs a model on a prompt and streams the continuation to stdout: the prompt, then the generated text.\n"
+      "Runs a model on a prompt and streams the continuation to stdout: the prompt, then the generated "
+      "text.\n"
       "PATH is a GGUF llama file (f32/f16/q8_0/q4_0 weights), a llama2.c .bin, or a model folder\n"
       "(config.json + model.safetensors, model_type llama or gpt2: what `xfmr train` writes as RUN/model,\n"
       "or a transformers save_pretrained folder). A stats line (tokens/s for the prompt and for decoding)\n"
-      "goes to stderr unless --raw. Sampling is seeded: the same --seed gives the same text. Sampling order:\n"
+      "goes to stderr unless --raw. Sampling is seeded: the same --seed gives the same text. Sampling "
+      "order:\n"
       "repeat penalty, temperature, top-k, top-p, min-p.\n\n"
       "Several prompts (--prompt repeated, and/or --prompt-file with one prompt per non-empty line) run one\n"
       "after another, each from an empty KV cache; prompt i (from 0) samples with seed --seed + i, so its\n"
@@ -132,26 +134,29 @@ int cmd_generate(int argc, char** argv) {
     // One prompt streams; several with --raw print a JSON line each once the text is complete.
     const bool stream = !(raw && several);
     if (stream) write_out(shown);
-    const infer::GenerateResult r = infer::generate(*model, prompt, opt, tokenizer.get(),
-                                                    [&](std::string_view piece) {
-                                                      if (stream) write_out(piece);
-                                                    });
+    const infer::GenerateResult r =
+        infer::generate(*model, prompt, opt, tokenizer.get(), [&](std::string_view piece) {
+          if (stream) write_out(piece);
+        });
     if (!stream) {
-      write_out(nlohmann::json(shown + r.text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
-                "\n");
+      write_out(
+          nlohmann::json(shown + r.text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+          "\n");
       continue;
     }
     if (raw) continue;
     write_out(several ? "\n\n" : "\n");
     const auto rate = [](int64_t n, double s) { return s > 0 ? static_cast<double>(n) / s : 0.0; };
-    const std::string tag = several ? "[prompt " + std::to_string(k + 1) + "/" + std::to_string(prompts.size()) + "] " : "";
-    std::fprintf(stderr,
-                 "%sprompt: %lld tokens in %.1f ms (%.1f tok/s); decode: %lld tokens in %.1f ms (%.1f tok/s); "
-                 "%zu generated, stop: %s; %d thread(s)\n",
-                 tag.c_str(), static_cast<long long>(r.prompt_tokens), r.prefill_seconds * 1e3,
-                 rate(r.prompt_tokens, r.prefill_seconds), static_cast<long long>(r.decode_steps),
-                 r.decode_seconds * 1e3, rate(r.decode_steps, r.decode_seconds), r.tokens.size(),
-                 r.stop_reason.c_str(), num_threads());
+    const std::string tag =
+        several ? "[prompt " + std::to_string(k + 1) + "/" + std::to_string(prompts.size()) + "] " : "";
+    std::fprintf(
+        stderr,
+        "%sprompt: %lld tokens in %.1f ms (%.1f tok/s); decode: %lld tokens in %.1f ms (%.1f tok/s); "
+        "%zu generated, stop: %s; %d thread(s)\n",
+        tag.c_str(), static_cast<long long>(r.prompt_tokens), r.prefill_seconds * 1e3,
+        rate(r.prompt_tokens, r.prefill_seconds), static_cast<long long>(r.decode_steps),
+        r.decode_seconds * 1e3, rate(r.decode_steps, r.decode_seconds), r.tokens.size(),
+        r.stop_reason.c_str(), num_threads());
   }
   return 0;
 }

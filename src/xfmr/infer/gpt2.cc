@@ -55,7 +55,8 @@ Gpt2Decoder::Gpt2Decoder(const models::Gpt& model, int64_t max_context, int32_t 
       return owned_.back().data<float>();
     }
     const Tensor& t = it->second;
-    XF_CHECK(t.numel() == n, "gpt2 decoder: parameter '", name, "' has ", t.numel(), " elements, expected ", n);
+    XF_CHECK(t.numel() == n, "gpt2 decoder: parameter '", name, "' has ", t.numel(), " elements, expected ",
+             n);
     if (t.dtype() == DType::f32 && t.is_contiguous()) return t.data<float>();
     owned_.push_back(t.detach().converted(DType::f32));
     return owned_.back().data<float>();
@@ -63,7 +64,9 @@ Gpt2Decoder::Gpt2Decoder(const models::Gpt& model, int64_t max_context, int32_t 
   const auto lin = [&](const std::string& name, int64_t out, int64_t in) {
     return Linear{get(name + ".weight", out * in), get(name + ".bias", out), out, in};
   };
-  const auto norm = [&](const std::string& name) { return Norm{get(name + ".weight", C), get(name + ".bias", C)}; };
+  const auto norm = [&](const std::string& name) {
+    return Norm{get(name + ".weight", C), get(name + ".bias", C)};
+  };
   wte_ = get("transformer.wte.weight", cfg_.vocab_size * C);
   wpe_ = get("transformer.wpe.weight", cfg_.block_size * C);
   for (int64_t l = 0; l < cfg_.n_layer; ++l) {
@@ -112,8 +115,7 @@ void Gpt2Decoder::run_block(const int32_t* tokens, int64_t n, int64_t pos0, bool
     rows_ = n;
   }
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t c = 0; c < C; ++c)
-      x_[i * C + c] = wte_[tokens[i] * C + c] + wpe_[(pos0 + i) * C + c];
+    for (int64_t c = 0; c < C; ++c) x_[i * C + c] = wte_[tokens[i] * C + c] + wpe_[(pos0 + i) * C + c];
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
   for (int64_t l = 0; l < cfg_.n_layer; ++l) {
     const Layer& L = layers_[static_cast<size_t>(l)];

@@ -3,13 +3,13 @@
 // tanh approximation as the config says) and an LM head tied to the token embedding:
 //   h = x + Wproj · Attn(split_qkv(Wattn · ln_1(x) + b)) + b
 //   x' = h + Wproj2 · gelu(Wfc · ln_2(h) + b) + b,        logits = wte · ln_f(x_last)
-// The weights are read in place from a loaded models::Gpt's f32 parameters (already in [out, in] layout; other
-// dtypes are copied to f32), as plain buffers: the decoder never runs the autograd graph, and decoders over
-// one model share its weights. A token is a matrix-vector product per weight
-// (kernels/cpu/quant.h, rows split over the thread pool); a prompt runs in blocks of tokens through
-// matrix-matrix products (kernels/cpu/quant_gemm.h) with causal attention over the cache.
-// Buffers: the KV cache [n_layer, ctx, C] for keys and values in the constructor, activations on the first
-// token and again on the first prefill (for a block): steady-state decoding allocates nothing.
+// The weights are read in place from a loaded models::Gpt's f32 parameters (already in [out, in] layout;
+// other dtypes are copied to f32), as plain buffers: the decoder never runs the autograd graph, and decoders
+// over one model share its weights. A token is a matrix-vector product per weight (kernels/cpu/quant.h, rows
+// split over the thread pool); a prompt runs in blocks of tokens through matrix-matrix products
+// (kernels/cpu/quant_gemm.h) with causal attention over the cache. Buffers: the KV cache [n_layer, ctx, C]
+// for keys and values in the constructor, activations on the first token and again on the first prefill (for
+// a block): steady-state decoding allocates nothing.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -48,7 +48,8 @@ class Gpt2Decoder : public Decoder {
   };
   struct Layer {
     Norm ln_1, ln_2;
-    Linear attn, proj, fc, fc_proj;  // c_attn [3C, C], attn.c_proj [C, C], mlp.c_fc [4C, C], mlp.c_proj [C, 4C]
+    Linear attn, proj, fc,
+        fc_proj;  // c_attn [3C, C], attn.c_proj [C, C], mlp.c_fc [4C, C], mlp.c_proj [C, 4C]
   };
   // Runs n tokens (1 <= n <= kPrefillBlock) at positions pos0.. through the model; logits of the last one
   // when `logits`. The residual stream starts in x_ [n, C].
@@ -59,8 +60,8 @@ class Gpt2Decoder : public Decoder {
   models::GptConfig cfg_;
   int64_t ctx_ = 0;
   int32_t bos_ = -1, eos_ = -1;
-  std::shared_ptr<const void> keep_;  // the model's owner, when given
-  std::vector<Tensor> owned_;         // f32 copies of parameters that were not f32, zero biases
+  std::shared_ptr<const void> keep_;             // the model's owner, when given
+  std::vector<Tensor> owned_;                    // f32 copies of parameters that were not f32, zero biases
   const float *wte_ = nullptr, *wpe_ = nullptr;  // [V, C], [block_size, C]
   std::vector<Layer> layers_;
   Norm ln_f_;

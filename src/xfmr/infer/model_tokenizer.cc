@@ -91,10 +91,11 @@ std::unique_ptr<tok::Tokenizer> tokenizer_for_model(const std::string& model_pat
     const fs::path dir(model_path);
     const fs::path json = dir / "tokenizer.json";
     bool found = fs::exists(json);
-    for (const char* other : {"vocab.json", "tokenizer.model", "tokenizer.bin"}) found = found || fs::exists(dir / other);
+    for (const char* other : {"vocab.json", "tokenizer.model", "tokenizer.bin"})
+      found = found || fs::exists(dir / other);
     XF_CHECK(found, "no tokenizer for model folder '", model_path,
-             "': it has no tokenizer.json (nor vocab.json + merges.txt, tokenizer.model, tokenizer.bin); pass "
-             "--tokenizer");
+             "': it has no tokenizer.json (nor vocab.json + merges.txt, tokenizer.model, tokenizer.bin); "
+             "pass --tokenizer");
     from = fs::exists(json) ? json.string() : model_path;
     t = tok::load_tokenizer(from);
   } else if (ends_with(model_path, ".gguf")) {

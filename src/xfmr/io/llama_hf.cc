@@ -94,7 +94,8 @@ class Reader {
   // A matrix as f32 or f16 rows (borrowed when the file already holds it so), others converted to f32.
   WeightRef matrix(const std::string& name, int64_t rows, int64_t cols) {
     Tensor t = get(name, rows, cols);
-    if (!(t.dtype() == DType::f32 || t.dtype() == DType::f16) || !t.is_contiguous()) t = t.converted(DType::f32);
+    if (!(t.dtype() == DType::f32 || t.dtype() == DType::f16) || !t.is_contiguous())
+      t = t.converted(DType::f32);
     return keep(t, rows, cols);
   }
 
@@ -106,8 +107,8 @@ class Reader {
     for (int64_t h = 0; h < heads; ++h)
       for (int64_t i = 0; i < half; ++i)
         for (int64_t p = 0; p < 2; ++p)
-          std::memcpy(buf->data() + (h * head_size + 2 * i + p) * rb, src.data + (h * head_size + p * half + i) * rb,
-                      static_cast<size_t>(rb));
+          std::memcpy(buf->data() + (h * head_size + 2 * i + p) * rb,
+                      src.data + (h * head_size + p * half + i) * rb, static_cast<size_t>(rb));
     w_.keep.push_back(buf);
     return WeightRef{src.type, buf->data(), src.rows, src.cols};
   }
@@ -158,12 +159,14 @@ LlamaWeights load_llama_hf(const std::string& dir) {
   const std::string cfg_path = (fs::path(dir) / "config.json").string();
   const nlohmann::json j = read_config(dir);
   const std::string type = model_folder_type(dir);
-  XF_CHECK(type == "llama", "'", cfg_path, "': model_type '", type, "' is not a Llama model (llama only here)");
+  XF_CHECK(type == "llama", "'", cfg_path, "': model_type '", type,
+           "' is not a Llama model (llama only here)");
   LlamaWeights w;
   w.cfg = config_from_json(j, cfg_path);
   w.source = dir;
   const std::string st = (fs::path(dir) / "model.safetensors").string();
-  XF_CHECK(fs::exists(st), "'", dir, "': no model.safetensors in this folder (sharded checkpoints are not "
+  XF_CHECK(fs::exists(st), "'", dir,
+           "': no model.safetensors in this folder (sharded checkpoints are not "
            "supported)");
   const LlamaConfig& c = w.cfg;
   Reader r(st, w);
