@@ -353,6 +353,27 @@ TEST(LlamaFolder, BadFoldersAreOneLineErrorsNamingTheFile) {
       {variant("shape", drop_tensor("model.layers.0.self_attn.k_proj.weight", true)),
        "tensor 'model.layers.0.self_attn.k_proj.weight' has shape [3, 5], expected [16, 32]"},
       {variant("gqa", edit_config([](nlohmann::json& j) { j["num_key_value_heads"] = 3; })), "n_kv_heads"},
+      {variant("hd", edit_config([](nlohmann::json& j) { j["head_dim"] = int64_t{1} << 62; })),
+       "is not hidden_size / num_attention_heads = 8"},
+      {variant("act", edit_config([](nlohmann::json& j) { j["hidden_act"] = "gelu"; })), "hidden_act 'gelu'"},
+      {variant("int",
+               [](const std::string& d) {
+                 const io::SafetensorsFile f = io::load_safetensors(d + "/model.safetensors");
+                 std::vector<std::pair<std::string, Tensor>> ts;
+                 for (const std::string& n : f.names())
+                   ts.emplace_back(n, n == "model.norm.weight" ? Tensor::zeros({32}, DType::i32) : f.copy(n));
+                 io::save_safetensors(d + "/model.safetensors", ts);
+               }),
+       "tensor 'model.norm.weight' has dtype i32, expected a float type"},
+      {variant("extra",
+               [](const std::string& d) {
+                 const io::SafetensorsFile f = io::load_safetensors(d + "/model.safetensors");
+                 std::vector<std::pair<std::string, Tensor>> ts;
+                 for (const std::string& n : f.names()) ts.emplace_back(n, f.copy(n));
+                 ts.emplace_back("model.layers.0.self_attn.q_proj.bias", Tensor::zeros({32}));
+                 io::save_safetensors(d + "/model.safetensors", ts);
+               }),
+       "does not use: 'model.layers.0.self_attn.q_proj.bias'"},
       {variant("badjson", [](const std::string& d) { io::write_file_atomic(d + "/config.json", "{oops"); }),
        "config.json' is not a JSON object"},
   };

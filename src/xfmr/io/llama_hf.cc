@@ -66,10 +66,11 @@ LlamaConfig config_from_json(const nlohmann::json& j, const std::string& path) {
            "': attention_bias / mlp_bias are not supported");
   XF_CHECK(!j.contains("rope_scaling") || j["rope_scaling"].is_null(), "'", path,
            "': rope_scaling is not supported");
-  if (j.contains("head_dim") && !j["head_dim"].is_null() && c.n_heads > 0)
-    XF_CHECK(get_int("head_dim") * c.n_heads == c.dim, "'", path, "': head_dim ", get_int("head_dim"),
-             " is not hidden_size / num_attention_heads = ", c.dim / c.n_heads, " (not supported)");
   validate_llama_config(c, "'" + path + "'");
+  // After validation (dim a multiple of n_heads), so nothing here can overflow.
+  if (j.contains("head_dim") && !j["head_dim"].is_null())
+    XF_CHECK(get_int("head_dim") == c.head_size(), "'", path, "': head_dim ", get_int("head_dim"),
+             " is not hidden_size / num_attention_heads = ", c.head_size(), " (not supported)");
   return c;
 }
 
