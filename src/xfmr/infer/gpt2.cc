@@ -8,6 +8,7 @@
 #include "xfmr/core/parallel.h"
 #include "xfmr/kernels/cpu/quant.h"
 #include "xfmr/kernels/cpu/quant_gemm.h"
+#include "xfmr/kernels/cpu/vmath.h"
 
 namespace xfmr::infer {
 
@@ -28,13 +29,17 @@ void layer_norm(float* out, const float* x, const float* w, const float* b, int6
   for (int64_t i = 0; i < n; ++i) out[i] = (x[i] - m) * inv * w[i] + b[i];
 }
 
-// GELU (Hendrycks & Gimpel 2016): exact x Φ(x), or GPT-2's tanh approximation ("gelu_new").
-inline float gelu(float x, GeluApprox a) {
+// GELU (Hendrycks & Gimpel 2016) over n values in place: exact x Φ(x), or GPT-2's tanh approximation
+// ("gelu_new"). kernels/cpu/vmath.h's branch-free tanh / erf let the loops vectorise (libm's are scalar
+// calls, which cost more than the MLP's matrix-vector product on small models).
+void gelu_inplace(float* x, int64_t n, GeluApprox a) {
   if (a == GeluApprox::tanh) {
     const float k = 0.7978845608028654f;  // sqrt(2 / pi)
-    return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
+    for (int64_t i = 0; i < n; ++i)
+      x[i] = 0.5f * x[i] * (1.0f + vmath::tanh(k * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
+  } else {
+    for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + vmath::erf(x[i] * 0.7071067811865476f));
   }
-  return 0.5f * x * (1.0f + std::erf(x * 0.7071067811865476f));
 }
 
 }  // namespace
@@ -161,7 +166,7 @@ void Gpt2Decoder::run_block(const int32_t* tokens, int64_t n, int64_t pos0, bool
     for (int64_t i = 0; i < n; ++i)
       layer_norm(xn_.data() + i * C, x_.data() + i * C, L.ln_2.w, L.ln_2.b, C, eps);
     linear(L.fc, xn_.data(), n, h_.data());
-    for (int64_t k = 0; k < n * 4 * C; ++k) h_[k] = gelu(h_[k], cfg_.gelu);
+    gelu_inplace(h_.data(), n * 4 * C, cfg_.gelu);
     linear(L.fc_proj, h_.data(), n, y_.data());
     for (int64_t k = 0; k < n * C; ++k) x_[k] += y_[k];
   }
