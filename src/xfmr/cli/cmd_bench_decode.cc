@@ -28,7 +28,7 @@ int cmd_bench_decode(int argc, char** argv) {
       "  llama-bench -m /tmp/s110.q8_0.gguf -t 2 -p 512 -n 128          (the llama.cpp peer)\n"
       "  /usr/bin/python3 ../shared/bench/torch_decode.py --preset stories15M --threads 1   (the torch peer)",
       {{"preset", "stories15M | stories110M", "stories15M"},
-       {"model", "a .gguf / llama2.c .bin checkpoint, or a folder holding one (instead of a preset)", ""},
+       {"model", "a .gguf / llama2.c .bin, a Llama model folder, or a folder with a file (not a preset)", ""},
        {"dtype", "f32 | f16 | q8_0 | q4_0 (a file keeps its types unless given)", ""},
        {"threads", "threads", "1"},
        {"prompt", "prefill length in tokens", "1"},

@@ -10,8 +10,8 @@
 #include "xfmr/cli/commands.h"
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
+#include "xfmr/infer/load_model.h"
 #include "xfmr/infer/model_tokenizer.h"
-#include "xfmr/io/llama_weights.h"
 #include "xfmr/serve/server.h"
 
 namespace xfmr::cli {
@@ -20,7 +20,8 @@ int cmd_serve(int argc, char** argv) {
   Args args(
       "serve",
       "usage: xfmr serve --model FILE [--tokenizer FILE] [--host 127.0.0.1] [--port 8080] [options]\n\n"
-      "Serves a Llama-architecture model (.gguf or llama2.c .bin) over HTTP with OpenAI's API:\n"
+      "Serves a model (.gguf or llama2.c .bin Llama, or a model folder with config.json + model.safetensors,\n"
+      "model_type llama or gpt2, as xfmr generate) over HTTP with OpenAI's API:\n"
       "  GET /health, GET /v1/models, POST /v1/completions, POST /v1/chat/completions (\"stream\": true for\n"
       "  server-sent events). Requests are queued and decoded together by one scheduler thread (continuous\n"
       "  batching over --max-slots KV caches that share the weights). Chat messages are rendered as a plain\n"
@@ -33,7 +34,7 @@ int cmd_serve(int argc, char** argv) {
       "  curl -sN localhost:8080/v1/chat/completions -d '{\"messages\": [{\"role\": \"user\", \"content\":\n"
       "       \"Tell me a story\"}], \"stream\": true}'\n"
       "  xfmr serve --model stories15M.q8_0.gguf --port 0 --max-slots 8 --queue-size 64 --threads 4\n",
-      {{"model", "checkpoint: .gguf or llama2.c .bin", ""},
+      {{"model", "checkpoint: .gguf, llama2.c .bin or model folder", ""},
        {"tokenizer", "tokenizer file (default: from the model, as xfmr generate)", ""},
        {"host", "address to listen on", "127.0.0.1"},
        {"port", "TCP port (0: any free port, printed)", "8080"},
@@ -48,7 +49,7 @@ int cmd_serve(int argc, char** argv) {
   if (!args.parse(argc, argv)) return 0;
   if (args.has("threads")) set_num_threads(static_cast<int>(args.get_int("threads")));
   const std::string model_path = args.get("model");
-  XF_CHECK(!model_path.empty(), "--model is required (a .gguf or llama2.c .bin file)");
+  XF_CHECK(!model_path.empty(), "--model is required (a .gguf, a llama2.c .bin or a model folder)");
   serve::ServerOptions opt;
   opt.host = args.get("host");
   const int64_t port = args.get_int("port");
@@ -72,9 +73,11 @@ int cmd_serve(int argc, char** argv) {
            " must be in [0, 1024]");
   opt.http_threads = static_cast<int>(http_threads);
 
-  io::LlamaWeights w = io::load_llama_weights(model_path);
-  auto tokenizer = infer::tokenizer_for_model(model_path, args.get("tokenizer"), w.cfg.vocab_size);
-  const std::string model_id = std::filesystem::path(model_path).filename().string();
+  const infer::LoadedModel model = infer::load_model(model_path);
+  auto tokenizer = infer::tokenizer_for_model(model_path, args.get("tokenizer"), model.vocab_size());
+  std::filesystem::path id_path(model_path);
+  if (id_path.filename().empty()) id_path = id_path.parent_path();  // a folder given as "DIR/"
+  const std::string model_id = id_path.filename().string();
 
   // SIGINT/SIGTERM are blocked in every thread (threads inherit the mask) and taken by sigwait below, so the
   // shutdown runs on this thread, outside any signal handler.
@@ -84,7 +87,7 @@ int cmd_serve(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   XF_CHECK(pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr) == 0, "serve: cannot block SIGINT/SIGTERM");
 
-  serve::Server server(std::move(w), std::move(tokenizer), model_id, opt);
+  serve::Server server(model, std::move(tokenizer), model_id, opt);
   const int bound = server.start();
   const std::string host = opt.host.find(':') != std::string::npos ? "[" + opt.host + "]" : opt.host;
   std::printf("xfmr serve: %s on http://%s:%d (%lld slots, queue %lld, context %lld, %d thread(s))\n",

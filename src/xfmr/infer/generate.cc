@@ -26,7 +26,7 @@ size_t stop_string_hold_back(std::string_view text, const std::vector<std::strin
   return hold;
 }
 
-GenerateResult generate(LlamaModel& model, const std::vector<int32_t>& prompt, const GenerateOptions& opt,
+GenerateResult generate(Decoder& model, const std::vector<int32_t>& prompt, const GenerateOptions& opt,
                         const tok::Tokenizer* tokenizer,
                         const std::function<void(std::string_view)>& on_text) {
   XF_CHECK(!prompt.empty(), "generate: the prompt has no tokens");
@@ -36,8 +36,10 @@ GenerateResult generate(LlamaModel& model, const std::vector<int32_t>& prompt, c
   const int64_t ctx = model.context_length();
   XF_CHECK(static_cast<int64_t>(prompt.size()) <= ctx, "generate: the prompt has ", prompt.size(),
            " tokens, more than the context of ", ctx);
-  const io::LlamaConfig& c = model.config();
-  Sampler sampler(opt.sampler, c.vocab_size);
+  const int64_t vocab = model.vocab_size();
+  const int32_t eos = model.eos_id() >= 0 ? model.eos_id() : tokenizer ? tokenizer->eos_id() : -1;
+  const int32_t bos = model.bos_id() >= 0 ? model.bos_id() : tokenizer ? tokenizer->bos_id() : -1;
+  Sampler sampler(opt.sampler, vocab);
   GenerateResult r;
   r.prompt_tokens = static_cast<int64_t>(prompt.size());
   std::vector<int32_t> seq(prompt);
@@ -48,14 +50,14 @@ GenerateResult generate(LlamaModel& model, const std::vector<int32_t>& prompt, c
   r.prefill_seconds = seconds_since(t0);
 
   // Sampling works on a copy: the penalty edits logits in place, and the model's buffer is reused.
-  std::vector<float> work(static_cast<size_t>(c.vocab_size));
+  std::vector<float> work(static_cast<size_t>(vocab));
   size_t emitted = 0;  // bytes of r.text already passed to on_text
   r.stop_reason = "max_tokens";
   t0 = std::chrono::steady_clock::now();
   while (static_cast<int64_t>(r.tokens.size()) < opt.max_tokens) {
-    std::copy_n(logits, c.vocab_size, work.data());
+    std::copy_n(logits, vocab, work.data());
     const int32_t next = sampler.sample(work.data(), seq.data(), static_cast<int64_t>(seq.size()));
-    if (opt.stop_at_eos && (next == c.eos_id || next == c.bos_id)) {
+    if (opt.stop_at_eos && next >= 0 && (next == eos || next == bos)) {
       r.stop_reason = "eos";
       break;
     }

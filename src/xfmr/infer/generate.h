@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "xfmr/infer/decoder.h"
 #include "xfmr/infer/llama.h"
 #include "xfmr/infer/sampler.h"
 #include "xfmr/tokenizers/tokenizer.h"
@@ -19,7 +20,8 @@ struct GenerateOptions {
   SamplerConfig sampler;
   std::vector<std::string> stop;  // stop strings (need a tokenizer)
   // Stop when the model emits EOS, or BOS: llama2.c-trained models mark the end of a story by starting the
-  // next one with BOS (run.c stops there too).
+  // next one with BOS (run.c stops there too). The ids are the model's (Decoder::eos_id / bos_id), else,
+  // when the model names none (-1), the tokenizer's.
   bool stop_at_eos = true;
 };
 
@@ -38,7 +40,7 @@ struct GenerateResult {
 // become a stop string, so a streaming caller holds them back until it is decided.
 size_t stop_string_hold_back(std::string_view text, const std::vector<std::string>& stops);
 
-GenerateResult generate(LlamaModel& model, const std::vector<int32_t>& prompt, const GenerateOptions& opt,
+GenerateResult generate(Decoder& model, const std::vector<int32_t>& prompt, const GenerateOptions& opt,
                         const tok::Tokenizer* tokenizer = nullptr,
                         const std::function<void(std::string_view)>& on_text = {});
 

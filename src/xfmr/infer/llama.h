@@ -20,29 +20,33 @@
 #include <cstdint>
 #include <vector>
 
+#include "xfmr/infer/decoder.h"
 #include "xfmr/io/llama_weights.h"
 #include "xfmr/kernels/cpu/quant.h"
 
 namespace xfmr::infer {
 
-class LlamaModel {
+class LlamaModel : public Decoder {
  public:
   // max_context: positions the KV cache holds (0 or more than cfg.seq_len: cfg.seq_len).
   explicit LlamaModel(io::LlamaWeights w, int64_t max_context = 0);
 
   const io::LlamaConfig& config() const { return w_.cfg; }
   const io::LlamaWeights& weights() const { return w_; }
-  int64_t context_length() const { return ctx_; }
+  int64_t context_length() const override { return ctx_; }
+  int64_t vocab_size() const override { return w_.cfg.vocab_size; }
+  int32_t bos_id() const override { return w_.cfg.bos_id; }
+  int32_t eos_id() const override { return w_.cfg.eos_id; }
 
   // Feeds `token` at position `pos` and returns the next-token logits [vocab] (valid until the next call).
   // The cache must hold this sequence's positions 0..pos-1 (fed in order before); 0 <= pos < context_length()
   // and 0 <= token < vocab, else xfmr::Error.
-  const float* forward(int32_t token, int64_t pos);
+  const float* forward(int32_t token, int64_t pos) override;
 
   // Feeds tokens[0..n) at positions pos0..pos0+n-1 (the cache holding positions 0..pos0-1) and returns the
   // logits [vocab] after the last one; the same values as n calls of forward() within rounding.
   // Tokens are processed kPrefillBlock at a time.
-  const float* prefill(const int32_t* tokens, int64_t n, int64_t pos0);
+  const float* prefill(const int32_t* tokens, int64_t n, int64_t pos0) override;
   static constexpr int64_t kPrefillBlock = 64;
 
  private:

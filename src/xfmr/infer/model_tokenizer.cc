@@ -82,8 +82,22 @@ std::unique_ptr<tok::Tokenizer> tokenizer_for_model(const std::string& model_pat
                                                     const std::string& tokenizer_path, int64_t vocab_size) {
   std::unique_ptr<tok::Tokenizer> t;
   std::string from = tokenizer_path;
+  std::error_code ec;
   if (!tokenizer_path.empty()) {
     t = load_any(tokenizer_path);
+  } else if (fs::is_directory(model_path, ec)) {
+    // A model folder: its tokenizer.json (xfmr train's char/byte/BPE vocabularies or an HF tokenizer.json),
+    // else the other layouts tok::load_tokenizer reads from a folder.
+    const fs::path dir(model_path);
+    const fs::path json = dir / "tokenizer.json";
+    bool found = fs::exists(json);
+    for (const char* other : {"vocab.json", "tokenizer.model", "tokenizer.bin"})
+      found = found || fs::exists(dir / other);
+    XF_CHECK(found, "no tokenizer for model folder '", model_path,
+             "': it has no tokenizer.json (nor vocab.json + merges.txt, tokenizer.model, tokenizer.bin); "
+             "pass --tokenizer");
+    from = fs::exists(json) ? json.string() : model_path;
+    t = tok::load_tokenizer(from);
   } else if (ends_with(model_path, ".gguf")) {
     from = model_path;
     t = tokenizer_from_gguf(io::GgufFile(model_path));

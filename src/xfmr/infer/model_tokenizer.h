@@ -1,7 +1,8 @@
 // The tokenizer that goes with a model file: an explicit path (llama2.c tokenizer.bin, SentencePiece .model,
 // a .gguf's vocabulary, or anything tok::load_tokenizer reads), else for a .gguf its own tokenizer.ggml.*
-// metadata (SentencePiece "llama" vocabularies), else for a llama2.c .bin a tok512.bin / tokenizer.bin beside
-// it whose vocabulary size matches the model.
+// metadata (SentencePiece "llama" vocabularies), for a model folder its tokenizer.json (or another layout
+// tok::load_tokenizer reads from a folder), else for a llama2.c .bin a tok512.bin / tokenizer.bin beside it
+// whose vocabulary size matches the model.
 #pragma once
 #include <memory>
 #include <string>

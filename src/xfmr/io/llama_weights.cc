@@ -2,10 +2,12 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 
 #include "xfmr/core/check.h"
 #include "xfmr/core/rng.h"
 #include "xfmr/io/llama2c.h"
+#include "xfmr/io/llama_hf.h"
 #include "xfmr/io/llama_gguf.h"
 #include "xfmr/io/mapped_file.h"
 #include "xfmr/kernels/cpu/quant.h"
@@ -32,6 +34,8 @@ void validate_llama_config(const LlamaConfig& c, const std::string& what) {
 }
 
 LlamaWeights load_llama_weights(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return load_llama_hf(path);
   auto file = MappedFile::open(path);
   if (file->size() >= 4 && std::memcmp(file->data(), "GGUF", 4) == 0) return load_llama_gguf(GgufFile(file));
   return load_llama2c(file);

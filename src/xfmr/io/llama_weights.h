@@ -1,7 +1,7 @@
 // A Llama-architecture checkpoint as plain weight buffers for the inference path (infer/llama.h): the config
 // and, for each matrix, its element type and rows. Buffers usually point into a memory-mapped file (GGUF or
-// llama2.c .bin); `keep` holds whatever owns them. Readers: io/llama2c.h, io/llama_gguf.h; load_llama_weights
-// picks by content.
+// llama2.c .bin); `keep` holds whatever owns them. Readers: io/llama2c.h, io/llama_gguf.h, io/llama_hf.h;
+// load_llama_weights picks by content.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -22,7 +22,7 @@ struct LlamaConfig {
   int64_t seq_len = 0;  // the longest context the KV cache holds
   float rope_theta = 10000.0f;
   float norm_eps = 1e-5f;
-  int32_t bos_id = 1, eos_id = 2;  // llama2.c / SentencePiece defaults; GGUF metadata overrides
+  int32_t bos_id = 1, eos_id = 2;  // llama2.c / SentencePiece defaults; GGUF metadata overrides; -1: none
 
   int64_t head_size() const { return dim / n_heads; }
   int64_t kv_dim() const { return n_kv_heads * head_size(); }
@@ -60,7 +60,8 @@ struct LlamaWeights {
   std::vector<std::shared_ptr<const void>> keep;  // owners of the buffers above
 };
 
-// Reads a .gguf (magic "GGUF") or a llama2.c .bin checkpoint. Errors name the file and what is wrong.
+// Reads a .gguf (magic "GGUF"), a llama2.c .bin checkpoint, or a Hugging Face Llama model folder
+// (config.json + model.safetensors, io/llama_hf.h). Errors name the file and what is wrong.
 LlamaWeights load_llama_weights(const std::string& path);
 
 // Random weights of the given shape (N(0, 0.02) matrices, unit norms; tied when `tied`), every matrix stored

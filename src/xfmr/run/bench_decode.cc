@@ -11,6 +11,7 @@
 
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
+#include "xfmr/io/llama_hf.h"
 #include "xfmr/infer/llama.h"
 #include "xfmr/infer/sampler.h"
 #include "xfmr/io/llama2c.h"
@@ -42,10 +43,11 @@ double current_rss_mb() {
   return 0;
 }
 
-// A checkpoint file, or the first .gguf (else .bin) inside a folder.
+// A checkpoint file, a Llama model folder (config.json + model.safetensors), or the first .gguf (else .bin)
+// inside another folder.
 std::string model_file(const std::string& path) {
   namespace fs = std::filesystem;
-  if (!fs::is_directory(path)) return path;
+  if (!fs::is_directory(path) || io::is_model_folder(path)) return path;
   std::string bin;
   for (const auto& e : fs::directory_iterator(path)) {
     const std::string ext = e.path().extension().string();

@@ -64,8 +64,9 @@ void Job::finish(std::string stop_reason, int64_t completion_tokens, std::string
 
 // One sequence's state: the model copy (own KV cache and activations; weights shared), its sampler and text.
 struct Scheduler::Slot {
-  Slot(const io::LlamaWeights& w, int64_t ctx) : model(w, ctx), work(static_cast<size_t>(w.cfg.vocab_size)) {}
-  infer::LlamaModel model;
+  explicit Slot(std::unique_ptr<infer::Decoder> d)
+      : model(std::move(d)), work(static_cast<size_t>(model->vocab_size())) {}
+  std::unique_ptr<infer::Decoder> model;
   std::vector<float> work;   // logits copy the sampler edits
   std::shared_ptr<Job> job;  // null: free
   std::unique_ptr<infer::Sampler> sampler;
@@ -77,7 +78,22 @@ struct Scheduler::Slot {
   size_t emitted = 0;     // bytes of text passed to the job
 };
 
+namespace {
+
+infer::LoadedModel llama_model(const io::LlamaWeights& w) {
+  infer::LoadedModel m;
+  m.kind = "llama";
+  m.path = w.source;
+  m.llama = w;
+  return m;
+}
+
+}  // namespace
+
 Scheduler::Scheduler(const io::LlamaWeights& weights, const tok::Tokenizer* tokenizer, SchedulerOptions opt)
+    : Scheduler(llama_model(weights), tokenizer, opt) {}
+
+Scheduler::Scheduler(const infer::LoadedModel& model, const tok::Tokenizer* tokenizer, SchedulerOptions opt)
     : tok_(tokenizer), opt_(opt) {
   XF_CHECK(tok_, "serve: the scheduler needs a tokenizer");
   XF_CHECK(opt_.max_slots >= 1 && opt_.max_slots <= 1024, "serve: max slots ", opt_.max_slots,
@@ -85,8 +101,12 @@ Scheduler::Scheduler(const io::LlamaWeights& weights, const tok::Tokenizer* toke
   XF_CHECK(opt_.queue_size >= 0, "serve: queue size ", opt_.queue_size, " must be >= 0");
   XF_CHECK(opt_.prefill_chunk >= 1, "serve: prefill chunk ", opt_.prefill_chunk, " must be >= 1");
   for (int64_t i = 0; i < opt_.max_slots; ++i)
-    slots_.push_back(std::make_unique<Slot>(weights, opt_.context));
-  ctx_ = slots_[0]->model.context_length();
+    slots_.push_back(std::make_unique<Slot>(model.decoder(opt_.context)));
+  ctx_ = slots_[0]->model->context_length();
+  // The ids that end a sequence, as infer::generate picks them: the model's, else the tokenizer's.
+  const infer::Decoder& d = *slots_[0]->model;
+  eos_ = d.eos_id() >= 0 ? d.eos_id() : tok_->eos_id();
+  bos_ = d.bos_id() >= 0 ? d.bos_id() : tok_->bos_id();
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -115,7 +135,9 @@ void Scheduler::stop() {
 }
 
 const io::LlamaWeights& Scheduler::slot_weights(int64_t i) const {
-  return slots_.at(static_cast<size_t>(i))->model.weights();
+  const auto* llama = dynamic_cast<const infer::LlamaModel*>(slots_.at(static_cast<size_t>(i))->model.get());
+  XF_CHECK(llama, "serve: slot ", i, " does not decode a Llama model");
+  return llama->weights();
 }
 
 bool Scheduler::stopping() const {
@@ -133,7 +155,7 @@ SchedulerStats Scheduler::stats() const {
 
 void Scheduler::start_job(Slot& s, std::shared_ptr<Job> job) {
   const infer::GenerateOptions& opt = job->options();
-  s.sampler = std::make_unique<infer::Sampler>(opt.sampler, s.model.config().vocab_size);
+  s.sampler = std::make_unique<infer::Sampler>(opt.sampler, s.model->vocab_size());
   XF_CHECK(static_cast<int64_t>(job->prompt().size()) <= ctx_, "serve: the prompt has ", job->prompt().size(),
            " tokens, more than the context of ", ctx_);
   s.seq = job->prompt();
@@ -164,16 +186,15 @@ bool Scheduler::step(Slot& s) {
     const int64_t end = std::min(n_prompt, s.fed + opt_.prefill_chunk);
     // Batched prefill (GEMM-shaped, infer/llama.h), as infer::generate does: same logits as token by token
     // within rounding, several times faster on long prompts.
-    s.logits = s.model.prefill(prompt.data() + s.fed, end - s.fed, s.fed);
+    s.logits = s.model->prefill(prompt.data() + s.fed, end - s.fed, s.fed);
     s.fed = end;
     return false;
   }
   const infer::GenerateOptions& opt = job.options();
   if (s.generated >= opt.max_tokens) return finish("max_tokens");
-  const io::LlamaConfig& c = s.model.config();
-  std::copy_n(s.logits, c.vocab_size, s.work.data());
+  std::copy_n(s.logits, s.model->vocab_size(), s.work.data());
   const int32_t next = s.sampler->sample(s.work.data(), s.seq.data(), static_cast<int64_t>(s.seq.size()));
-  if (opt.stop_at_eos && (next == c.eos_id || next == c.bos_id)) return finish("eos");
+  if (opt.stop_at_eos && next >= 0 && (next == eos_ || next == bos_)) return finish("eos");
   ++s.generated;
   s.text += tok_->decode_token(s.seq.back(), next);
   size_t cut = std::string::npos;
@@ -194,7 +215,7 @@ bool Scheduler::step(Slot& s) {
   if (s.generated >= opt.max_tokens) return finish("max_tokens");
   const int64_t pos = static_cast<int64_t>(s.seq.size()) - 1;
   if (pos >= ctx_) return finish("context");
-  s.logits = s.model.forward(next, pos);
+  s.logits = s.model->forward(next, pos);
   s.fed = pos + 1;
   return false;
 }

@@ -1,7 +1,7 @@
-// Continuous batching for `xfmr serve`: one scheduler thread owns max_slots sequence slots, each a
-// LlamaModel with its own KV cache and activations over the SAME weight buffers (io::LlamaWeights is a view:
-// pointers into one memory-mapped file, kept alive by shared owners, so a copy per slot copies pointers,
-// never weights). Requests wait in a bounded queue; every iteration of the scheduler
+// Continuous batching for `xfmr serve`: one scheduler thread owns max_slots sequence slots, each a decoder
+// (infer::Decoder: a LlamaModel, or a Gpt2Decoder for GPT-2 folders) with its own KV cache and activations
+// over the SAME weight buffers (io::LlamaWeights is a view: pointers into one memory-mapped file, kept alive
+// by shared owners, so a copy per slot copies pointers, never weights; Gpt2Decoders read one models::Gpt). Requests wait in a bounded queue; every iteration of the scheduler
 //   1. moves waiting jobs into free slots (new requests join between iterations),
 //   2. advances every active sequence by one step: a chunk of at most prefill_chunk prompt tokens while the
 //      prompt is being read, then one sampled token (sample from the last logits, then forward it),
@@ -23,6 +23,7 @@
 
 #include "xfmr/infer/generate.h"
 #include "xfmr/infer/llama.h"
+#include "xfmr/infer/load_model.h"
 #include "xfmr/tokenizers/tokenizer.h"
 
 namespace xfmr::serve {
@@ -91,6 +92,8 @@ class Scheduler {
  public:
   // weights: shared with every slot (see above); tokenizer: decodes the generated text (must outlive this).
   Scheduler(const io::LlamaWeights& weights, const tok::Tokenizer* tokenizer, SchedulerOptions opt);
+  // Any model infer::load_model opens (every slot a model.decoder(opt.context)).
+  Scheduler(const infer::LoadedModel& model, const tok::Tokenizer* tokenizer, SchedulerOptions opt);
   ~Scheduler();  // stop()
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -104,7 +107,7 @@ class Scheduler {
   int64_t context_length() const { return ctx_; }
   int64_t max_slots() const { return static_cast<int64_t>(slots_.size()); }
   SchedulerStats stats() const;
-  // The weights slot i decodes with (to check that slots share one copy).
+  // The weights slot i decodes with (to check that slots share one copy). Error for a non-Llama model.
   const io::LlamaWeights& slot_weights(int64_t i) const;
 
  private:
@@ -116,6 +119,7 @@ class Scheduler {
   const tok::Tokenizer* tok_;
   SchedulerOptions opt_;
   int64_t ctx_ = 0;
+  int32_t eos_ = -1, bos_ = -1;
   std::vector<std::unique_ptr<Slot>> slots_;
 
   mutable std::mutex m_;

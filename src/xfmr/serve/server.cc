@@ -97,7 +97,7 @@ std::string status_error_type(int status) {
 }  // namespace
 
 struct Server::Impl {
-  Impl(io::LlamaWeights w, std::unique_ptr<tok::Tokenizer> t, std::string id, ServerOptions o)
+  Impl(const infer::LoadedModel& w, std::unique_ptr<tok::Tokenizer> t, std::string id, ServerOptions o)
       : opt(std::move(o)),
         model_id(std::move(id)),
         tokenizer(std::move(t)),
@@ -326,8 +326,19 @@ void Server::Impl::stream(httplib::Response& res, std::shared_ptr<Job> job, Resp
 
 Server::Server(io::LlamaWeights weights, std::unique_ptr<tok::Tokenizer> tokenizer, std::string model_id,
                ServerOptions opt)
-    : impl_(std::make_unique<Impl>(std::move(weights), std::move(tokenizer), std::move(model_id),
-                                   std::move(opt))) {}
+    : Server(
+          [&] {
+            infer::LoadedModel m;
+            m.kind = "llama";
+            m.path = weights.source;
+            m.llama = std::move(weights);
+            return m;
+          }(),
+          std::move(tokenizer), std::move(model_id), std::move(opt)) {}
+
+Server::Server(const infer::LoadedModel& model, std::unique_ptr<tok::Tokenizer> tokenizer, std::string model_id,
+               ServerOptions opt)
+    : impl_(std::make_unique<Impl>(model, std::move(tokenizer), std::move(model_id), std::move(opt))) {}
 
 Server::~Server() {
   stop();

@@ -39,6 +39,9 @@ class Server {
   // model_id: the name /v1/models lists and responses carry (the model's file name).
   Server(io::LlamaWeights weights, std::unique_ptr<tok::Tokenizer> tokenizer, std::string model_id,
          ServerOptions opt);
+  // Any model infer::load_model opens (Llama or GPT-2).
+  Server(const infer::LoadedModel& model, std::unique_ptr<tok::Tokenizer> tokenizer, std::string model_id,
+         ServerOptions opt);
   ~Server();  // stop()
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
