@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include "xfmr/infer/decode_team.h"
 #include "xfmr/kernels/cpu/quant.h"
 #include "xfmr/kernels/cpu/quant_gemm.h"
+#include "xfmr/kernels/cpu/quant_packed.h"
 #include "xfmr/kernels/ref/quant.h"
 
 namespace xfmr::infer {
@@ -99,6 +101,52 @@ LlamaModel::LlamaModel(io::LlamaWeights w, int64_t max_context) : w_(std::move(w
     for (const auto* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_down, &L.w_up})
       madds_per_token_ += m->rows * m->cols;
   reserve_threads(1);
+  pack_weights();
+}
+
+void LlamaModel::pack_weights() {
+  packed_.assign(w_.layers.size(), {});
+  if (!kern::q4_0x8_available()) return;
+  const auto pack = [&](const io::WeightRef& m) -> const uint8_t* {
+    if (m.type != kernels::QType::q4_0 || m.rows % kern::kPackRows != 0) return nullptr;
+    const int64_t bytes = m.bytes();
+    pack_mem_.emplace_back(new uint8_t[static_cast<size_t>(bytes)]);
+    uint8_t* out = pack_mem_.back().get();
+    kern::pack_q4_0x8(m.data, m.rows, m.cols, out);
+#ifdef MADV_PAGEOUT
+    // The original is not read again (a tied output matrix is also the embedding table, but only one row of
+    // it a token): let the kernel reclaim its pages, so the model does not hold both copies. MADV_PAGEOUT never
+    // loses data: file-backed pages leave the resident set and fault back from the file if read; anonymous
+    // ones (weights built in memory) stay where there is no swap.
+    const uintptr_t page = 4096, a = (reinterpret_cast<uintptr_t>(m.data) + page - 1) & ~(page - 1),
+                    b = (reinterpret_cast<uintptr_t>(m.data) + static_cast<uintptr_t>(bytes)) & ~(page - 1);
+    if (a < b) ::madvise(reinterpret_cast<void*>(a), b - a, MADV_PAGEOUT);
+#endif
+    return out;
+  };
+  for (size_t l = 0; l < w_.layers.size(); ++l) {
+    const io::LlamaLayer& L = w_.layers[l];
+    int i = 0;
+    for (const io::WeightRef* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_down, &L.w_up})
+      packed_[l][static_cast<size_t>(i++)] = pack(*m);
+  }
+  packed_output_ = pack(w_.output);
+}
+
+void LlamaModel::mv_rows(const io::WeightRef& m, const uint8_t* packed, const float* x,
+                         const kern::QuantizedActs* xq, float* y, int64_t a, int64_t b) const {
+  if (packed)
+    kern::matvec_rows_q4_0x8(packed, m.cols, *xq, y, a, b);
+  else
+    kern::matvec_rows(m.type, m.data, m.cols, x, xq, y, a, b);
+}
+
+void LlamaModel::mm_rows(const io::WeightRef& m, const uint8_t* packed, const float* x, int64_t n, float* y,
+                         int64_t ldy, int64_t a, int64_t b, float* tile) const {
+  if (packed)
+    kern::matmul_rows_q4_0x8(packed, m.cols, x, n, y, ldy, a, b, tile);
+  else
+    kern::matmul_rows(m.type, m.data, m.cols, x, n, y, ldy, a, b, tile);
 }
 
 int LlamaModel::team_size() const {
@@ -142,7 +190,7 @@ void LlamaModel::final_logits(int tid, int nt, const float* x) {
   rmsnorm(xb, x, w_.output_norm, c.dim, c.norm_eps);
   const kern::QuantizedActs* xq = quantized_for({&w_.output}, xqt_[static_cast<size_t>(tid)], xb);
   const Range r = split(c.vocab_size, tid, nt, 32);
-  kern::matvec_rows(w_.output.type, w_.output.data, c.dim, xb, xq, logits_.data(), r.begin, r.end);
+  mv_rows(w_.output, packed_output_, xb, xq, logits_.data(), r.begin, r.end);
 }
 
 void LlamaModel::decode_step(int tid, int nt, int64_t pos) {
@@ -154,6 +202,7 @@ void LlamaModel::decode_step(int tid, int nt, int64_t pos) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const io::LlamaLayer& L = w_.layers[static_cast<size_t>(l)];
+    const auto& P = packed_[static_cast<size_t>(l)];
     float* kc = key_cache_.data() + l * ctx_ * kvd;
     float* vc = value_cache_.data() + l * ctx_ * kvd;
     // q, k, v as one range of dim + 2 kv_dim rows; k and v go straight into the cache.
@@ -161,15 +210,15 @@ void LlamaModel::decode_step(int tid, int nt, int64_t pos) {
     const kern::QuantizedActs* xqp = quantized_for({&L.wq, &L.wk, &L.wv}, xq, xb);
     const Range qkv = split(dim + 2 * kvd, tid, nt, 32);
     within(qkv, 0, dim, [&](int64_t a, int64_t b) {
-      kern::matvec_rows(L.wq.type, L.wq.data, dim, xb, xqp, q_.data(), a, b);
+      mv_rows(L.wq, P[0], xb, xqp, q_.data(), a, b);
       rope_rows(q_.data(), a, b, pos);
     });
     within(qkv, dim, kvd, [&](int64_t a, int64_t b) {
-      kern::matvec_rows(L.wk.type, L.wk.data, dim, xb, xqp, kc + pos * kvd, a, b);
+      mv_rows(L.wk, P[1], xb, xqp, kc + pos * kvd, a, b);
       rope_rows(kc + pos * kvd, a, b, pos);
     });
     within(qkv, dim + kvd, kvd, [&](int64_t a, int64_t b) {
-      kern::matvec_rows(L.wv.type, L.wv.data, dim, xb, xqp, vc + pos * kvd, a, b);
+      mv_rows(L.wv, P[2], xb, xqp, vc + pos * kvd, a, b);
     });
     barrier(nt);
 
@@ -205,22 +254,21 @@ void LlamaModel::decode_step(int tid, int nt, int64_t pos) {
 
     const Range rows = split(dim, tid, nt, 32);
     xqp = quantized_for({&L.wo}, xq, xatt_.data());
-    kern::matvec_rows(L.wo.type, L.wo.data, dim, xatt_.data(), xqp, xb2_.data(), rows.begin, rows.end);
+    mv_rows(L.wo, P[3], xatt_.data(), xqp, xb2_.data(), rows.begin, rows.end);
     for (int64_t i = rows.begin; i < rows.end; ++i) x_[i] += xb2_[i];
     barrier(nt);
 
     rmsnorm(xb, x_.data(), L.ffn_norm, dim, c.norm_eps);
     xqp = quantized_for({&L.w_gate, &L.w_up}, xq, xb);
     const Range hr = split(hid, tid, nt, 32);
-    kern::matvec_rows(L.w_gate.type, L.w_gate.data, dim, xb, xqp, hb_.data(), hr.begin, hr.end);
-    kern::matvec_rows(L.w_up.type, L.w_up.data, dim, xb, xqp, hb2_.data(), hr.begin, hr.end);
+    mv_rows(L.w_gate, P[4], xb, xqp, hb_.data(), hr.begin, hr.end);
+    mv_rows(L.w_up, P[6], xb, xqp, hb2_.data(), hr.begin, hr.end);
     for (int64_t i = hr.begin; i < hr.end; ++i) hb_[i] = silu_mul(hb_[i], hb2_[i]);
     const bool qdown = kern::matvec_quantizes_activations(L.w_down.type);
     if (qdown) hq_.set_blocks(hb_.data(), hr.begin / 32, (hr.end + 31) / 32);
     barrier(nt);
 
-    kern::matvec_rows(L.w_down.type, L.w_down.data, hid, hb_.data(), qdown ? &hq_ : nullptr, xb2_.data(),
-                      rows.begin, rows.end);
+    mv_rows(L.w_down, P[5], hb_.data(), qdown ? &hq_ : nullptr, xb2_.data(), rows.begin, rows.end);
     for (int64_t i = rows.begin; i < rows.end; ++i) x_[i] += xb2_[i];
     barrier(nt);
   }
@@ -252,6 +300,7 @@ void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n
   const Range rows = split(dim, tid, nt, 32), hr = split(hid, tid, nt, 32);
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const io::LlamaLayer& L = w_.layers[static_cast<size_t>(l)];
+    const auto& P = packed_[static_cast<size_t>(l)];
     float* kc = key_cache_.data() + l * ctx_ * kvd;
     float* vc = value_cache_.data() + l * ctx_ * kvd;
     for (int64_t i = toks.begin; i < toks.end; ++i)
@@ -260,15 +309,15 @@ void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n
 
     const Range qkv = split(dim + 2 * kvd, tid, nt, 32);
     within(qkv, 0, dim, [&](int64_t a, int64_t b) {
-      kern::matmul_rows(L.wq.type, L.wq.data, dim, pxb_.data(), n, pq_.data(), dim, a, b, tile);
+      mm_rows(L.wq, P[0], pxb_.data(), n, pq_.data(), dim, a, b, tile);
       for (int64_t i = 0; i < n; ++i) rope_rows(pq_.data() + i * dim, a, b, pos0 + i);
     });
     within(qkv, dim, kvd, [&](int64_t a, int64_t b) {
-      kern::matmul_rows(L.wk.type, L.wk.data, dim, pxb_.data(), n, kc + pos0 * kvd, kvd, a, b, tile);
+      mm_rows(L.wk, P[1], pxb_.data(), n, kc + pos0 * kvd, kvd, a, b, tile);
       for (int64_t i = 0; i < n; ++i) rope_rows(kc + (pos0 + i) * kvd, a, b, pos0 + i);
     });
     within(qkv, dim + kvd, kvd, [&](int64_t a, int64_t b) {
-      kern::matmul_rows(L.wv.type, L.wv.data, dim, pxb_.data(), n, vc + pos0 * kvd, kvd, a, b, tile);
+      mm_rows(L.wv, P[2], pxb_.data(), n, vc + pos0 * kvd, kvd, a, b, tile);
     });
     barrier(nt);
 
@@ -297,7 +346,7 @@ void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n
     }
     barrier(nt);
 
-    kern::matmul_rows(L.wo.type, L.wo.data, dim, patt_.data(), n, py_.data(), dim, rows.begin, rows.end, tile);
+    mm_rows(L.wo, P[3], patt_.data(), n, py_.data(), dim, rows.begin, rows.end, tile);
     for (int64_t i = 0; i < n; ++i)
       for (int64_t r = rows.begin; r < rows.end; ++r) px_[i * dim + r] += py_[i * dim + r];
     barrier(nt);
@@ -306,16 +355,13 @@ void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n
       rmsnorm(pxb_.data() + i * dim, px_.data() + i * dim, L.ffn_norm, dim, c.norm_eps);
     barrier(nt);
 
-    kern::matmul_rows(L.w_gate.type, L.w_gate.data, dim, pxb_.data(), n, phb_.data(), hid, hr.begin, hr.end,
-                      tile);
-    kern::matmul_rows(L.w_up.type, L.w_up.data, dim, pxb_.data(), n, phb2_.data(), hid, hr.begin, hr.end,
-                      tile);
+    mm_rows(L.w_gate, P[4], pxb_.data(), n, phb_.data(), hid, hr.begin, hr.end, tile);
+    mm_rows(L.w_up, P[6], pxb_.data(), n, phb2_.data(), hid, hr.begin, hr.end, tile);
     for (int64_t i = 0; i < n; ++i)
       for (int64_t r = hr.begin; r < hr.end; ++r) phb_[i * hid + r] = silu_mul(phb_[i * hid + r], phb2_[i * hid + r]);
     barrier(nt);
 
-    kern::matmul_rows(L.w_down.type, L.w_down.data, hid, phb_.data(), n, py_.data(), dim, rows.begin, rows.end,
-                      tile);
+    mm_rows(L.w_down, P[5], phb_.data(), n, py_.data(), dim, rows.begin, rows.end, tile);
     for (int64_t i = 0; i < n; ++i)
       for (int64_t r = rows.begin; r < rows.end; ++r) px_[i * dim + r] += py_[i * dim + r];
     barrier(nt);

@@ -17,7 +17,9 @@
 // Buffers: activations and the KV cache are allocated in the constructor, the prefill block buffers on the
 // first prefill, per-thread scratch when the thread count first grows: steady-state decoding allocates nothing.
 #pragma once
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "xfmr/io/llama_weights.h"
@@ -52,6 +54,12 @@ class LlamaModel {
   int team_size() const;
   void reserve_threads(int nt);
   void rope_rows(float* v, int64_t a, int64_t b, int64_t pos) const;
+  void pack_weights();
+  // Rows [a, b) of m · x (decode) and of m · X for a prefill block, through m's packed copy when it has one.
+  void mv_rows(const io::WeightRef& m, const uint8_t* packed, const float* x, const kern::QuantizedActs* xq,
+               float* y, int64_t a, int64_t b) const;
+  void mm_rows(const io::WeightRef& m, const uint8_t* packed, const float* x, int64_t n, float* y, int64_t ldy,
+               int64_t a, int64_t b, float* tile) const;
 
   io::LlamaWeights w_;
   int64_t ctx_;
@@ -69,6 +77,12 @@ class LlamaModel {
   // thread: a dequantized weight tile and a block of attention scores [kPrefillBlock, ctx].
   std::vector<float> px_, pxb_, pq_, patt_, py_, phb_, phb2_, ptile_, pscore_;
   int threads_ready_ = 0;
+  // q4_0 matrices repacked 8 rows at a time (kernels/cpu/quant_packed.h) where the CPU has the kernels:
+  // per layer wq, wk, wv, wo, w_gate, w_down, w_up (null: not packed), then the output matrix. The packed
+  // copies replace the originals for every product; the originals stay mapped (the embedding reads them).
+  std::vector<std::array<const uint8_t*, 7>> packed_;
+  const uint8_t* packed_output_ = nullptr;
+  std::vector<std::unique_ptr<uint8_t[]>> pack_mem_;
 };
 
 // The no-cache oracle: logits [T, vocab] for every position of `tokens`, recomputing the whole sequence with

@@ -223,6 +223,8 @@ void QuantizedActs::reserve(int64_t cols) {
   blocks_.resize(nb);
   d_.resize(nb);
   lane_sums8_.resize(nb * 8);
+  codes_.resize(nb * kQBlock);
+  parity_sums8_.resize(nb * 2);
 }
 
 void QuantizedActs::set_blocks(const float* x, int64_t b0, int64_t b1) {
@@ -230,10 +232,15 @@ void QuantizedActs::set_blocks(const float* x, int64_t b0, int64_t b1) {
   for (int64_t b = b0; b < b1; ++b) {
     const BlockQ8_0& blk = blocks_[static_cast<size_t>(b)];
     d_[static_cast<size_t>(b)] = f16_to_f32(blk.d);
+    std::memcpy(codes_.data() + b * kQBlock, blk.q, kQBlock);
+    int32_t par[2] = {0, 0};
     for (int j = 0; j < 8; ++j) {
       const int8_t* q = blk.q + 4 * j;
       lane_sums8_[static_cast<size_t>(b * 8 + j)] = 8 * (q[0] + q[1] + q[2] + q[3]);
+      par[j & 1] += 8 * (q[0] + q[1] + q[2] + q[3]);
     }
+    parity_sums8_[static_cast<size_t>(b * 2)] = par[0];
+    parity_sums8_[static_cast<size_t>(b * 2 + 1)] = par[1];
   }
 }
 
