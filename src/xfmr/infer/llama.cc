@@ -122,6 +122,7 @@ void LlamaModel::pack_weights() {
                     b = (reinterpret_cast<uintptr_t>(m.data) + static_cast<uintptr_t>(bytes)) & ~(page - 1);
     if (a < b) ::madvise(reinterpret_cast<void*>(a), b - a, MADV_PAGEOUT);
 #endif
+    any_packed_ = true;
     return out;
   };
   for (size_t l = 0; l < w_.layers.size(); ++l) {
@@ -141,10 +142,11 @@ void LlamaModel::mv_rows(const io::WeightRef& m, const uint8_t* packed, const fl
     kern::matvec_rows(m.type, m.data, m.cols, x, xq, y, a, b);
 }
 
-void LlamaModel::mm_rows(const io::WeightRef& m, const uint8_t* packed, const float* x, int64_t n, float* y,
-                         int64_t ldy, int64_t a, int64_t b, float* tile) const {
+void LlamaModel::mm_rows(const io::WeightRef& m, const uint8_t* packed, const float* x,
+                         const kern::QuantizedActs* xq, int64_t n, float* y, int64_t ldy, int64_t a, int64_t b,
+                         float* tile) const {
   if (packed)
-    kern::matmul_rows_q4_0x8(packed, m.cols, x, n, y, ldy, a, b, tile);
+    kern::matmul_rows_q4_0x8_int(packed, m.cols, xq, n, y, ldy, a, b);
   else
     kern::matmul_rows(m.type, m.data, m.cols, x, n, y, ldy, a, b, tile);
 }
@@ -165,6 +167,10 @@ void LlamaModel::reserve_threads(int nt) {
   for (auto& q : xqt_) q.reserve(c.dim);
   if (!px_.empty()) {  // prefill buffers exist: per-thread ones grow with the team
     ptile_.resize(static_cast<size_t>(nt * kern::kGemmTileRows * std::max(c.dim, c.hidden_dim)));
+    if (any_packed_) {
+      pxq_.resize(static_cast<size_t>(nt * kPrefillBlock));
+      for (auto& q : pxq_) q.reserve(std::max(c.dim, c.hidden_dim));
+    }
     pscore_.resize(static_cast<size_t>(nt * kPrefillBlock * ctx_));
   }
   threads_ready_ = nt;
@@ -287,6 +293,13 @@ const float* LlamaModel::forward(int32_t token, int64_t pos) {
   return logits_.data();
 }
 
+const kern::QuantizedActs* LlamaModel::quantize_block(int tid, const float* x, int64_t n, int64_t cols) {
+  if (!any_packed_) return nullptr;
+  kern::QuantizedActs* q = pxq_.data() + tid * kPrefillBlock;
+  for (int64_t i = 0; i < n; ++i) q[i].set(x + i * cols, cols);
+  return q;
+}
+
 void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n, int64_t pos0, bool logits) {
   const io::LlamaConfig& c = w_.cfg;
   const int64_t dim = c.dim, hs = c.head_size(), kvd = c.kv_dim(), hid = c.hidden_dim;
@@ -307,17 +320,18 @@ void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n
       rmsnorm(pxb_.data() + i * dim, px_.data() + i * dim, L.attn_norm, dim, c.norm_eps);
     barrier(nt);
 
+    const kern::QuantizedActs* xq = quantize_block(tid, pxb_.data(), n, dim);
     const Range qkv = split(dim + 2 * kvd, tid, nt, 32);
     within(qkv, 0, dim, [&](int64_t a, int64_t b) {
-      mm_rows(L.wq, P[0], pxb_.data(), n, pq_.data(), dim, a, b, tile);
+      mm_rows(L.wq, P[0], pxb_.data(), xq, n, pq_.data(), dim, a, b, tile);
       for (int64_t i = 0; i < n; ++i) rope_rows(pq_.data() + i * dim, a, b, pos0 + i);
     });
     within(qkv, dim, kvd, [&](int64_t a, int64_t b) {
-      mm_rows(L.wk, P[1], pxb_.data(), n, kc + pos0 * kvd, kvd, a, b, tile);
+      mm_rows(L.wk, P[1], pxb_.data(), xq, n, kc + pos0 * kvd, kvd, a, b, tile);
       for (int64_t i = 0; i < n; ++i) rope_rows(kc + (pos0 + i) * kvd, a, b, pos0 + i);
     });
     within(qkv, dim + kvd, kvd, [&](int64_t a, int64_t b) {
-      mm_rows(L.wv, P[2], pxb_.data(), n, vc + pos0 * kvd, kvd, a, b, tile);
+      mm_rows(L.wv, P[2], pxb_.data(), xq, n, vc + pos0 * kvd, kvd, a, b, tile);
     });
     barrier(nt);
 
@@ -346,7 +360,8 @@ void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n
     }
     barrier(nt);
 
-    mm_rows(L.wo, P[3], patt_.data(), n, py_.data(), dim, rows.begin, rows.end, tile);
+    xq = quantize_block(tid, patt_.data(), n, dim);
+    mm_rows(L.wo, P[3], patt_.data(), xq, n, py_.data(), dim, rows.begin, rows.end, tile);
     for (int64_t i = 0; i < n; ++i)
       for (int64_t r = rows.begin; r < rows.end; ++r) px_[i * dim + r] += py_[i * dim + r];
     barrier(nt);
@@ -355,13 +370,15 @@ void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n
       rmsnorm(pxb_.data() + i * dim, px_.data() + i * dim, L.ffn_norm, dim, c.norm_eps);
     barrier(nt);
 
-    mm_rows(L.w_gate, P[4], pxb_.data(), n, phb_.data(), hid, hr.begin, hr.end, tile);
-    mm_rows(L.w_up, P[6], pxb_.data(), n, phb2_.data(), hid, hr.begin, hr.end, tile);
+    xq = quantize_block(tid, pxb_.data(), n, dim);
+    mm_rows(L.w_gate, P[4], pxb_.data(), xq, n, phb_.data(), hid, hr.begin, hr.end, tile);
+    mm_rows(L.w_up, P[6], pxb_.data(), xq, n, phb2_.data(), hid, hr.begin, hr.end, tile);
     for (int64_t i = 0; i < n; ++i)
       for (int64_t r = hr.begin; r < hr.end; ++r) phb_[i * hid + r] = silu_mul(phb_[i * hid + r], phb2_[i * hid + r]);
     barrier(nt);
 
-    mm_rows(L.w_down, P[5], phb_.data(), n, py_.data(), dim, rows.begin, rows.end, tile);
+    xq = quantize_block(tid, phb_.data(), n, hid);
+    mm_rows(L.w_down, P[5], phb_.data(), xq, n, py_.data(), dim, rows.begin, rows.end, tile);
     for (int64_t i = 0; i < n; ++i)
       for (int64_t r = rows.begin; r < rows.end; ++r) px_[i * dim + r] += py_[i * dim + r];
     barrier(nt);

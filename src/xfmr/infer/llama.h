@@ -58,8 +58,10 @@ class LlamaModel {
   // Rows [a, b) of m · x (decode) and of m · X for a prefill block, through m's packed copy when it has one.
   void mv_rows(const io::WeightRef& m, const uint8_t* packed, const float* x, const kern::QuantizedActs* xq,
                float* y, int64_t a, int64_t b) const;
-  void mm_rows(const io::WeightRef& m, const uint8_t* packed, const float* x, int64_t n, float* y, int64_t ldy,
-               int64_t a, int64_t b, float* tile) const;
+  // xq: x's n rows quantized (quantize_block), read only by packed matrices.
+  void mm_rows(const io::WeightRef& m, const uint8_t* packed, const float* x, const kern::QuantizedActs* xq,
+               int64_t n, float* y, int64_t ldy, int64_t a, int64_t b, float* tile) const;
+  const kern::QuantizedActs* quantize_block(int tid, const float* x, int64_t n, int64_t cols);
 
   io::LlamaWeights w_;
   int64_t ctx_;
@@ -83,6 +85,10 @@ class LlamaModel {
   std::vector<std::array<const uint8_t*, 7>> packed_;
   const uint8_t* packed_output_ = nullptr;
   std::vector<std::unique_ptr<uint8_t[]>> pack_mem_;
+  bool any_packed_ = false;
+  // Per thread, when any matrix is packed: the input rows of the next prefill products as q8_0
+  // [threads, kPrefillBlock] (each thread quantizes the whole block itself: no barrier needed).
+  std::vector<kern::QuantizedActs> pxq_;
 };
 
 // The no-cache oracle: logits [T, vocab] for every position of `tokens`, recomputing the whole sequence with

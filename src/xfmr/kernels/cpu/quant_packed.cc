@@ -5,6 +5,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "xfmr/core/check.h"
@@ -143,6 +144,77 @@ void matvec_rows_q4_0x8(const void* packed, int64_t cols, const QuantizedActs& x
   }
 }
 
+namespace {
+
+// Tokens [0, T) of one token tile against the 8 rows of group g (its units at u), outputs y[t * ldy + row].
+template <int T>
+void group_tile(const uint8_t* u, int64_t nb, const QuantizedActs* xq, float* y, int64_t ldy, int nrows) {
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  const __m512i dup = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+  const int8_t* xc[T];
+  const float* xd[T];
+  const int64_t* par[T];
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) {
+    xc[t] = xq[t].codes();
+    xd[t] = xq[t].scales();
+    par[t] = reinterpret_cast<const int64_t*>(xq[t].parity_sums8());
+    acc[t] = _mm512_setzero_ps();
+  }
+  for (int64_t b = 0; b < nb; ++b, u += kUnit) {
+    const __m512i p0 = _mm512_loadu_si512(u + 16), p1 = _mm512_loadu_si512(u + 80);
+    const __m512i u0 = _mm512_and_si512(p0, low), u1 = _mm512_and_si512(_mm512_srli_epi16(p0, 4), low);
+    const __m512i u2 = _mm512_and_si512(p1, low), u3 = _mm512_and_si512(_mm512_srli_epi16(p1, 4), low);
+    const __m512 dw = _mm512_permutexvar_ps(
+        dup, _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u)))));
+    for (int t = 0; t < T; ++t) {
+      const int8_t* c = xc[t] + b * kQBlock;
+      // The operations (and their order) of group_dot, for one token.
+      __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u0,
+                                       _mm512_set1_epi64(*reinterpret_cast<const int64_t*>(c)));
+      __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u2,
+                                       _mm512_set1_epi64(*reinterpret_cast<const int64_t*>(c + 16)));
+      s0 = _mm512_dpbusd_epi32(s0, u1, _mm512_set1_epi64(*reinterpret_cast<const int64_t*>(c + 8)));
+      s1 = _mm512_dpbusd_epi32(s1, u3, _mm512_set1_epi64(*reinterpret_cast<const int64_t*>(c + 24)));
+      const __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_set1_epi64(par[t][b]));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, _mm512_set1_ps(xd[t][b])), acc[t]);
+    }
+  }
+  const __m512i even = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 14, 12, 10, 8, 6, 4, 2, 0);
+  const auto mask = static_cast<__mmask8>((1u << nrows) - 1);
+  for (int t = 0; t < T; ++t) {
+    const __m512 pairs = _mm512_add_ps(acc[t], _mm512_permute_ps(acc[t], 0xB1));
+    _mm256_mask_storeu_ps(y + t * ldy, mask, _mm512_castps512_ps256(_mm512_permutexvar_ps(even, pairs)));
+  }
+}
+
+}  // namespace
+
+void matmul_rows_q4_0x8_int(const void* packed, int64_t cols, const QuantizedActs* xq, int64_t n, float* y,
+                            int64_t ldy, int64_t r0, int64_t r1) {
+  XF_CHECK(r0 % kPackRows == 0, "matmul_rows_q4_0x8_int: row ", r0, " is not a multiple of 8");
+  const int64_t nb = cols / kQBlock;
+  const auto* base = static_cast<const uint8_t*>(packed);
+  constexpr int64_t kTile = 8;  // tokens per pass over a group's units (8 accumulators + 4 unpacked vectors)
+  for (int64_t g = r0 / kPackRows; g * kPackRows < r1; ++g) {
+    const uint8_t* u = base + g * nb * kUnit;
+    const int nrows = static_cast<int>(std::min<int64_t>(kPackRows, r1 - g * kPackRows));
+    float* yg = y + g * kPackRows;
+    int64_t t = 0;
+    for (; t + kTile <= n; t += kTile) group_tile<kTile>(u, nb, xq + t, yg + t * ldy, ldy, nrows);
+    switch (n - t) {  // the last, partial tile
+      case 1: group_tile<1>(u, nb, xq + t, yg + t * ldy, ldy, nrows); break;
+      case 2: group_tile<2>(u, nb, xq + t, yg + t * ldy, ldy, nrows); break;
+      case 3: group_tile<3>(u, nb, xq + t, yg + t * ldy, ldy, nrows); break;
+      case 4: group_tile<4>(u, nb, xq + t, yg + t * ldy, ldy, nrows); break;
+      case 5: group_tile<5>(u, nb, xq + t, yg + t * ldy, ldy, nrows); break;
+      case 6: group_tile<6>(u, nb, xq + t, yg + t * ldy, ldy, nrows); break;
+      case 7: group_tile<7>(u, nb, xq + t, yg + t * ldy, ldy, nrows); break;
+      default: break;
+    }
+  }
+}
+
 #else  // no VNNI: callers keep row-major q4_0 (q4_0x8_available() is false); a plain loop for completeness
 
 bool q4_0x8_available() {
@@ -169,6 +241,11 @@ void matvec_rows_q4_0x8(const void* packed, int64_t cols, const QuantizedActs& x
     }
     y[r] = s;
   }
+}
+
+void matmul_rows_q4_0x8_int(const void* packed, int64_t cols, const QuantizedActs* xq, int64_t n, float* y,
+                            int64_t ldy, int64_t r0, int64_t r1) {
+  for (int64_t i = 0; i < n; ++i) matvec_rows_q4_0x8(packed, cols, xq[i], y + i * ldy, r0, r1);
 }
 
 #endif

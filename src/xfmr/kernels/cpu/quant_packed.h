@@ -30,6 +30,15 @@ void pack_q4_0x8(const void* w, int64_t rows, int64_t cols, void* out);
 void matvec_rows_q4_0x8(const void* packed, int64_t cols, const QuantizedActs& xq, float* y, int64_t r0,
                         int64_t r1);
 
+// Prefill: y[i, r] = Σ_c W[r, c] x_i[c] for tokens i < n (x_i given as its q8_0 quantization xq[i]) and rows
+// [r0, r1) (r0 a multiple of kPackRows) of a packed W; token i's outputs start at y + i * ldy. Each unit of 8
+// rows x 32 columns is unpacked once and multiplied with up to 8 tokens (the int8 GEMM: VNNI does 64
+// multiply-adds per instruction where f32 FMA does 16), and every (row, token) value is computed by exactly
+// the operations of matvec_rows_q4_0x8, so prefill logits equal token-at-a-time decoding's bit for bit.
+// Needs q4_0x8_available().
+void matmul_rows_q4_0x8_int(const void* packed, int64_t cols, const QuantizedActs* xq, int64_t n, float* y,
+                            int64_t ldy, int64_t r0, int64_t r1);
+
 // Rows [r0, r1) (r0 a multiple of kPackRows) of a packed W as f32 into out [(r1 - r0), cols].
 void dequantize_rows_q4_0x8(const void* packed, int64_t cols, int64_t r0, int64_t r1, float* out);
 
