@@ -1,12 +1,15 @@
-// The 8-row interleaved q4_0 layout (kernels/cpu/quant_packed.h) against the scalar reference
+// The 8-row interleaved q4_0 / q8_0 layouts (kernels/cpu/quant_packed.h) against the scalar reference
 // (kernels/ref/quant.h): repacking loses nothing (dequantized values equal the original's element by element),
-// the packed matrix-vector product equals ref::matvec_q8_activations up to f32 rounding, any split into
-// 8-row-aligned ranges gives bit-identical rows, and bad shapes are refused. Odd block counts (3, 9, 25) and
-// single-group matrices included.
+// the packed matrix-vector product equals ref::matvec_q8_activations up to f32 rounding, the prefill product
+// equals the matrix-vector product bit for bit for every token count (full and partial token tiles), any split
+// into 8-row-aligned ranges gives bit-identical rows, and bad shapes and types are refused. Odd block counts
+// (3, 9, 25) and single-group matrices included.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "xfmr/core/check.h"
@@ -19,106 +22,156 @@ namespace {
 
 using kernels::QType;
 
-std::vector<uint8_t> random_q4(int64_t rows, int64_t cols, std::mt19937_64& g) {
+std::vector<uint8_t> random_rows(QType t, int64_t rows, int64_t cols, std::mt19937_64& g) {
   std::normal_distribution<float> n(0, 1);
   std::vector<float> w(static_cast<size_t>(rows * cols));
   for (auto& v : w) v = n(g);
-  std::vector<uint8_t> p(static_cast<size_t>(rows * kernels::qtype_row_bytes(QType::q4_0, cols)));
-  quantize_rows(QType::q4_0, w.data(), p.data(), rows, cols);
+  std::vector<uint8_t> p(static_cast<size_t>(rows * kernels::qtype_row_bytes(t, cols)));
+  quantize_rows(t, w.data(), p.data(), rows, cols);
   return p;
+}
+
+std::vector<uint8_t> packed_copy(QType t, const std::vector<uint8_t>& w, int64_t rows, int64_t cols) {
+  std::vector<uint8_t> p(w.size());
+  pack_x8(t, w.data(), rows, cols, p.data());
+  return p;
+}
+
+QuantizedActs quantized(const float* x, int64_t cols) {
+  QuantizedActs q;
+  q.reserve(cols);
+  q.set(x, cols);
+  return q;
 }
 
 const std::pair<int64_t, int64_t> kShapes[] = {{8, 32}, {16, 96}, {40, 288}, {24, 800}, {64, 2048}, {8, 64}};
 
-TEST(QuantPacked, RepackKeepsEveryValue) {
+class Packed : public ::testing::TestWithParam<QType> {};
+
+TEST_P(Packed, RepackKeepsEveryValue) {
+  const QType t = GetParam();
   std::mt19937_64 g(11);
   for (auto [rows, cols] : kShapes) {
-    const auto w = random_q4(rows, cols, g);
-    std::vector<uint8_t> p(w.size());
-    pack_q4_0x8(w.data(), rows, cols, p.data());
+    const auto w = random_rows(t, rows, cols, g);
+    const auto p = packed_copy(t, w, rows, cols);
     std::vector<float> d(static_cast<size_t>(rows * cols));
-    dequantize_rows_q4_0x8(p.data(), cols, 0, rows, d.data());
-    const int64_t rb = kernels::qtype_row_bytes(QType::q4_0, cols);
+    dequantize_rows_x8(t, p.data(), cols, 0, rows, d.data());
+    const int64_t rb = kernels::qtype_row_bytes(t, cols);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < cols; ++c)
-        ASSERT_EQ(d[r * cols + c], kernels::ref::dequantize_elem(QType::q4_0, w.data() + r * rb, c))
+        ASSERT_EQ(d[r * cols + c], kernels::ref::dequantize_elem(t, w.data() + r * rb, c))
             << rows << "x" << cols << " at " << r << "," << c;
-    // A range starting at a later group, ending mid-group.
-    if (rows >= 16) {
+    if (rows >= 16) {  // a range starting at a later group, ending mid-group
       std::vector<float> part(static_cast<size_t>(5 * cols));
-      dequantize_rows_q4_0x8(p.data(), cols, 8, 13, part.data());
+      dequantize_rows_x8(t, p.data(), cols, 8, 13, part.data());
       for (int64_t i = 0; i < 5 * cols; ++i) ASSERT_EQ(part[i], d[8 * cols + i]);
     }
   }
 }
 
-TEST(QuantPacked, MatvecMatchesReference) {
-  if (!q4_0x8_available()) GTEST_SKIP() << "no AVX512-VNNI: the packed layout is not used";
+TEST_P(Packed, MatvecMatchesReference) {
+  const QType t = GetParam();
   std::mt19937_64 g(12);
   std::normal_distribution<float> n(0, 1);
   for (auto [rows, cols] : kShapes) {
-    const auto w = random_q4(rows, cols, g);
-    std::vector<uint8_t> p(w.size());
-    pack_q4_0x8(w.data(), rows, cols, p.data());
+    const auto w = random_rows(t, rows, cols, g);
+    const auto p = packed_copy(t, w, rows, cols);
     std::vector<float> x(static_cast<size_t>(cols));
     for (auto& v : x) v = n(g);
-    QuantizedActs xq;
-    xq.reserve(cols);
-    xq.set(x.data(), cols);
-    std::vector<float> y(static_cast<size_t>(rows), -7.0f);
-    std::vector<float> yref(static_cast<size_t>(rows));
-    matvec_rows_q4_0x8(p.data(), cols, xq, y.data(), 0, rows);
-    kernels::ref::matvec_q8_activations<double>(QType::q4_0, w.data(), x.data(), yref.data(), rows, cols);
-    // Integer block dots are exact; the f32 scale products and the block sum round: (cols + 2) u Σ|w x_q|
-    // bounds it (as in quant_test.cc's integer path).
+    const QuantizedActs xq = quantized(x.data(), cols);
+    std::vector<float> y(static_cast<size_t>(rows), -7.0f), yref(static_cast<size_t>(rows));
+    matvec_rows_x8(t, p.data(), cols, xq, y.data(), 0, rows);
+    kernels::ref::matvec_q8_activations<double>(t, w.data(), x.data(), yref.data(), rows, cols);
+    // Integer block dots are exact; the f32 scale products and the sum over blocks round: (cols + 2) u Σ|w x_q|
+    // bounds it (as for quant_test.cc's integer path).
     std::vector<float> xd(static_cast<size_t>(cols));
     kernels::ref::dequantize_row(QType::q8_0, xq.blocks(), xd.data(), cols);
-    const int64_t rb = kernels::qtype_row_bytes(QType::q4_0, cols);
+    const int64_t rb = kernels::qtype_row_bytes(t, cols);
     for (int64_t r = 0; r < rows; ++r) {
       double mag = 0;
       for (int64_t c = 0; c < cols; ++c)
-        mag += std::fabs(kernels::ref::dequantize_elem(QType::q4_0, w.data() + r * rb, c) * double(xd[c]));
+        mag += std::fabs(kernels::ref::dequantize_elem(t, w.data() + r * rb, c) * double(xd[c]));
       EXPECT_LE(std::fabs(double(y[r]) - yref[r]), (cols + 2) * std::ldexp(1.0, -24) * mag + 1e-30)
-          << rows << "x" << cols << " row " << r;
+          << kernels::qtype_name(t) << " " << rows << "x" << cols << " row " << r;
     }
   }
 }
 
-TEST(QuantPacked, MatvecIsIndependentOfTheSplit) {
+TEST_P(Packed, MatmulEqualsMatvecForEveryToken) {
+  const QType t = GetParam();
+  std::mt19937_64 g(14);
+  std::normal_distribution<float> nd(0, 1);
+  const int64_t rows = 40, cols = 288, ldy = rows + 3;
+  const auto w = random_rows(t, rows, cols, g);
+  const auto p = packed_copy(t, w, rows, cols);
+  for (int64_t n : {1, 3, 8, 13, 64}) {
+    std::vector<QuantizedActs> xq;
+    std::vector<float> x(static_cast<size_t>(cols));
+    for (int64_t i = 0; i < n; ++i) {
+      for (auto& v : x) v = nd(g);
+      xq.push_back(quantized(x.data(), cols));
+    }
+    const int64_t r0 = 8, r1 = 37;  // a later group start, a partial last group; other rows stay untouched
+    std::vector<float> y(static_cast<size_t>(n * ldy), -7.0f);
+    matmul_rows_x8(t, p.data(), cols, xq.data(), n, y.data(), ldy, r0, r1);
+    for (int64_t i = 0; i < n; ++i) {
+      std::vector<float> want(static_cast<size_t>(rows));
+      matvec_rows_x8(t, p.data(), cols, xq[static_cast<size_t>(i)], want.data(), 0, rows);
+      for (int64_t r = 0; r < ldy; ++r)
+        ASSERT_EQ(y[i * ldy + r], r >= r0 && r < r1 ? want[r] : -7.0f)
+            << kernels::qtype_name(t) << " n " << n << " token " << i << " row " << r;
+    }
+  }
+}
+
+TEST_P(Packed, MatvecIsIndependentOfTheSplit) {
+  const QType t = GetParam();
   std::mt19937_64 g(13);
   std::normal_distribution<float> n(0, 1);
   const int64_t rows = 72, cols = 288;
-  const auto w = random_q4(rows, cols, g);
-  std::vector<uint8_t> p(w.size());
-  pack_q4_0x8(w.data(), rows, cols, p.data());
+  const auto w = random_rows(t, rows, cols, g);
+  const auto p = packed_copy(t, w, rows, cols);
   std::vector<float> x(static_cast<size_t>(cols));
   for (auto& v : x) v = n(g);
-  QuantizedActs xq;
-  xq.reserve(cols);
-  xq.set(x.data(), cols);
+  const QuantizedActs xq = quantized(x.data(), cols);
   std::vector<float> all(static_cast<size_t>(rows)), parts(static_cast<size_t>(rows), -7.0f);
-  matvec_rows_q4_0x8(p.data(), cols, xq, all.data(), 0, rows);
+  matvec_rows_x8(t, p.data(), cols, xq, all.data(), 0, rows);
   for (int64_t a = 0; a < rows;) {
     const int64_t b = std::min(rows, a + 8 * (1 + static_cast<int64_t>(g() % 3)));
-    matvec_rows_q4_0x8(p.data(), cols, xq, parts.data(), a, b);
+    matvec_rows_x8(t, p.data(), cols, xq, parts.data(), a, b);
     a = b;
   }
   EXPECT_EQ(all, parts);
-  // A range ending mid-group writes only its rows.
-  std::vector<float> head(static_cast<size_t>(rows), -7.0f);
-  matvec_rows_q4_0x8(p.data(), cols, xq, head.data(), 0, 13);
+  std::vector<float> head(static_cast<size_t>(rows), -7.0f);  // a range ending mid-group writes only its rows
+  matvec_rows_x8(t, p.data(), cols, xq, head.data(), 0, 13);
   for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(head[r], r < 13 ? all[r] : -7.0f) << r;
 }
 
-TEST(QuantPacked, BadShapesAreRefused) {
-  std::vector<uint8_t> w(static_cast<size_t>(12 * 18)), out(w.size());
+INSTANTIATE_TEST_SUITE_P(Types, Packed, ::testing::Values(QType::q4_0, QType::q8_0),
+                         [](const auto& i) { return std::string(kernels::qtype_name(i.param)); });
+
+std::string error_of(const std::function<void()>& f) {
   try {
-    pack_q4_0x8(w.data(), 12, 32, out.data());
-    FAIL() << "12 rows accepted";
+    f();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("pack_q4_0x8"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("[12, 32]"), std::string::npos) << e.what();
+    return e.what();
   }
+  return "(no error)";
+}
+
+TEST(PackedX8, BadShapesAndTypesAreRefused) {
+  std::vector<uint8_t> w(static_cast<size_t>(12 * 34)), out(w.size());
+  const std::string rows = error_of([&] { pack_x8(QType::q4_0, w.data(), 12, 32, out.data()); });
+  EXPECT_NE(rows.find("pack_x8"), std::string::npos) << rows;
+  EXPECT_NE(rows.find("[12, 32]"), std::string::npos) << rows;
+  const std::string type = error_of([&] { pack_x8(QType::f16, w.data(), 8, 32, out.data()); });
+  EXPECT_NE(type.find("pack_x8"), std::string::npos) << type;
+  EXPECT_NE(type.find("f16"), std::string::npos) << type;
+  QuantizedActs xq;
+  xq.reserve(32);
+  float y[8];
+  const std::string start = error_of([&] { matvec_rows_x8(QType::q4_0, out.data(), 32, xq, y, 3, 8); });
+  EXPECT_NE(start.find("matvec_rows_x8"), std::string::npos) << start;
 }
 
 }  // namespace

@@ -106,13 +106,12 @@ LlamaModel::LlamaModel(io::LlamaWeights w, int64_t max_context) : w_(std::move(w
 
 void LlamaModel::pack_weights() {
   packed_.assign(w_.layers.size(), {});
-  if (!kern::q4_0x8_available()) return;
-  const auto pack = [&](const io::WeightRef& m) -> const uint8_t* {
-    if (m.type != kernels::QType::q4_0 || m.rows % kern::kPackRows != 0) return nullptr;
+    const auto pack = [&](const io::WeightRef& m) -> const uint8_t* {
+    if (!kern::packed_x8_available(m.type) || m.rows % kern::kPackRows != 0) return nullptr;
     const int64_t bytes = m.bytes();
     pack_mem_.emplace_back(new uint8_t[static_cast<size_t>(bytes)]);
     uint8_t* out = pack_mem_.back().get();
-    kern::pack_q4_0x8(m.data, m.rows, m.cols, out);
+    kern::pack_x8(m.type, m.data, m.rows, m.cols, out);
 #ifdef MADV_PAGEOUT
     // The original is not read again (a tied output matrix is also the embedding table, but only one row of
     // it a token): let the kernel reclaim its pages, so the model does not hold both copies. MADV_PAGEOUT never
@@ -137,7 +136,7 @@ void LlamaModel::pack_weights() {
 void LlamaModel::mv_rows(const io::WeightRef& m, const uint8_t* packed, const float* x,
                          const kern::QuantizedActs* xq, float* y, int64_t a, int64_t b) const {
   if (packed)
-    kern::matvec_rows_q4_0x8(packed, m.cols, *xq, y, a, b);
+    kern::matvec_rows_x8(m.type, packed, m.cols, *xq, y, a, b);
   else
     kern::matvec_rows(m.type, m.data, m.cols, x, xq, y, a, b);
 }
@@ -146,7 +145,7 @@ void LlamaModel::mm_rows(const io::WeightRef& m, const uint8_t* packed, const fl
                          const kern::QuantizedActs* xq, int64_t n, float* y, int64_t ldy, int64_t a, int64_t b,
                          float* tile) const {
   if (packed)
-    kern::matmul_rows_q4_0x8_int(packed, m.cols, xq, n, y, ldy, a, b);
+    kern::matmul_rows_x8(m.type, packed, m.cols, xq, n, y, ldy, a, b);
   else
     kern::matmul_rows(m.type, m.data, m.cols, x, n, y, ldy, a, b, tile);
 }

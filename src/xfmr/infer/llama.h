@@ -79,7 +79,7 @@ class LlamaModel {
   // thread: a dequantized weight tile and a block of attention scores [kPrefillBlock, ctx].
   std::vector<float> px_, pxb_, pq_, patt_, py_, phb_, phb2_, ptile_, pscore_;
   int threads_ready_ = 0;
-  // q4_0 matrices repacked 8 rows at a time (kernels/cpu/quant_packed.h) where the CPU has the kernels:
+  // q4_0 / q8_0 matrices repacked 8 rows at a time (kernels/cpu/quant_packed.h) where the CPU has the kernels:
   // per layer wq, wk, wv, wo, w_gate, w_down, w_up (null: not packed), then the output matrix. The packed
   // copies replace the originals for every product; the originals stay mapped (the embedding reads them).
   std::vector<std::array<const uint8_t*, 7>> packed_;

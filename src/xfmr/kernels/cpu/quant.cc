@@ -225,6 +225,7 @@ void QuantizedActs::reserve(int64_t cols) {
   lane_sums8_.resize(nb * 8);
   codes_.resize(nb * kQBlock);
   parity_sums8_.resize(nb * 2);
+  parity_sums128_.resize(nb * 2);
 }
 
 void QuantizedActs::set_blocks(const float* x, int64_t b0, int64_t b1) {
@@ -241,6 +242,8 @@ void QuantizedActs::set_blocks(const float* x, int64_t b0, int64_t b1) {
     }
     parity_sums8_[static_cast<size_t>(b * 2)] = par[0];
     parity_sums8_[static_cast<size_t>(b * 2 + 1)] = par[1];
+    parity_sums128_[static_cast<size_t>(b * 2)] = 16 * par[0];
+    parity_sums128_[static_cast<size_t>(b * 2 + 1)] = 16 * par[1];
   }
 }
 

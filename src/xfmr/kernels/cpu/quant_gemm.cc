@@ -6,7 +6,6 @@
 #include <cstring>
 
 #include "xfmr/core/dtype.h"
-#include "xfmr/kernels/cpu/quant_packed.h"
 #include "xfmr/kernels/ref/quant.h"
 
 #if defined(__F16C__)
@@ -83,16 +82,6 @@ void sgemm_nt(const float* x, int64_t n, int64_t cols, const float* wt, int64_t 
 }
 
 }  // namespace
-
-void matmul_rows_q4_0x8(const void* packed, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy,
-                        int64_t r0, int64_t r1, float* scratch) {
-  if (r1 <= r0 || n <= 0) return;
-  for (int64_t a = r0; a < r1; a += kGemmTileRows) {
-    const int64_t b = std::min(r1, a + kGemmTileRows);
-    dequantize_rows_q4_0x8(packed, cols, a, b, scratch);
-    sgemm_nt(x, n, cols, scratch, b - a, y + a, ldy);
-  }
-}
 
 void matmul_rows(QType t, const void* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy,
                  int64_t r0, int64_t r1, float* scratch) {

@@ -20,10 +20,6 @@ inline constexpr int64_t kGemmTileRows = 64;
 void matmul_rows(kernels::QType t, const void* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy,
                  int64_t r0, int64_t r1, float* scratch);
 
-// The same for W repacked as q4_0x8 (kernels/cpu/quant_packed.h; r0 a multiple of 8).
-void matmul_rows_q4_0x8(const void* packed, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy,
-                        int64_t r0, int64_t r1, float* scratch);
-
 // Rows [r0, r1) of W as f32 into out [(r1 - r0), cols].
 void dequantize_rows(kernels::QType t, const void* w, int64_t cols, int64_t r0, int64_t r1, float* out);
 

@@ -15,75 +15,95 @@
 namespace xfmr::kern {
 
 using kernels::BlockQ4_0;
+using kernels::BlockQ8_0;
 using kernels::kQBlock;
 using kernels::QType;
 
 namespace {
 
 // One packed unit: block b of rows 8g..8g+7.
-//   bytes 0..15   the 8 rows' f16 scales
-//   bytes 16..79  P0, bytes 80..143 P1 (64 bytes each)
-// Unpacked vector U_m (m = 0..3; U_0 = P0 & 15, U_1 = P0 >> 4, U_2 = P1 & 15, U_3 = P1 >> 4) holds in its 32-bit
-// lane j (bytes 4j..4j+3) the codes (0..15) of row j / 2, elements 8m + 4 (j % 2) .. + 3. So a VNNI product of
-// U_m with x's codes 8m..8m+7 broadcast to every 64-bit lane adds to lane j the partial sum of row j / 2 over
-// the elements of parity j % 2; summed over m, lanes 2r and 2r + 1 hold row r's block dot (of the unsigned
-// codes; the -8 offset is the correction 8 Σ x per parity).
-constexpr int64_t kUnit = kPackRows * static_cast<int64_t>(sizeof(BlockQ4_0));  // 144
-static_assert(kUnit == 16 + 2 * 64, "packed unit layout");
+//   bytes 0..15: the 8 rows' f16 scales; then the codes as unsigned bytes in four 64-byte vectors U_0..U_3:
+//   U_m's 32-bit lane j (bytes 4j..4j+3) holds row j / 2, elements 8m + 4 (j % 2) .. + 3.
+// So a VNNI product of U_m with x's codes 8m..8m+7 broadcast to every 64-bit lane adds to lane j the partial
+// sum of row j / 2 over the elements of parity j % 2; summed over m, lanes 2r and 2r + 1 hold row r's block
+// dot. VNNI multiplies unsigned by signed bytes, so codes are stored offset to unsigned and the offset comes
+// off per parity: q4_0 stores its nibble n = q + 8 (correction 8 Σx), q8_0 its code + 128 (correction 128 Σx).
+//   q4_0 (144 bytes): U_0 = P0 & 15, U_1 = P0 >> 4, U_2 = P1 & 15, U_3 = P1 >> 4, with P0, P1 the two 64-byte
+//   vectors after the scales (two codes a byte, as in the file).
+//   q8_0 (272 bytes): U_0..U_3 stored as they are.
+template <bool Q4>
+constexpr int64_t unit_bytes() {
+  return kPackRows * static_cast<int64_t>(Q4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0));
+}
+static_assert(unit_bytes<true>() == 16 + 2 * 64 && unit_bytes<false>() == 16 + 4 * 64, "packed unit layouts");
 
-// Code of element i (0..31) in a q4_0 block: low nibbles are elements 0..15, high nibbles 16..31.
-inline uint8_t code_of(const BlockQ4_0& b, int i) {
-  return i < 16 ? b.qs[i] & 0xF : b.qs[i - 16] >> 4;
+// Unsigned stored code of element i (0..31) of a block: q4_0 low nibbles are elements 0..15, high 16..31.
+inline uint8_t stored_code(QType t, const uint8_t* blk, int i) {
+  if (t == QType::q4_0) return i < 16 ? blk[2 + i] & 0xF : blk[2 + i - 16] >> 4;
+  return static_cast<uint8_t>(blk[2 + i] ^ 0x80);
 }
 
-// Where element i of row r (within a unit) goes: P index (0/1), byte offset in P, and the nibble (0 low, 1 high).
+// Where element i of row r (within a unit) is stored: byte offset after the scales, nibble shift (q4_0).
 struct Slot {
-  int p, byte, high;
+  int byte, shift;
 };
-inline Slot slot_of(int r, int i) {
-  const int m = i / 8, parity = (i % 8) / 4, k = i % 4, j = 2 * r + parity;
-  return {m / 2, 4 * j + k, m % 2};
+inline Slot slot_of(QType t, int r, int i) {
+  const int m = i / 8, parity = (i % 8) / 4, k = i % 4, lane_byte = 4 * (2 * r + parity) + k;
+  if (t == QType::q4_0) return {64 * (m / 2) + lane_byte, 4 * (m % 2)};
+  return {64 * m + lane_byte, 0};
+}
+
+int64_t unit_of(QType t) {
+  return t == QType::q4_0 ? unit_bytes<true>() : unit_bytes<false>();
+}
+
+void check_type(QType t, const char* op) {
+  XF_CHECK(t == QType::q4_0 || t == QType::q8_0, op, ": type ", kernels::qtype_name(t),
+           " has no packed layout (q4_0, q8_0)");
 }
 
 }  // namespace
 
-void pack_q4_0x8(const void* w, int64_t rows, int64_t cols, void* out) {
-  XF_CHECK(rows % kPackRows == 0 && cols % kQBlock == 0, "pack_q4_0x8: shape [", rows, ", ", cols,
+void pack_x8(QType t, const void* w, int64_t rows, int64_t cols, void* out) {
+  check_type(t, "pack_x8");
+  XF_CHECK(rows % kPackRows == 0 && cols % kQBlock == 0, "pack_x8: shape [", rows, ", ", cols,
            "] needs rows a multiple of 8 and cols of 32");
-  const int64_t nb = cols / kQBlock;
-  const auto* src = static_cast<const BlockQ4_0*>(w);
+  const int64_t nb = cols / kQBlock, bs = kernels::qtype_block_bytes(t), ub = unit_of(t);
+  const auto* src = static_cast<const uint8_t*>(w);
   auto* dst = static_cast<uint8_t*>(out);
   for (int64_t g = 0; g < rows / kPackRows; ++g)
     for (int64_t b = 0; b < nb; ++b) {
-      uint8_t* u = dst + (g * nb + b) * kUnit;
-      std::memset(u, 0, kUnit);
+      uint8_t* u = dst + (g * nb + b) * ub;
+      std::memset(u, 0, static_cast<size_t>(ub));
       for (int r = 0; r < kPackRows; ++r) {
-        const BlockQ4_0& blk = src[(g * kPackRows + r) * nb + b];
-        std::memcpy(u + 2 * r, &blk.d, 2);
+        const uint8_t* blk = src + ((g * kPackRows + r) * nb + b) * bs;
+        std::memcpy(u + 2 * r, blk, 2);
         for (int i = 0; i < kQBlock; ++i) {
-          const Slot s = slot_of(r, i);
-          u[16 + 64 * s.p + s.byte] |= static_cast<uint8_t>(code_of(blk, i) << (4 * s.high));
+          const Slot s = slot_of(t, r, i);
+          u[16 + s.byte] |= static_cast<uint8_t>(stored_code(t, blk, i) << s.shift);
         }
       }
     }
 }
 
-void dequantize_rows_q4_0x8(const void* packed, int64_t cols, int64_t r0, int64_t r1, float* out) {
-  XF_CHECK(r0 % kPackRows == 0, "dequantize_rows_q4_0x8: row ", r0, " is not a multiple of 8");
-  const int64_t nb = cols / kQBlock;
+void dequantize_rows_x8(QType t, const void* packed, int64_t cols, int64_t r0, int64_t r1, float* out) {
+  check_type(t, "dequantize_rows_x8");
+  XF_CHECK(r0 % kPackRows == 0, "dequantize_rows_x8: row ", r0, " is not a multiple of 8");
+  const int64_t nb = cols / kQBlock, ub = unit_of(t);
+  const int offset = t == QType::q4_0 ? 8 : 128;
   const auto* src = static_cast<const uint8_t*>(packed);
   for (int64_t g = r0 / kPackRows; g * kPackRows < r1; ++g)
     for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* u = src + (g * nb + b) * kUnit;
+      const uint8_t* u = src + (g * nb + b) * ub;
       for (int r = 0; r < kPackRows && g * kPackRows + r < r1; ++r) {
         uint16_t h;
         std::memcpy(&h, u + 2 * r, 2);
         const float d = f16_to_f32(h);
         float* o = out + (g * kPackRows + r - r0) * cols + b * kQBlock;
         for (int i = 0; i < kQBlock; ++i) {
-          const Slot s = slot_of(r, i);
-          const int code = (u[16 + 64 * s.p + s.byte] >> (4 * s.high)) & 0xF;
-          o[i] = d * static_cast<float>(code - 8);
+          const Slot s = slot_of(t, r, i);
+          const int code = (u[16 + s.byte] >> s.shift) & (t == QType::q4_0 ? 0xF : 0xFF);
+          o[i] = d * static_cast<float>(code - offset);
         }
       }
     }
@@ -91,151 +111,176 @@ void dequantize_rows_q4_0x8(const void* packed, int64_t cols, int64_t r0, int64_
 
 #if defined(__AVX512F__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
 
-bool q4_0x8_available() {
-  return true;
+bool packed_x8_available(QType t) {
+  return t == QType::q4_0 || t == QType::q8_0;
 }
 
 namespace {
 
-// The 8 rows of group g against x: 16 f32 lanes (row r in lanes 2r, 2r + 1), the blocks summed in order.
-inline __m512 group_dot(const uint8_t* u, int64_t nb, const int8_t* xc, const float* xd, const int64_t* par) {
-  const __m512i low = _mm512_set1_epi8(0x0F);
-  // Lane pairs (2r, 2r + 1) take row r's scale.
-  const __m512i dup = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
-  __m512 acc = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b, u += kUnit, xc += kQBlock) {
+// The four unsigned code vectors of a unit.
+template <bool Q4>
+inline void unpack(const uint8_t* u, __m512i (&v)[4]) {
+  if constexpr (Q4) {
+    const __m512i low = _mm512_set1_epi8(0x0F);
     const __m512i p0 = _mm512_loadu_si512(u + 16), p1 = _mm512_loadu_si512(u + 80);
-    const __m512i x0 = _mm512_set1_epi64(*reinterpret_cast<const int64_t*>(xc));
-    const __m512i x1 = _mm512_set1_epi64(*reinterpret_cast<const int64_t*>(xc + 8));
-    const __m512i x2 = _mm512_set1_epi64(*reinterpret_cast<const int64_t*>(xc + 16));
-    const __m512i x3 = _mm512_set1_epi64(*reinterpret_cast<const int64_t*>(xc + 24));
-    // Two independent chains of two products each.
-    __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(p0, low), x0);
-    __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(p1, low), x2);
-    s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(_mm512_srli_epi16(p0, 4), low), x1);
-    s1 = _mm512_dpbusd_epi32(s1, _mm512_and_si512(_mm512_srli_epi16(p1, 4), low), x3);
-    const __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_set1_epi64(par[b]));
-    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u)));
-    const __m512 scale = _mm512_mul_ps(_mm512_permutexvar_ps(dup, _mm512_castps256_ps512(dw)),
-                                       _mm512_set1_ps(xd[b]));
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc);
+    v[0] = _mm512_and_si512(p0, low);
+    v[1] = _mm512_and_si512(_mm512_srli_epi16(p0, 4), low);
+    v[2] = _mm512_and_si512(p1, low);
+    v[3] = _mm512_and_si512(_mm512_srli_epi16(p1, 4), low);
+  } else {
+    for (int m = 0; m < 4; ++m) v[m] = _mm512_loadu_si512(u + 16 + 64 * m);
   }
-  return acc;
 }
 
-}  // namespace
+// The unit's 8 row scales, row r in lanes 2r and 2r + 1.
+inline __m512 row_scales(const uint8_t* u) {
+  const __m512i dup = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+  return _mm512_permutexvar_ps(
+      dup, _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u)))));
+}
 
-void matvec_rows_q4_0x8(const void* packed, int64_t cols, const QuantizedActs& xq, float* y, int64_t r0,
-                        int64_t r1) {
-  XF_CHECK(r0 % kPackRows == 0, "matvec_rows_q4_0x8: row ", r0, " is not a multiple of 8");
+inline __m512i bcast8(const int8_t* c) {
+  return _mm512_set1_epi64(*reinterpret_cast<const int64_t*>(c));
+}
+
+// One unit (codes v, row scales dw) against one token's block b: acc += d_w d_x (Σ code x - correction), in
+// the same operations for decode and prefill. Two independent chains of two products each.
+inline __m512 unit_fma(const __m512i (&v)[4], __m512 dw, const int8_t* c, int64_t corr, float dx, __m512 acc) {
+  __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v[0], bcast8(c));
+  __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v[2], bcast8(c + 16));
+  s0 = _mm512_dpbusd_epi32(s0, v[1], bcast8(c + 8));
+  s1 = _mm512_dpbusd_epi32(s1, v[3], bcast8(c + 24));
+  const __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_set1_epi64(corr));
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc);
+}
+
+// The per-parity correction of block b: 8 Σx (q4_0) or 128 Σx (q8_0) for each parity, as one 64-bit pair.
+template <bool Q4>
+inline const int64_t* corrections(const QuantizedActs& x) {
+  return reinterpret_cast<const int64_t*>(Q4 ? x.parity_sums8() : x.parity_sums128());
+}
+
+// Row r's value from lanes 2r, 2r + 1, stored for the first nrows rows.
+inline void store_rows(__m512 acc, float* y, int nrows) {
+  const __m512i even = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512 pairs = _mm512_add_ps(acc, _mm512_permute_ps(acc, 0xB1));
+  _mm256_mask_storeu_ps(y, static_cast<__mmask8>((1u << nrows) - 1),
+                        _mm512_castps512_ps256(_mm512_permutexvar_ps(even, pairs)));
+}
+
+template <bool Q4>
+void matvec_impl(const uint8_t* base, int64_t cols, const QuantizedActs& xq, float* y, int64_t r0, int64_t r1) {
+  constexpr int64_t ub = unit_bytes<Q4>();
   const int64_t nb = cols / kQBlock;
-  const auto* base = static_cast<const uint8_t*>(packed);
   const int8_t* xc = xq.codes();
   const float* xd = xq.scales();
-  const auto* par = reinterpret_cast<const int64_t*>(xq.parity_sums8());
-  // Even lanes of (acc + acc with neighbours swapped): row r's two parity halves summed.
-  const __m512i even = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 14, 12, 10, 8, 6, 4, 2, 0);
+  const int64_t* corr = corrections<Q4>(xq);
   for (int64_t g = r0 / kPackRows; g * kPackRows < r1; ++g) {
-    const __m512 acc = group_dot(base + g * nb * kUnit, nb, xc, xd, par);
-    const __m512 pairs = _mm512_add_ps(acc, _mm512_permute_ps(acc, 0xB1));
-    const __m256 rows8 = _mm512_castps512_ps256(_mm512_permutexvar_ps(even, pairs));
-    const int64_t n = std::min<int64_t>(kPackRows, r1 - g * kPackRows);
-    _mm256_mask_storeu_ps(y + g * kPackRows, static_cast<__mmask8>((1u << n) - 1), rows8);
+    const uint8_t* u = base + g * nb * ub;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b, u += ub) {
+      __m512i v[4];
+      unpack<Q4>(u, v);
+      acc = unit_fma(v, row_scales(u), xc + b * kQBlock, corr[b], xd[b], acc);
+    }
+    store_rows(acc, y + g * kPackRows, static_cast<int>(std::min<int64_t>(kPackRows, r1 - g * kPackRows)));
   }
 }
 
-namespace {
-
-// Tokens [0, T) of one token tile against the 8 rows of group g (its units at u), outputs y[t * ldy + row].
-template <int T>
+// Tokens [0, T) of one token tile against the 8 rows of a group (its units at u), outputs y[t * ldy + row].
+template <bool Q4, int T>
 void group_tile(const uint8_t* u, int64_t nb, const QuantizedActs* xq, float* y, int64_t ldy, int nrows) {
-  const __m512i low = _mm512_set1_epi8(0x0F);
-  const __m512i dup = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
   const int8_t* xc[T];
   const float* xd[T];
-  const int64_t* par[T];
+  const int64_t* corr[T];
   __m512 acc[T];
   for (int t = 0; t < T; ++t) {
     xc[t] = xq[t].codes();
     xd[t] = xq[t].scales();
-    par[t] = reinterpret_cast<const int64_t*>(xq[t].parity_sums8());
+    corr[t] = corrections<Q4>(xq[t]);
     acc[t] = _mm512_setzero_ps();
   }
-  for (int64_t b = 0; b < nb; ++b, u += kUnit) {
-    const __m512i p0 = _mm512_loadu_si512(u + 16), p1 = _mm512_loadu_si512(u + 80);
-    const __m512i u0 = _mm512_and_si512(p0, low), u1 = _mm512_and_si512(_mm512_srli_epi16(p0, 4), low);
-    const __m512i u2 = _mm512_and_si512(p1, low), u3 = _mm512_and_si512(_mm512_srli_epi16(p1, 4), low);
-    const __m512 dw = _mm512_permutexvar_ps(
-        dup, _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u)))));
-    for (int t = 0; t < T; ++t) {
-      const int8_t* c = xc[t] + b * kQBlock;
-      // The operations (and their order) of group_dot, for one token.
-      __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u0,
-                                       _mm512_set1_epi64(*reinterpret_cast<const int64_t*>(c)));
-      __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u2,
-                                       _mm512_set1_epi64(*reinterpret_cast<const int64_t*>(c + 16)));
-      s0 = _mm512_dpbusd_epi32(s0, u1, _mm512_set1_epi64(*reinterpret_cast<const int64_t*>(c + 8)));
-      s1 = _mm512_dpbusd_epi32(s1, u3, _mm512_set1_epi64(*reinterpret_cast<const int64_t*>(c + 24)));
-      const __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_set1_epi64(par[t][b]));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, _mm512_set1_ps(xd[t][b])), acc[t]);
-    }
+  for (int64_t b = 0; b < nb; ++b, u += unit_bytes<Q4>()) {
+    __m512i v[4];
+    unpack<Q4>(u, v);
+    const __m512 dw = row_scales(u);
+    for (int t = 0; t < T; ++t) acc[t] = unit_fma(v, dw, xc[t] + b * kQBlock, corr[t][b], xd[t][b], acc[t]);
   }
-  const __m512i even = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 14, 12, 10, 8, 6, 4, 2, 0);
-  const auto mask = static_cast<__mmask8>((1u << nrows) - 1);
-  for (int t = 0; t < T; ++t) {
-    const __m512 pairs = _mm512_add_ps(acc[t], _mm512_permute_ps(acc[t], 0xB1));
-    _mm256_mask_storeu_ps(y + t * ldy, mask, _mm512_castps512_ps256(_mm512_permutexvar_ps(even, pairs)));
-  }
+  for (int t = 0; t < T; ++t) store_rows(acc[t], y + t * ldy, nrows);
 }
 
-}  // namespace
-
-void matmul_rows_q4_0x8_int(const void* packed, int64_t cols, const QuantizedActs* xq, int64_t n, float* y,
-                            int64_t ldy, int64_t r0, int64_t r1) {
-  XF_CHECK(r0 % kPackRows == 0, "matmul_rows_q4_0x8_int: row ", r0, " is not a multiple of 8");
+template <bool Q4>
+void matmul_impl(const uint8_t* base, int64_t cols, const QuantizedActs* xq, int64_t n, float* y, int64_t ldy,
+                 int64_t r0, int64_t r1) {
   const int64_t nb = cols / kQBlock;
-  const auto* base = static_cast<const uint8_t*>(packed);
-  constexpr int64_t kTile = 8;  // tokens per pass over a group's units (8 accumulators + 4 unpacked vectors)
+  constexpr int64_t kTile = 8;  // tokens per pass over a group's units (8 accumulators + 4 code vectors)
   for (int64_t g = r0 / kPackRows; g * kPackRows < r1; ++g) {
-    const uint8_t* u = base + g * nb * kUnit;
+    const uint8_t* u = base + g * nb * unit_bytes<Q4>();
     const int nrows = static_cast<int>(std::min<int64_t>(kPackRows, r1 - g * kPackRows));
     float* yg = y + g * kPackRows;
     int64_t t = 0;
-    for (; t + kTile <= n; t += kTile) group_tile<kTile>(u, nb, xq + t, yg + t * ldy, ldy, nrows);
+    for (; t + kTile <= n; t += kTile) group_tile<Q4, kTile>(u, nb, xq + t, yg + t * ldy, ldy, nrows);
+    float* yt = yg + t * ldy;
     switch (n - t) {  // the last, partial tile
-      case 1: group_tile<1>(u, nb, xq + t, yg + t * ldy, ldy, nrows); break;
-      case 2: group_tile<2>(u, nb, xq + t, yg + t * ldy, ldy, nrows); break;
-      case 3: group_tile<3>(u, nb, xq + t, yg + t * ldy, ldy, nrows); break;
-      case 4: group_tile<4>(u, nb, xq + t, yg + t * ldy, ldy, nrows); break;
-      case 5: group_tile<5>(u, nb, xq + t, yg + t * ldy, ldy, nrows); break;
-      case 6: group_tile<6>(u, nb, xq + t, yg + t * ldy, ldy, nrows); break;
-      case 7: group_tile<7>(u, nb, xq + t, yg + t * ldy, ldy, nrows); break;
+      case 1: group_tile<Q4, 1>(u, nb, xq + t, yt, ldy, nrows); break;
+      case 2: group_tile<Q4, 2>(u, nb, xq + t, yt, ldy, nrows); break;
+      case 3: group_tile<Q4, 3>(u, nb, xq + t, yt, ldy, nrows); break;
+      case 4: group_tile<Q4, 4>(u, nb, xq + t, yt, ldy, nrows); break;
+      case 5: group_tile<Q4, 5>(u, nb, xq + t, yt, ldy, nrows); break;
+      case 6: group_tile<Q4, 6>(u, nb, xq + t, yt, ldy, nrows); break;
+      case 7: group_tile<Q4, 7>(u, nb, xq + t, yt, ldy, nrows); break;
       default: break;
     }
   }
 }
 
-#else  // no VNNI: callers keep row-major q4_0 (q4_0x8_available() is false); a plain loop for completeness
+}  // namespace
 
-bool q4_0x8_available() {
+void matvec_rows_x8(QType t, const void* packed, int64_t cols, const QuantizedActs& xq, float* y, int64_t r0,
+                    int64_t r1) {
+  XF_CHECK(r0 % kPackRows == 0, "matvec_rows_x8: row ", r0, " is not a multiple of 8");
+  const auto* base = static_cast<const uint8_t*>(packed);
+  if (t == QType::q4_0)
+    matvec_impl<true>(base, cols, xq, y, r0, r1);
+  else
+    matvec_impl<false>(base, cols, xq, y, r0, r1);
+}
+
+void matmul_rows_x8(QType t, const void* packed, int64_t cols, const QuantizedActs* xq, int64_t n, float* y,
+                    int64_t ldy, int64_t r0, int64_t r1) {
+  XF_CHECK(r0 % kPackRows == 0, "matmul_rows_x8: row ", r0, " is not a multiple of 8");
+  if (r1 <= r0 || n <= 0) return;
+  const auto* base = static_cast<const uint8_t*>(packed);
+  if (t == QType::q4_0)
+    matmul_impl<true>(base, cols, xq, n, y, ldy, r0, r1);
+  else
+    matmul_impl<false>(base, cols, xq, n, y, ldy, r0, r1);
+}
+
+#else  // no VNNI: callers keep the row-major layout (packed_x8_available() is false); plain loops for tests
+
+bool packed_x8_available(QType) {
   return false;
 }
 
-void matvec_rows_q4_0x8(const void* packed, int64_t cols, const QuantizedActs& xq, float* y, int64_t r0,
-                        int64_t r1) {
-  const int64_t nb = cols / kQBlock;
+void matvec_rows_x8(QType t, const void* packed, int64_t cols, const QuantizedActs& xq, float* y, int64_t r0,
+                    int64_t r1) {
+  XF_CHECK(r0 % kPackRows == 0, "matvec_rows_x8: row ", r0, " is not a multiple of 8");
+  const int64_t nb = cols / kQBlock, ub = unit_of(t);
+  const int offset = t == QType::q4_0 ? 8 : 128;
   const auto* src = static_cast<const uint8_t*>(packed);
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t g = r / kPackRows, rr = r % kPackRows;
     float s = 0;
     for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* u = src + (g * nb + b) * kUnit;
+      const uint8_t* u = src + (g * nb + b) * ub;
       uint16_t h;
       std::memcpy(&h, u + 2 * rr, 2);
       int32_t dot = 0;
       for (int i = 0; i < kQBlock; ++i) {
-        const Slot sl = slot_of(static_cast<int>(rr), i);
-        dot += (((u[16 + 64 * sl.p + sl.byte] >> (4 * sl.high)) & 0xF) - 8) * xq.codes()[b * kQBlock + i];
+        const Slot sl = slot_of(t, static_cast<int>(rr), i);
+        const int code = (u[16 + sl.byte] >> sl.shift) & (t == QType::q4_0 ? 0xF : 0xFF);
+        dot += (code - offset) * xq.codes()[b * kQBlock + i];
       }
       s += f16_to_f32(h) * xq.scales()[b] * static_cast<float>(dot);
     }
@@ -243,9 +288,9 @@ void matvec_rows_q4_0x8(const void* packed, int64_t cols, const QuantizedActs& x
   }
 }
 
-void matmul_rows_q4_0x8_int(const void* packed, int64_t cols, const QuantizedActs* xq, int64_t n, float* y,
-                            int64_t ldy, int64_t r0, int64_t r1) {
-  for (int64_t i = 0; i < n; ++i) matvec_rows_q4_0x8(packed, cols, xq[i], y + i * ldy, r0, r1);
+void matmul_rows_x8(QType t, const void* packed, int64_t cols, const QuantizedActs* xq, int64_t n, float* y,
+                    int64_t ldy, int64_t r0, int64_t r1) {
+  for (int64_t i = 0; i < n; ++i) matvec_rows_x8(t, packed, cols, xq[i], y + i * ldy, r0, r1);
 }
 
 #endif
