@@ -224,8 +224,8 @@ void QuantizedActs::reserve(int64_t cols) {
   d_.resize(nb);
   lane_sums8_.resize(nb * 8);
   codes_.resize(nb * kQBlock);
-  parity_sums8_.resize(nb * 2);
-  parity_sums128_.resize(nb * 2);
+  parity_corr8_.resize(nb * 2);
+  parity_corr128_.resize(nb * 2);
 }
 
 void QuantizedActs::set_blocks(const float* x, int64_t b0, int64_t b1) {
@@ -240,10 +240,10 @@ void QuantizedActs::set_blocks(const float* x, int64_t b0, int64_t b1) {
       lane_sums8_[static_cast<size_t>(b * 8 + j)] = 8 * (q[0] + q[1] + q[2] + q[3]);
       par[j & 1] += 8 * (q[0] + q[1] + q[2] + q[3]);
     }
-    parity_sums8_[static_cast<size_t>(b * 2)] = par[0];
-    parity_sums8_[static_cast<size_t>(b * 2 + 1)] = par[1];
-    parity_sums128_[static_cast<size_t>(b * 2)] = 16 * par[0];
-    parity_sums128_[static_cast<size_t>(b * 2 + 1)] = 16 * par[1];
+    for (int k = 0; k < 2; ++k) {
+      parity_corr8_[static_cast<size_t>(b * 2 + k)] = -par[k];
+      parity_corr128_[static_cast<size_t>(b * 2 + k)] = -16 * par[k];
+    }
   }
 }
 

@@ -143,21 +143,21 @@ inline __m512i bcast8(const int8_t* c) {
   return _mm512_set1_epi64(*reinterpret_cast<const int64_t*>(c));
 }
 
-// One unit (codes v, row scales dw) against one token's block b: acc += d_w d_x (Σ code x - correction), in
-// the same operations for decode and prefill. Two independent chains of two products each.
+// One unit (codes v, row scales dw) against one token's block b: acc += d_w d_x (Σ code x - offset Σ x), the
+// same operations for decode and prefill. The integer sum starts at the (negative) correction and chains the
+// four products: integer adds are exact in any order, and 7 vector operations per unit and token remain.
 inline __m512 unit_fma(const __m512i (&v)[4], __m512 dw, const int8_t* c, int64_t corr, float dx, __m512 acc) {
-  __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v[0], bcast8(c));
-  __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v[2], bcast8(c + 16));
-  s0 = _mm512_dpbusd_epi32(s0, v[1], bcast8(c + 8));
-  s1 = _mm512_dpbusd_epi32(s1, v[3], bcast8(c + 24));
-  const __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_set1_epi64(corr));
-  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc);
+  __m512i s = _mm512_dpbusd_epi32(_mm512_set1_epi64(corr), v[0], bcast8(c));
+  s = _mm512_dpbusd_epi32(s, v[1], bcast8(c + 8));
+  s = _mm512_dpbusd_epi32(s, v[2], bcast8(c + 16));
+  s = _mm512_dpbusd_epi32(s, v[3], bcast8(c + 24));
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc);
 }
 
-// The per-parity correction of block b: 8 Σx (q4_0) or 128 Σx (q8_0) for each parity, as one 64-bit pair.
+// The per-parity correction of block b: -8 Σx (q4_0) or -128 Σx (q8_0) for each parity, as one 64-bit pair.
 template <bool Q4>
 inline const int64_t* corrections(const QuantizedActs& x) {
-  return reinterpret_cast<const int64_t*>(Q4 ? x.parity_sums8() : x.parity_sums128());
+  return reinterpret_cast<const int64_t*>(Q4 ? x.parity_corr8() : x.parity_corr128());
 }
 
 // Row r's value from lanes 2r, 2r + 1, stored for the first nrows rows.
