@@ -14,6 +14,7 @@
 #include "xfmr/kernels/cpu/quant.h"
 #include "xfmr/kernels/cpu/quant_gemm.h"
 #include "xfmr/kernels/cpu/quant_packed.h"
+#include "xfmr/kernels/cpu/vmath.h"
 #include "xfmr/kernels/ref/quant.h"
 
 namespace xfmr::infer {
@@ -64,6 +65,30 @@ const kern::QuantizedActs* quantized_for(std::initializer_list<const io::WeightR
 
 inline float silu_mul(float g, float u) {
   return g * (1.0f / (1.0f + std::exp(-g))) * u;
+}
+
+// Prefill's versions of the softmax and SwiGLU loops: vmath::exp (~2 ulp, inline) instead of libm's scalar
+// call lets the compiler vectorise them (they took ~15% of a q4_0 prefill once the products ran on VNNI).
+// Decoding keeps std::exp: its greedy output stays that of llama2.c's run.c.
+void silu_mul_rows(float* g, const float* u, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) g[i] = g[i] * (1.0f / (1.0f + vmath::exp(-g[i]))) * u[i];
+}
+
+// s[0..n) = softmax(s[0..n)).
+void softmax_row(float* s, int64_t n) {
+  float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+  for (int64_t t = 0; t < n; ++t) mx = std::max(mx, s[t]);
+  float sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t t = 0; t < n; ++t) {
+    s[t] = vmath::exp(s[t] - mx);
+    sum += s[t];
+  }
+  const float inv = 1.0f / sum;
+#pragma omp simd
+  for (int64_t t = 0; t < n; ++t) s[t] *= inv;
 }
 
 }  // namespace
@@ -345,12 +370,7 @@ void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n
       for (int64_t i = 0; i < n; ++i) {
         float* s = score + i * L_all;
         const int64_t last = pos0 + i;
-        float mx = -INFINITY;
-        for (int64_t t = 0; t <= last; ++t) mx = std::max(mx, s[t]);
-        float sum = 0;
-        for (int64_t t = 0; t <= last; ++t) sum += (s[t] = std::exp(s[t] - mx));
-        const float inv = 1.0f / sum;
-        for (int64_t t = 0; t <= last; ++t) s[t] *= inv;
+        softmax_row(s, last + 1);
         std::fill(s + last + 1, s + L_all, 0.0f);
       }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(hs),
@@ -373,7 +393,7 @@ void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n
     mm_rows(L.w_gate, P[4], pxb_.data(), xq, n, phb_.data(), hid, hr.begin, hr.end, tile);
     mm_rows(L.w_up, P[6], pxb_.data(), xq, n, phb2_.data(), hid, hr.begin, hr.end, tile);
     for (int64_t i = 0; i < n; ++i)
-      for (int64_t r = hr.begin; r < hr.end; ++r) phb_[i * hid + r] = silu_mul(phb_[i * hid + r], phb2_[i * hid + r]);
+      silu_mul_rows(phb_.data() + i * hid + hr.begin, phb2_.data() + i * hid + hr.begin, hr.end - hr.begin);
     barrier(nt);
 
     xq = quantize_block(tid, phb_.data(), n, hid);
