@@ -159,6 +159,34 @@ std::string error_of(const std::function<void()>& f) {
   return "(no error)";
 }
 
+// QuantizedActs::set (vectorised where AVX-512 is) gives ref::quantize_row_q8_0's codes and scales bit for
+// bit: random blocks, exact halves (ties go to even), NaN (code 0, ignored by the scale), zeros.
+TEST(PackedX8, QuantizedActsEqualTheReferenceQuantization) {
+  std::mt19937_64 g(15);
+  std::normal_distribution<float> n(0, 3);
+  const int64_t cols = 32 * 7;
+  std::vector<float> x(static_cast<size_t>(cols));
+  for (auto& v : x) v = n(g);
+  // Block 1: max 127 so d = 1 and x / d = x: halves round to even.
+  const float ties[] = {127.0f, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 126.5f, -126.5f, 3.49f, -127.0f};
+  for (size_t i = 0; i < std::size(ties); ++i) x[32 + i] = ties[i];
+  x[64 + 5] = NAN;                                    // block 2: a NaN among normal values
+  std::fill(x.begin() + 96, x.begin() + 128, 0.0f);  // block 3: all zero
+  const QuantizedActs q = quantized(x.data(), cols);
+  std::vector<kernels::BlockQ8_0> want(static_cast<size_t>(cols / 32));
+  kernels::ref::quantize_row_q8_0(x.data(), want.data(), cols);
+  for (int64_t b = 0; b < cols / 32; ++b) {
+    EXPECT_EQ(q.blocks()[b].d, want[static_cast<size_t>(b)].d) << "block " << b;
+    for (int i = 0; i < 32; ++i) {
+      EXPECT_EQ(q.blocks()[b].q[i], want[static_cast<size_t>(b)].q[i]) << "block " << b << " code " << i;
+      EXPECT_EQ(q.codes()[b * 32 + i], want[static_cast<size_t>(b)].q[i]);
+    }
+  }
+  EXPECT_EQ(q.blocks()[1].q[2], 2);   // 1.5 -> 2
+  EXPECT_EQ(q.blocks()[1].q[3], 2);   // 2.5 -> 2
+  EXPECT_EQ(q.blocks()[2].q[5], 0);   // NaN -> 0
+}
+
 TEST(PackedX8, BadShapesAndTypesAreRefused) {
   std::vector<uint8_t> w(static_cast<size_t>(12 * 34)), out(w.size());
   const std::string rows = error_of([&] { pack_x8(QType::q4_0, w.data(), 12, 32, out.data()); });
