@@ -18,6 +18,7 @@
 // first prefill, per-thread scratch when the thread count first grows: steady-state decoding allocates nothing.
 #pragma once
 #include <array>
+#include <cstdlib>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -84,7 +85,10 @@ class LlamaModel {
   // copies replace the originals for every product; the originals stay mapped (the embedding reads them).
   std::vector<std::array<const uint8_t*, 7>> packed_;
   const uint8_t* packed_output_ = nullptr;
-  std::vector<std::unique_ptr<uint8_t[]>> pack_mem_;
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, FreeDeleter> pack_mem_;  // the arena of the packed copies
   bool any_packed_ = false;
   // Per thread, when any matrix is packed: the input rows of the next prefill products as q8_0
   // [threads, kPrefillBlock] (each thread quantizes the whole block itself: no barrier needed).
