@@ -6,7 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <initializer_list>
+#include <string>
 
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
@@ -129,21 +133,51 @@ LlamaModel::LlamaModel(io::LlamaWeights w, int64_t max_context) : w_(std::move(w
   pack_weights();
 }
 
+namespace {
+
+// The address ranges of this process's file mappings (/proc/self/maps lines with an inode): weights there can
+// be copied and the originals paged out without holding both.
+std::vector<std::pair<uintptr_t, uintptr_t>> file_mappings() {
+  std::vector<std::pair<uintptr_t, uintptr_t>> out;
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    unsigned long a = 0, b = 0, inode = 0;
+    char perms[8] = {}, dev[16] = {};
+    unsigned long long offset = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx %7s %llx %15s %lu", &a, &b, perms, &offset, dev, &inode) == 6 &&
+        inode != 0)
+      out.emplace_back(a, b);
+  }
+  return out;
+}
+
+}  // namespace
+
 void LlamaModel::pack_weights() {
   packed_.assign(w_.layers.size(), {});
+  const auto maps = file_mappings();
+  const auto in_file = [&](const io::WeightRef& m) {
+    const auto a = reinterpret_cast<uintptr_t>(m.data), b = a + static_cast<uintptr_t>(m.bytes());
+    for (const auto& [lo, hi] : maps)
+      if (a >= lo && b <= hi) return true;
+    return false;
+  };
   const auto packable = [](const io::WeightRef& m) {
     return kern::packed_x8_available(m.type) && m.rows % kern::kPackRows == 0;
   };
-  // One arena for every packed matrix (each at a 64-byte boundary), 2 MB aligned and advised as huge pages:
-  // decoding streams it once a token, and with 4 KB pages the hardware prefetchers stop at every page
-  // boundary and the TLB misses on every page (110M q4_0 decoding took ~4.0 ms a token with 4 KB pages,
-  // ~2.7 ms with huge ones).
+  // Packed (q4_0 / q8_0 where the kernels exist) or, for other weights in a file mapping, copied as they are.
+  const auto wanted = [&](const io::WeightRef& m) { return packable(m) || in_file(m); };
+  // One arena for every copy (each at a 64-byte boundary), 2 MB aligned and advised as huge pages: decoding
+  // streams it once a token, and with 4 KB pages the hardware prefetchers stop at every page boundary and the
+  // TLB misses on every page (110M q4_0 decoding took ~4.0 ms a token with 4 KB pages, ~2.7 ms with huge
+  // ones; q8_0 ~7.2 and ~4.5).
   const auto padded = [](int64_t bytes) { return static_cast<size_t>((bytes + 63) / 64 * 64); };
   size_t total = 0;
   for (const io::LlamaLayer& L : w_.layers)
     for (const io::WeightRef* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_down, &L.w_up})
-      if (packable(*m)) total += padded(m->bytes());
-  if (packable(w_.output)) total += padded(w_.output.bytes());
+      if (wanted(*m)) total += padded(m->bytes());
+  if (wanted(w_.output)) total += padded(w_.output.bytes());
   if (total == 0) return;
   constexpr size_t kHuge = size_t{2} << 20;
   total = (total + kHuge - 1) / kHuge * kHuge;
@@ -153,13 +187,18 @@ void LlamaModel::pack_weights() {
 #ifdef MADV_HUGEPAGE
   ::madvise(arena, total, MADV_HUGEPAGE);
 #endif
-  any_packed_ = true;
   size_t off = 0;
-  const auto pack = [&](const io::WeightRef& m) -> const uint8_t* {
-    if (!packable(m)) return nullptr;
+  const auto pack = [&](const io::WeightRef& m) -> Copy {
+    if (!wanted(m)) return {};
     uint8_t* out = arena + off;
     off += padded(m.bytes());
-    kern::pack_x8(m.type, m.data, m.rows, m.cols, out);
+    const bool x8 = packable(m);
+    if (x8) {
+      kern::pack_x8(m.type, m.data, m.rows, m.cols, out);
+      any_packed_ = true;
+    } else {
+      std::memcpy(out, m.data, static_cast<size_t>(m.bytes()));
+    }
 #ifdef MADV_PAGEOUT
     // The original is not read again (a tied output matrix is also the embedding table, but only one row of
     // it a token): let the kernel reclaim its pages, so the model does not hold both copies. MADV_PAGEOUT never
@@ -169,7 +208,7 @@ void LlamaModel::pack_weights() {
                     b = (reinterpret_cast<uintptr_t>(m.data) + static_cast<uintptr_t>(m.bytes())) & ~(page - 1);
     if (a < b) ::madvise(reinterpret_cast<void*>(a), b - a, MADV_PAGEOUT);
 #endif
-    return out;
+    return {out, x8};
   };
   for (size_t l = 0; l < w_.layers.size(); ++l) {
     const io::LlamaLayer& L = w_.layers[l];
@@ -180,21 +219,20 @@ void LlamaModel::pack_weights() {
   packed_output_ = pack(w_.output);
 }
 
-void LlamaModel::mv_rows(const io::WeightRef& m, const uint8_t* packed, const float* x,
-                         const kern::QuantizedActs* xq, float* y, int64_t a, int64_t b) const {
-  if (packed)
-    kern::matvec_rows_x8(m.type, packed, m.cols, *xq, y, a, b);
+void LlamaModel::mv_rows(const io::WeightRef& m, const Copy& p, const float* x, const kern::QuantizedActs* xq,
+                         float* y, int64_t a, int64_t b) const {
+  if (p.x8)
+    kern::matvec_rows_x8(m.type, p.data, m.cols, *xq, y, a, b);
   else
-    kern::matvec_rows(m.type, m.data, m.cols, x, xq, y, a, b);
+    kern::matvec_rows(m.type, p.data ? p.data : m.data, m.cols, x, xq, y, a, b);
 }
 
-void LlamaModel::mm_rows(const io::WeightRef& m, const uint8_t* packed, const float* x,
-                         const kern::QuantizedActs* xq, int64_t n, float* y, int64_t ldy, int64_t a, int64_t b,
-                         float* tile) const {
-  if (packed)
-    kern::matmul_rows_x8(m.type, packed, m.cols, xq, n, y, ldy, a, b);
+void LlamaModel::mm_rows(const io::WeightRef& m, const Copy& p, const float* x, const kern::QuantizedActs* xq,
+                         int64_t n, float* y, int64_t ldy, int64_t a, int64_t b, float* tile) const {
+  if (p.x8)
+    kern::matmul_rows_x8(m.type, p.data, m.cols, xq, n, y, ldy, a, b);
   else
-    kern::matmul_rows(m.type, m.data, m.cols, x, n, y, ldy, a, b, tile);
+    kern::matmul_rows(m.type, p.data ? p.data : m.data, m.cols, x, n, y, ldy, a, b, tile);
 }
 
 int LlamaModel::team_size() const {

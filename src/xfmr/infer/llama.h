@@ -57,10 +57,11 @@ class LlamaModel {
   void rope_rows(float* v, int64_t a, int64_t b, int64_t pos) const;
   void pack_weights();
   // Rows [a, b) of m · x (decode) and of m · X for a prefill block, through m's packed copy when it has one.
-  void mv_rows(const io::WeightRef& m, const uint8_t* packed, const float* x, const kern::QuantizedActs* xq,
+  struct Copy;
+  void mv_rows(const io::WeightRef& m, const Copy& packed, const float* x, const kern::QuantizedActs* xq,
                float* y, int64_t a, int64_t b) const;
   // xq: x's n rows quantized (quantize_block), read only by packed matrices.
-  void mm_rows(const io::WeightRef& m, const uint8_t* packed, const float* x, const kern::QuantizedActs* xq,
+  void mm_rows(const io::WeightRef& m, const Copy& packed, const float* x, const kern::QuantizedActs* xq,
                int64_t n, float* y, int64_t ldy, int64_t a, int64_t b, float* tile) const;
   const kern::QuantizedActs* quantize_block(int tid, const float* x, int64_t n, int64_t cols);
 
@@ -83,8 +84,14 @@ class LlamaModel {
   // q4_0 / q8_0 matrices repacked 8 rows at a time (kernels/cpu/quant_packed.h) where the CPU has the kernels:
   // per layer wq, wk, wv, wo, w_gate, w_down, w_up (null: not packed), then the output matrix. The packed
   // copies replace the originals for every product; the originals stay mapped (the embedding reads them).
-  std::vector<std::array<const uint8_t*, 7>> packed_;
-  const uint8_t* packed_output_ = nullptr;
+  // Where a matrix's copy lives: null (none: the original is used), x8 = packed, else the same layout copied
+  // (f32 / f16 weights from a file mapping, so that they too stream from huge pages).
+  struct Copy {
+    const uint8_t* data = nullptr;
+    bool x8 = false;
+  };
+  std::vector<std::array<Copy, 7>> packed_;
+  Copy packed_output_;
   struct FreeDeleter {
     void operator()(uint8_t* p) const { std::free(p); }
   };
