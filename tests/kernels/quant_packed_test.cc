@@ -65,6 +65,8 @@ TEST_P(Packed, RepackKeepsEveryValue) {
       std::vector<float> part(static_cast<size_t>(5 * cols));
       dequantize_rows_x8(t, p.data(), cols, 8, 13, part.data());
       for (int64_t i = 0; i < 5 * cols; ++i) ASSERT_EQ(part[i], d[8 * cols + i]);
+      dequantize_rows_x8(t, p.data(), cols, 13, 14, part.data());  // one row inside a group (embedding lookups)
+      for (int64_t i = 0; i < cols; ++i) ASSERT_EQ(part[i], d[13 * cols + i]);
     }
   }
 }

@@ -219,6 +219,21 @@ void LlamaModel::pack_weights() {
   packed_output_ = pack(w_.output);
 }
 
+// Token id's embedding row [dim]. A tied table is read from the output matrix's copy when there is one:
+// the original's pages were paged out, and faulting them back one row at a time maps their neighbours too
+// (fault-around), ~25 MB over a 512-token prompt.
+void LlamaModel::embed(int32_t id, float* out) const {
+  const io::WeightRef& e = w_.tok_embd;
+  if (w_.tied && packed_output_.data != nullptr) {
+    if (packed_output_.x8)
+      kern::dequantize_rows_x8(e.type, packed_output_.data, e.cols, id, id + 1, out);
+    else
+      kern::dequantize_row(e.type, packed_output_.data, id, out, e.cols);
+    return;
+  }
+  kern::dequantize_row(e.type, e.data, id, out, e.cols);
+}
+
 void LlamaModel::mv_rows(const io::WeightRef& m, const Copy& p, const float* x, const kern::QuantizedActs* xq,
                          float* y, int64_t a, int64_t b) const {
   if (p.x8)
@@ -377,7 +392,7 @@ const float* LlamaModel::forward(int32_t token, int64_t pos) {
   XF_CHECK(token >= 0 && token < c.vocab_size, "llama forward: token id ", token,
            " outside the vocabulary [0, ", c.vocab_size, ")");
   XF_CHECK(pos >= 0 && pos < ctx_, "llama forward: position ", pos, " outside the context [0, ", ctx_, ")");
-  kern::dequantize_row(w_.tok_embd.type, w_.tok_embd.data, token, x_.data(), c.dim);
+  embed(token, x_.data());
   const int nt = team_size();
   reserve_threads(nt);
   team_run(nt, [&](int tid, int n) { decode_step(tid, n, pos); });
@@ -400,7 +415,7 @@ void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
   const Range toks = split(n, tid, nt, 1);
   for (int64_t i = toks.begin; i < toks.end; ++i)
-    kern::dequantize_row(w_.tok_embd.type, w_.tok_embd.data, tokens[i], px_.data() + i * dim, dim);
+    embed(tokens[i], px_.data() + i * dim);
   const Range rows = split(dim, tid, nt, 32), hr = split(hid, tid, nt, 32);
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const io::LlamaLayer& L = w_.layers[static_cast<size_t>(l)];

@@ -57,6 +57,7 @@ class LlamaModel {
   void rope_rows(float* v, int64_t a, int64_t b, int64_t pos) const;
   void pack_weights();
   // Rows [a, b) of m · x (decode) and of m · X for a prefill block, through m's packed copy when it has one.
+  void embed(int32_t id, float* out) const;
   struct Copy;
   void mv_rows(const io::WeightRef& m, const Copy& packed, const float* x, const kern::QuantizedActs* xq,
                float* y, int64_t a, int64_t b) const;

@@ -88,25 +88,25 @@ void pack_x8(QType t, const void* w, int64_t rows, int64_t cols, void* out) {
 
 void dequantize_rows_x8(QType t, const void* packed, int64_t cols, int64_t r0, int64_t r1, float* out) {
   check_type(t, "dequantize_rows_x8");
-  XF_CHECK(r0 % kPackRows == 0, "dequantize_rows_x8: row ", r0, " is not a multiple of 8");
   const int64_t nb = cols / kQBlock, ub = unit_of(t);
   const int offset = t == QType::q4_0 ? 8 : 128;
   const auto* src = static_cast<const uint8_t*>(packed);
-  for (int64_t g = r0 / kPackRows; g * kPackRows < r1; ++g)
+  for (int64_t row = r0; row < r1; ++row) {
+    const int64_t g = row / kPackRows;
+    const int r = static_cast<int>(row % kPackRows);
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* u = src + (g * nb + b) * ub;
-      for (int r = 0; r < kPackRows && g * kPackRows + r < r1; ++r) {
-        uint16_t h;
-        std::memcpy(&h, u + 2 * r, 2);
-        const float d = f16_to_f32(h);
-        float* o = out + (g * kPackRows + r - r0) * cols + b * kQBlock;
-        for (int i = 0; i < kQBlock; ++i) {
-          const Slot s = slot_of(t, r, i);
-          const int code = (u[16 + s.byte] >> s.shift) & (t == QType::q4_0 ? 0xF : 0xFF);
-          o[i] = d * static_cast<float>(code - offset);
-        }
+      uint16_t h;
+      std::memcpy(&h, u + 2 * r, 2);
+      const float d = f16_to_f32(h);
+      float* o = out + (row - r0) * cols + b * kQBlock;
+      for (int i = 0; i < kQBlock; ++i) {
+        const Slot s = slot_of(t, r, i);
+        const int code = (u[16 + s.byte] >> s.shift) & (t == QType::q4_0 ? 0xF : 0xFF);
+        o[i] = d * static_cast<float>(code - offset);
       }
     }
+  }
 }
 
 #if defined(__AVX512F__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)

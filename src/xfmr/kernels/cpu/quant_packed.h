@@ -39,7 +39,7 @@ void matvec_rows_x8(kernels::QType t, const void* packed, int64_t cols, const Qu
 void matmul_rows_x8(kernels::QType t, const void* packed, int64_t cols, const QuantizedActs* xq, int64_t n,
                     float* y, int64_t ldy, int64_t r0, int64_t r1);
 
-// Rows [r0, r1) (r0 a multiple of kPackRows) of a packed W as f32 into out [(r1 - r0), cols].
+// Rows [r0, r1) of a packed W as f32 into out [(r1 - r0), cols].
 void dequantize_rows_x8(kernels::QType t, const void* packed, int64_t cols, int64_t r0, int64_t r1, float* out);
 
 }  // namespace xfmr::kern
