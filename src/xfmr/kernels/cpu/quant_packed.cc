@@ -37,12 +37,6 @@ constexpr int64_t unit_bytes() {
 }
 static_assert(unit_bytes<true>() == 16 + 2 * 64 && unit_bytes<false>() == 16 + 4 * 64, "packed unit layouts");
 
-// Unsigned stored code of element i (0..31) of a block: q4_0 low nibbles are elements 0..15, high 16..31.
-inline uint8_t stored_code(QType t, const uint8_t* blk, int i) {
-  if (t == QType::q4_0) return i < 16 ? blk[2 + i] & 0xF : blk[2 + i - 16] >> 4;
-  return static_cast<uint8_t>(blk[2 + i] ^ 0x80);
-}
-
 // Where element i of row r (within a unit) is stored: byte offset after the scales, nibble shift (q4_0).
 struct Slot {
   int byte, shift;
@@ -74,13 +68,28 @@ void pack_x8(QType t, const void* w, int64_t rows, int64_t cols, void* out) {
   for (int64_t g = 0; g < rows / kPackRows; ++g)
     for (int64_t b = 0; b < nb; ++b) {
       uint8_t* u = dst + (g * nb + b) * ub;
-      std::memset(u, 0, static_cast<size_t>(ub));
       for (int r = 0; r < kPackRows; ++r) {
         const uint8_t* blk = src + ((g * kPackRows + r) * nb + b) * bs;
         std::memcpy(u + 2 * r, blk, 2);
-        for (int i = 0; i < kQBlock; ++i) {
-          const Slot s = slot_of(t, r, i);
-          u[16 + s.byte] |= static_cast<uint8_t>(stored_code(t, blk, i) << s.shift);
+        // Row r owns bytes 8r..8r+7 of every code vector (lanes 2r, 2r + 1), 8 bytes at a time (what slot_of
+        // says element by element; dequantize_rows_x8 reads through slot_of, and the tests compare the two).
+        if (t == QType::q4_0) {
+          // U_0 / U_1 / U_2 / U_3 take elements 0..7 / 8..15 / 16..23 / 24..31 = low nibbles of bytes 0..7 /
+          // low of 8..15 / high of 0..7 / high of 8..15; P0 = U_0 | U_1 << 4, P1 = U_2 | U_3 << 4.
+          uint64_t a, c;
+          std::memcpy(&a, blk + 2, 8);
+          std::memcpy(&c, blk + 10, 8);
+          const uint64_t lo = 0x0F0F0F0F0F0F0F0FULL;
+          const uint64_t p0 = (a & lo) | ((c & lo) << 4), p1 = ((a >> 4) & lo) | (c & ~lo);
+          std::memcpy(u + 16 + 8 * r, &p0, 8);
+          std::memcpy(u + 16 + 64 + 8 * r, &p1, 8);
+        } else {
+          for (int m = 0; m < 4; ++m) {  // U_m takes elements 8m..8m+7, stored + 128
+            uint64_t v;
+            std::memcpy(&v, blk + 2 + 8 * m, 8);
+            v ^= 0x8080808080808080ULL;
+            std::memcpy(u + 16 + 64 * m + 8 * r, &v, 8);
+          }
         }
       }
     }
