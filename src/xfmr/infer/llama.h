@@ -14,6 +14,9 @@
 // all of them (5 per layer), instead of a thread team per product. Each row is computed by the same
 // operations whatever the range, so logits are bit-identical for every thread count. Small models run on
 // fewer threads (a barrier costs more than their work).
+// Weights: the constructor repacks q4_0 / q8_0 matrices 8 rows at a time (kernels/cpu/quant_packed.h; decode
+// and prefill then use its VNNI kernels) and copies f32 / f16 matrices from a file mapping, all into one
+// huge-page arena, releasing the originals' pages (see pack_weights).
 // Buffers: activations and the KV cache are allocated in the constructor, the prefill block buffers on the
 // first prefill, per-thread scratch when the thread count first grows: steady-state decoding allocates nothing.
 #pragma once
