@@ -2,16 +2,23 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <initializer_list>
+#include <string>
 
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/infer/decode_team.h"
 #include "xfmr/kernels/cpu/quant.h"
 #include "xfmr/kernels/cpu/quant_gemm.h"
+#include "xfmr/kernels/cpu/quant_packed.h"
+#include "xfmr/kernels/cpu/vmath.h"
 #include "xfmr/kernels/ref/quant.h"
 
 namespace xfmr::infer {
@@ -64,6 +71,30 @@ inline float silu_mul(float g, float u) {
   return g * (1.0f / (1.0f + std::exp(-g))) * u;
 }
 
+// Prefill's versions of the softmax and SwiGLU loops: vmath::exp (~2 ulp, inline) instead of libm's scalar
+// call lets the compiler vectorise them (they took ~15% of a q4_0 prefill once the products ran on VNNI).
+// Decoding keeps std::exp: its greedy output stays that of llama2.c's run.c.
+void silu_mul_rows(float* g, const float* u, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) g[i] = g[i] * (1.0f / (1.0f + vmath::exp(-g[i]))) * u[i];
+}
+
+// s[0..n) = softmax(s[0..n)).
+void softmax_row(float* s, int64_t n) {
+  float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+  for (int64_t t = 0; t < n; ++t) mx = std::max(mx, s[t]);
+  float sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t t = 0; t < n; ++t) {
+    s[t] = vmath::exp(s[t] - mx);
+    sum += s[t];
+  }
+  const float inv = 1.0f / sum;
+#pragma omp simd
+  for (int64_t t = 0; t < n; ++t) s[t] *= inv;
+}
+
 }  // namespace
 
 LlamaModel::LlamaModel(io::LlamaWeights w, int64_t max_context) : w_(std::move(w)) {
@@ -99,6 +130,124 @@ LlamaModel::LlamaModel(io::LlamaWeights w, int64_t max_context) : w_(std::move(w
     for (const auto* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_down, &L.w_up})
       madds_per_token_ += m->rows * m->cols;
   reserve_threads(1);
+  pack_weights();
+}
+
+namespace {
+
+// The address ranges of this process's file mappings (/proc/self/maps lines with an inode): weights there can
+// be copied and the originals paged out without holding both.
+std::vector<std::pair<uintptr_t, uintptr_t>> file_mappings() {
+  std::vector<std::pair<uintptr_t, uintptr_t>> out;
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    unsigned long a = 0, b = 0, inode = 0;
+    char perms[8] = {}, dev[16] = {};
+    unsigned long long offset = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx %7s %llx %15s %lu", &a, &b, perms, &offset, dev, &inode) == 6 &&
+        inode != 0)
+      out.emplace_back(a, b);
+  }
+  return out;
+}
+
+}  // namespace
+
+void LlamaModel::pack_weights() {
+  packed_.assign(w_.layers.size(), {});
+  const auto maps = file_mappings();
+  const auto in_file = [&](const io::WeightRef& m) {
+    const auto a = reinterpret_cast<uintptr_t>(m.data), b = a + static_cast<uintptr_t>(m.bytes());
+    for (const auto& [lo, hi] : maps)
+      if (a >= lo && b <= hi) return true;
+    return false;
+  };
+  const auto packable = [](const io::WeightRef& m) {
+    return kern::packed_x8_available(m.type) && m.rows % kern::kPackRows == 0;
+  };
+  // Packed (q4_0 / q8_0 where the kernels exist) or, for other weights in a file mapping, copied as they are.
+  const auto wanted = [&](const io::WeightRef& m) { return packable(m) || in_file(m); };
+  // One arena for every copy (each at a 64-byte boundary), 2 MB aligned and advised as huge pages: decoding
+  // streams it once a token, and with 4 KB pages the hardware prefetchers stop at every page boundary and the
+  // TLB misses on every page (110M q4_0 decoding took ~4.0 ms a token with 4 KB pages, ~2.7 ms with huge
+  // ones; q8_0 ~7.2 and ~4.5).
+  const auto padded = [](int64_t bytes) { return static_cast<size_t>((bytes + 63) / 64 * 64); };
+  size_t total = 0;
+  for (const io::LlamaLayer& L : w_.layers)
+    for (const io::WeightRef* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_down, &L.w_up})
+      if (wanted(*m)) total += padded(m->bytes());
+  if (wanted(w_.output)) total += padded(w_.output.bytes());
+  if (total == 0) return;
+  constexpr size_t kHuge = size_t{2} << 20;
+  total = (total + kHuge - 1) / kHuge * kHuge;
+  auto* arena = static_cast<uint8_t*>(std::aligned_alloc(kHuge, total));
+  XF_CHECK(arena != nullptr, "LlamaModel: cannot allocate ", total, " bytes for packed weights");
+  pack_mem_.reset(arena);
+#ifdef MADV_HUGEPAGE
+  ::madvise(arena, total, MADV_HUGEPAGE);
+#endif
+  size_t off = 0;
+  const auto pack = [&](const io::WeightRef& m) -> Copy {
+    if (!wanted(m)) return {};
+    uint8_t* out = arena + off;
+    off += padded(m.bytes());
+    const bool x8 = packable(m);
+    if (x8) {
+      kern::pack_x8(m.type, m.data, m.rows, m.cols, out);
+      any_packed_ = true;
+    } else {
+      std::memcpy(out, m.data, static_cast<size_t>(m.bytes()));
+    }
+#ifdef MADV_PAGEOUT
+    // The original is not read again (a tied output matrix is also the embedding table, but only one row of
+    // it a token): let the kernel reclaim its pages, so the model does not hold both copies. MADV_PAGEOUT never
+    // loses data: file-backed pages leave the resident set and fault back from the file if read; anonymous
+    // ones (weights built in memory) stay where there is no swap.
+    const uintptr_t page = 4096, a = (reinterpret_cast<uintptr_t>(m.data) + page - 1) & ~(page - 1),
+                    b = (reinterpret_cast<uintptr_t>(m.data) + static_cast<uintptr_t>(m.bytes())) & ~(page - 1);
+    if (a < b) ::madvise(reinterpret_cast<void*>(a), b - a, MADV_PAGEOUT);
+#endif
+    return {out, x8};
+  };
+  for (size_t l = 0; l < w_.layers.size(); ++l) {
+    const io::LlamaLayer& L = w_.layers[l];
+    int i = 0;
+    for (const io::WeightRef* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_down, &L.w_up})
+      packed_[l][static_cast<size_t>(i++)] = pack(*m);
+  }
+  packed_output_ = pack(w_.output);
+}
+
+// Token id's embedding row [dim]. A tied table is read from the output matrix's copy when there is one:
+// the original's pages were paged out, and faulting them back one row at a time maps their neighbours too
+// (fault-around), ~25 MB over a 512-token prompt.
+void LlamaModel::embed(int32_t id, float* out) const {
+  const io::WeightRef& e = w_.tok_embd;
+  if (w_.tied && packed_output_.data != nullptr) {
+    if (packed_output_.x8)
+      kern::dequantize_rows_x8(e.type, packed_output_.data, e.cols, id, id + 1, out);
+    else
+      kern::dequantize_row(e.type, packed_output_.data, id, out, e.cols);
+    return;
+  }
+  kern::dequantize_row(e.type, e.data, id, out, e.cols);
+}
+
+void LlamaModel::mv_rows(const io::WeightRef& m, const Copy& p, const float* x, const kern::QuantizedActs* xq,
+                         float* y, int64_t a, int64_t b) const {
+  if (p.x8)
+    kern::matvec_rows_x8(m.type, p.data, m.cols, *xq, y, a, b);
+  else
+    kern::matvec_rows(m.type, p.data ? p.data : m.data, m.cols, x, xq, y, a, b);
+}
+
+void LlamaModel::mm_rows(const io::WeightRef& m, const Copy& p, const float* x, const kern::QuantizedActs* xq,
+                         int64_t n, float* y, int64_t ldy, int64_t a, int64_t b, float* tile) const {
+  if (p.x8)
+    kern::matmul_rows_x8(m.type, p.data, m.cols, xq, n, y, ldy, a, b);
+  else
+    kern::matmul_rows(m.type, p.data ? p.data : m.data, m.cols, x, n, y, ldy, a, b, tile);
 }
 
 int LlamaModel::team_size() const {
@@ -117,6 +266,10 @@ void LlamaModel::reserve_threads(int nt) {
   for (auto& q : xqt_) q.reserve(c.dim);
   if (!px_.empty()) {  // prefill buffers exist: per-thread ones grow with the team
     ptile_.resize(static_cast<size_t>(nt * kern::kGemmTileRows * std::max(c.dim, c.hidden_dim)));
+    if (any_packed_) {
+      pxq_.resize(static_cast<size_t>(nt * kPrefillBlock));
+      for (auto& q : pxq_) q.reserve(std::max(c.dim, c.hidden_dim));
+    }
     pscore_.resize(static_cast<size_t>(nt * kPrefillBlock * ctx_));
   }
   threads_ready_ = nt;
@@ -142,7 +295,7 @@ void LlamaModel::final_logits(int tid, int nt, const float* x) {
   rmsnorm(xb, x, w_.output_norm, c.dim, c.norm_eps);
   const kern::QuantizedActs* xq = quantized_for({&w_.output}, xqt_[static_cast<size_t>(tid)], xb);
   const Range r = split(c.vocab_size, tid, nt, 32);
-  kern::matvec_rows(w_.output.type, w_.output.data, c.dim, xb, xq, logits_.data(), r.begin, r.end);
+  mv_rows(w_.output, packed_output_, xb, xq, logits_.data(), r.begin, r.end);
 }
 
 void LlamaModel::decode_step(int tid, int nt, int64_t pos) {
@@ -154,6 +307,7 @@ void LlamaModel::decode_step(int tid, int nt, int64_t pos) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const io::LlamaLayer& L = w_.layers[static_cast<size_t>(l)];
+    const auto& P = packed_[static_cast<size_t>(l)];
     float* kc = key_cache_.data() + l * ctx_ * kvd;
     float* vc = value_cache_.data() + l * ctx_ * kvd;
     // q, k, v as one range of dim + 2 kv_dim rows; k and v go straight into the cache.
@@ -161,66 +315,72 @@ void LlamaModel::decode_step(int tid, int nt, int64_t pos) {
     const kern::QuantizedActs* xqp = quantized_for({&L.wq, &L.wk, &L.wv}, xq, xb);
     const Range qkv = split(dim + 2 * kvd, tid, nt, 32);
     within(qkv, 0, dim, [&](int64_t a, int64_t b) {
-      kern::matvec_rows(L.wq.type, L.wq.data, dim, xb, xqp, q_.data(), a, b);
+      mv_rows(L.wq, P[0], xb, xqp, q_.data(), a, b);
       rope_rows(q_.data(), a, b, pos);
     });
     within(qkv, dim, kvd, [&](int64_t a, int64_t b) {
-      kern::matvec_rows(L.wk.type, L.wk.data, dim, xb, xqp, kc + pos * kvd, a, b);
+      mv_rows(L.wk, P[1], xb, xqp, kc + pos * kvd, a, b);
       rope_rows(kc + pos * kvd, a, b, pos);
     });
     within(qkv, dim + kvd, kvd, [&](int64_t a, int64_t b) {
-      kern::matvec_rows(L.wv.type, L.wv.data, dim, xb, xqp, vc + pos * kvd, a, b);
+      mv_rows(L.wv, P[2], xb, xqp, vc + pos * kvd, a, b);
     });
     barrier(nt);
 
+    // Attention of this thread's heads. Positions go in the outer loops so the cache is read a position row at
+    // a time (kv_dim contiguous floats) rather than head by head at a kv_dim stride: the cache of earlier
+    // positions no longer fits in the caches beside the weights streaming through, and the strided reads
+    // stalled on memory (~15% of a 110M q4_0 token). Every (head, position) value goes through the same
+    // operations in the same order as a head-at-a-time loop.
     const Range heads = split(c.n_heads, tid, nt, 1);
-    for (int64_t h = heads.begin; h < heads.end; ++h) {
-      const float* q = q_.data() + h * hs;
-      float* att = att_.data() + h * ctx_;
-      const int64_t kvh = h / group;
-      float mx = -INFINITY;
-      for (int64_t t = 0; t <= pos; ++t) {
-        const float* k = kc + t * kvd + kvh * hs;
+    for (int64_t t = 0; t <= pos; ++t)
+      for (int64_t h = heads.begin; h < heads.end; ++h) {
+        const float* q = q_.data() + h * hs;
+        const float* k = kc + t * kvd + (h / group) * hs;
         float s = 0;  // omp simd: lets the compiler reorder this sum into vector lanes (no -ffast-math)
 #pragma omp simd reduction(+ : s)
         for (int64_t i = 0; i < hs; ++i) s += q[i] * k[i];
-        att[t] = s * scale;
-        mx = std::max(mx, att[t]);
+        att_[h * ctx_ + t] = s * scale;
       }
+    for (int64_t h = heads.begin; h < heads.end; ++h) {
+      float* att = att_.data() + h * ctx_;
+      float mx = -INFINITY;
+      for (int64_t t = 0; t <= pos; ++t) mx = std::max(mx, att[t]);
       float sum = 0;
       for (int64_t t = 0; t <= pos; ++t) {
         att[t] = std::exp(att[t] - mx);
         sum += att[t];
       }
-      float* out = xatt_.data() + h * hs;
-      std::fill(out, out + hs, 0.0f);
       const float inv = 1.0f / sum;
-      for (int64_t t = 0; t <= pos; ++t) {
-        const float* v = vc + t * kvd + kvh * hs;
-        const float a = att[t] * inv;
+      for (int64_t t = 0; t <= pos; ++t) att[t] *= inv;  // the weight a_t = e_t * inv
+      std::fill(xatt_.data() + h * hs, xatt_.data() + (h + 1) * hs, 0.0f);
+    }
+    for (int64_t t = 0; t <= pos; ++t)
+      for (int64_t h = heads.begin; h < heads.end; ++h) {
+        const float* v = vc + t * kvd + (h / group) * hs;
+        const float a = att_[h * ctx_ + t];
+        float* out = xatt_.data() + h * hs;
         for (int64_t i = 0; i < hs; ++i) out[i] += a * v[i];
       }
-    }
     barrier(nt);
 
     const Range rows = split(dim, tid, nt, 32);
     xqp = quantized_for({&L.wo}, xq, xatt_.data());
-    kern::matvec_rows(L.wo.type, L.wo.data, dim, xatt_.data(), xqp, xb2_.data(), rows.begin, rows.end);
+    mv_rows(L.wo, P[3], xatt_.data(), xqp, xb2_.data(), rows.begin, rows.end);
     for (int64_t i = rows.begin; i < rows.end; ++i) x_[i] += xb2_[i];
     barrier(nt);
 
     rmsnorm(xb, x_.data(), L.ffn_norm, dim, c.norm_eps);
     xqp = quantized_for({&L.w_gate, &L.w_up}, xq, xb);
     const Range hr = split(hid, tid, nt, 32);
-    kern::matvec_rows(L.w_gate.type, L.w_gate.data, dim, xb, xqp, hb_.data(), hr.begin, hr.end);
-    kern::matvec_rows(L.w_up.type, L.w_up.data, dim, xb, xqp, hb2_.data(), hr.begin, hr.end);
+    mv_rows(L.w_gate, P[4], xb, xqp, hb_.data(), hr.begin, hr.end);
+    mv_rows(L.w_up, P[6], xb, xqp, hb2_.data(), hr.begin, hr.end);
     for (int64_t i = hr.begin; i < hr.end; ++i) hb_[i] = silu_mul(hb_[i], hb2_[i]);
     const bool qdown = kern::matvec_quantizes_activations(L.w_down.type);
     if (qdown) hq_.set_blocks(hb_.data(), hr.begin / 32, (hr.end + 31) / 32);
     barrier(nt);
 
-    kern::matvec_rows(L.w_down.type, L.w_down.data, hid, hb_.data(), qdown ? &hq_ : nullptr, xb2_.data(),
-                      rows.begin, rows.end);
+    mv_rows(L.w_down, P[5], hb_.data(), qdown ? &hq_ : nullptr, xb2_.data(), rows.begin, rows.end);
     for (int64_t i = rows.begin; i < rows.end; ++i) x_[i] += xb2_[i];
     barrier(nt);
   }
@@ -232,11 +392,18 @@ const float* LlamaModel::forward(int32_t token, int64_t pos) {
   XF_CHECK(token >= 0 && token < c.vocab_size, "llama forward: token id ", token,
            " outside the vocabulary [0, ", c.vocab_size, ")");
   XF_CHECK(pos >= 0 && pos < ctx_, "llama forward: position ", pos, " outside the context [0, ", ctx_, ")");
-  kern::dequantize_row(w_.tok_embd.type, w_.tok_embd.data, token, x_.data(), c.dim);
+  embed(token, x_.data());
   const int nt = team_size();
   reserve_threads(nt);
   team_run(nt, [&](int tid, int n) { decode_step(tid, n, pos); });
   return logits_.data();
+}
+
+const kern::QuantizedActs* LlamaModel::quantize_block(int tid, const float* x, int64_t n, int64_t cols) {
+  if (!any_packed_) return nullptr;
+  kern::QuantizedActs* q = pxq_.data() + tid * kPrefillBlock;
+  for (int64_t i = 0; i < n; ++i) q[i].set(x + i * cols, cols);
+  return q;
 }
 
 void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n, int64_t pos0, bool logits) {
@@ -248,27 +415,29 @@ void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
   const Range toks = split(n, tid, nt, 1);
   for (int64_t i = toks.begin; i < toks.end; ++i)
-    kern::dequantize_row(w_.tok_embd.type, w_.tok_embd.data, tokens[i], px_.data() + i * dim, dim);
+    embed(tokens[i], px_.data() + i * dim);
   const Range rows = split(dim, tid, nt, 32), hr = split(hid, tid, nt, 32);
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const io::LlamaLayer& L = w_.layers[static_cast<size_t>(l)];
+    const auto& P = packed_[static_cast<size_t>(l)];
     float* kc = key_cache_.data() + l * ctx_ * kvd;
     float* vc = value_cache_.data() + l * ctx_ * kvd;
     for (int64_t i = toks.begin; i < toks.end; ++i)
       rmsnorm(pxb_.data() + i * dim, px_.data() + i * dim, L.attn_norm, dim, c.norm_eps);
     barrier(nt);
 
+    const kern::QuantizedActs* xq = quantize_block(tid, pxb_.data(), n, dim);
     const Range qkv = split(dim + 2 * kvd, tid, nt, 32);
     within(qkv, 0, dim, [&](int64_t a, int64_t b) {
-      kern::matmul_rows(L.wq.type, L.wq.data, dim, pxb_.data(), n, pq_.data(), dim, a, b, tile);
+      mm_rows(L.wq, P[0], pxb_.data(), xq, n, pq_.data(), dim, a, b, tile);
       for (int64_t i = 0; i < n; ++i) rope_rows(pq_.data() + i * dim, a, b, pos0 + i);
     });
     within(qkv, dim, kvd, [&](int64_t a, int64_t b) {
-      kern::matmul_rows(L.wk.type, L.wk.data, dim, pxb_.data(), n, kc + pos0 * kvd, kvd, a, b, tile);
+      mm_rows(L.wk, P[1], pxb_.data(), xq, n, kc + pos0 * kvd, kvd, a, b, tile);
       for (int64_t i = 0; i < n; ++i) rope_rows(kc + (pos0 + i) * kvd, a, b, pos0 + i);
     });
     within(qkv, dim + kvd, kvd, [&](int64_t a, int64_t b) {
-      kern::matmul_rows(L.wv.type, L.wv.data, dim, pxb_.data(), n, vc + pos0 * kvd, kvd, a, b, tile);
+      mm_rows(L.wv, P[2], pxb_.data(), xq, n, vc + pos0 * kvd, kvd, a, b, tile);
     });
     barrier(nt);
 
@@ -283,12 +452,7 @@ void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n
       for (int64_t i = 0; i < n; ++i) {
         float* s = score + i * L_all;
         const int64_t last = pos0 + i;
-        float mx = -INFINITY;
-        for (int64_t t = 0; t <= last; ++t) mx = std::max(mx, s[t]);
-        float sum = 0;
-        for (int64_t t = 0; t <= last; ++t) sum += (s[t] = std::exp(s[t] - mx));
-        const float inv = 1.0f / sum;
-        for (int64_t t = 0; t <= last; ++t) s[t] *= inv;
+        softmax_row(s, last + 1);
         std::fill(s + last + 1, s + L_all, 0.0f);
       }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(hs),
@@ -297,7 +461,8 @@ void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n
     }
     barrier(nt);
 
-    kern::matmul_rows(L.wo.type, L.wo.data, dim, patt_.data(), n, py_.data(), dim, rows.begin, rows.end, tile);
+    xq = quantize_block(tid, patt_.data(), n, dim);
+    mm_rows(L.wo, P[3], patt_.data(), xq, n, py_.data(), dim, rows.begin, rows.end, tile);
     for (int64_t i = 0; i < n; ++i)
       for (int64_t r = rows.begin; r < rows.end; ++r) px_[i * dim + r] += py_[i * dim + r];
     barrier(nt);
@@ -306,16 +471,15 @@ void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n
       rmsnorm(pxb_.data() + i * dim, px_.data() + i * dim, L.ffn_norm, dim, c.norm_eps);
     barrier(nt);
 
-    kern::matmul_rows(L.w_gate.type, L.w_gate.data, dim, pxb_.data(), n, phb_.data(), hid, hr.begin, hr.end,
-                      tile);
-    kern::matmul_rows(L.w_up.type, L.w_up.data, dim, pxb_.data(), n, phb2_.data(), hid, hr.begin, hr.end,
-                      tile);
+    xq = quantize_block(tid, pxb_.data(), n, dim);
+    mm_rows(L.w_gate, P[4], pxb_.data(), xq, n, phb_.data(), hid, hr.begin, hr.end, tile);
+    mm_rows(L.w_up, P[6], pxb_.data(), xq, n, phb2_.data(), hid, hr.begin, hr.end, tile);
     for (int64_t i = 0; i < n; ++i)
-      for (int64_t r = hr.begin; r < hr.end; ++r) phb_[i * hid + r] = silu_mul(phb_[i * hid + r], phb2_[i * hid + r]);
+      silu_mul_rows(phb_.data() + i * hid + hr.begin, phb2_.data() + i * hid + hr.begin, hr.end - hr.begin);
     barrier(nt);
 
-    kern::matmul_rows(L.w_down.type, L.w_down.data, hid, phb_.data(), n, py_.data(), dim, rows.begin, rows.end,
-                      tile);
+    xq = quantize_block(tid, phb_.data(), n, hid);
+    mm_rows(L.w_down, P[5], phb_.data(), xq, n, py_.data(), dim, rows.begin, rows.end, tile);
     for (int64_t i = 0; i < n; ++i)
       for (int64_t r = rows.begin; r < rows.end; ++r) px_[i * dim + r] += py_[i * dim + r];
     barrier(nt);

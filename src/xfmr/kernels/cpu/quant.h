@@ -25,11 +25,19 @@ class QuantizedActs {
   const kernels::BlockQ8_0* blocks() const { return blocks_.data(); }
   const float* scales() const { return d_.data(); }
   const int32_t* lane_sums8() const { return lane_sums8_.data(); }
+  // The codes without the scales between blocks ([blocks, 32]), and per block -8 x the sum of codes 0..3,
+  // 8..11, 16..19, 24..27 and of codes 4..7, 12..15, 20..23, 28..31 ([blocks, 2]; and the same times -128):
+  // what the 8-row interleaved kernels (kernels/cpu/quant_packed.h) read.
+  const int8_t* codes() const { return codes_.data(); }
+  const int32_t* parity_corr8() const { return parity_corr8_.data(); }
+  const int32_t* parity_corr128() const { return parity_corr128_.data(); }
 
  private:
   std::vector<kernels::BlockQ8_0> blocks_;
   std::vector<float> d_;
   std::vector<int32_t> lane_sums8_;  // [blocks, 8]
+  std::vector<int8_t> codes_;
+  std::vector<int32_t> parity_corr8_, parity_corr128_;
 };
 
 // y[r] = Σ_c W[r, c] x[c] for rows r in [r0, r1) only, on the calling thread (y points at row 0's output).

@@ -72,15 +72,21 @@ void dequantize_rows(QType t, const void* w, int64_t cols, int64_t r0, int64_t r
   }
 }
 
+namespace {
+
+// out [n, rows] (ld ldy) = x [n, cols] · wt [rows, cols]^T
+void sgemm_nt(const float* x, int64_t n, int64_t cols, const float* wt, int64_t rows, float* out, int64_t ldy) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(rows),
+              static_cast<int>(cols), 1.0f, x, static_cast<int>(cols), wt, static_cast<int>(cols), 0.0f, out,
+              static_cast<int>(ldy));
+}
+
+}  // namespace
+
 void matmul_rows(QType t, const void* w, int64_t cols, const float* x, int64_t n, float* y, int64_t ldy,
                  int64_t r0, int64_t r1, float* scratch) {
   if (r1 <= r0 || n <= 0) return;
-  const auto gemm = [&](const float* wt, int64_t rows, float* out) {
-    // out [n, rows] (ld ldy) = x [n, cols] · wt [rows, cols]^T
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(rows),
-                static_cast<int>(cols), 1.0f, x, static_cast<int>(cols), wt, static_cast<int>(cols), 0.0f, out,
-                static_cast<int>(ldy));
-  };
+  const auto gemm = [&](const float* wt, int64_t rows, float* out) { sgemm_nt(x, n, cols, wt, rows, out, ldy); };
   if (t == QType::f32) {
     gemm(static_cast<const float*>(w) + r0 * cols, r1 - r0, y + r0);
     return;
