@@ -15,6 +15,7 @@
 #include "infer/stories_data.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/infer/llama.h"
+#include "xfmr/infer/load_model.h"
 #include "xfmr/infer/sampler.h"
 #include "xfmr/io/llama_weights.h"
 #include "xfmr/kernels/cpu/quant.h"
@@ -75,6 +76,26 @@ TEST_P(PerType, DecodeLogitsAreIdenticalForEveryThreadCount) {
   }
   EXPECT_EQ(runs[0], runs[1]);
   EXPECT_EQ(runs[0], runs[2]);
+}
+
+// serve's slots are decoders of one LoadedModel: they share one packed copy of the weights (one arena, not one
+// per slot), and each decodes exactly as a model with its own copy.
+TEST_P(PerType, DecodersOfOneLoadedModelShareThePackedWeights) {
+  LoadedModel loaded;
+  loaded.kind = "llama";
+  loaded.llama = io::random_llama_weights(shape(), GetParam(), 17);
+  const auto a = loaded.decoder(64), b = loaded.decoder(64);
+  const auto& la = dynamic_cast<const LlamaModel&>(*a);
+  const auto& lb = dynamic_cast<const LlamaModel&>(*b);
+  ASSERT_NE(la.packed(), nullptr);
+  EXPECT_EQ(la.packed().get(), lb.packed().get());
+  LlamaModel own(loaded.llama, 64);
+  EXPECT_NE(own.packed().get(), la.packed().get());
+  const auto ids = tokens(20, 3, shape().vocab_size);
+  const float* lo = own.prefill(ids.data(), 20, 0);
+  const std::vector<float> want(lo, lo + shape().vocab_size);
+  const float* l2 = b->prefill(ids.data(), 20, 0);
+  EXPECT_EQ(std::vector<float>(l2, l2 + shape().vocab_size), want);
 }
 
 TEST_P(PerType, PrefillMatchesReferenceAcrossBlocksAndThreads) {

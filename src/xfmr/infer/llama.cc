@@ -97,7 +97,23 @@ void softmax_row(float* s, int64_t n) {
 
 }  // namespace
 
-LlamaModel::LlamaModel(io::LlamaWeights w, int64_t max_context) : w_(std::move(w)) {
+struct LlamaPackedWeights {
+  // Per layer wq, wk, wv, wo, w_gate, w_down, w_up, then the output matrix.
+  std::vector<std::array<PackedMatrix, 7>> layers;
+  PackedMatrix output;
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, FreeDeleter> arena;
+  bool any_x8 = false;  // some matrix is repacked: prefill quantizes its activations
+};
+
+namespace {
+std::shared_ptr<const LlamaPackedWeights> pack_weights(const io::LlamaWeights& w);
+}  // namespace
+
+LlamaModel::LlamaModel(io::LlamaWeights w, int64_t max_context, std::shared_ptr<const LlamaPackedWeights> packed)
+    : w_(std::move(w)) {
   const io::LlamaConfig& c = w_.cfg;
   io::validate_llama_config(c, "LlamaModel");
   ctx_ = max_context <= 0 ? c.seq_len : std::min(max_context, c.seq_len);
@@ -129,8 +145,10 @@ LlamaModel::LlamaModel(io::LlamaWeights w, int64_t max_context) : w_(std::move(w
   for (const auto& L : w_.layers)
     for (const auto* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_down, &L.w_up})
       madds_per_token_ += m->rows * m->cols;
+  packed_ = packed ? std::move(packed) : pack_weights(w_);
+  XF_CHECK(packed_->layers.size() == w_.layers.size(), "LlamaModel: shared packed weights of ",
+           packed_->layers.size(), " layers for a model of ", w_.layers.size());
   reserve_threads(1);
-  pack_weights();
 }
 
 namespace {
@@ -154,8 +172,12 @@ std::vector<std::pair<uintptr_t, uintptr_t>> file_mappings() {
 
 }  // namespace
 
-void LlamaModel::pack_weights() {
-  packed_.assign(w_.layers.size(), {});
+namespace {
+
+std::shared_ptr<const LlamaPackedWeights> pack_weights(const io::LlamaWeights& w) {
+  auto result = std::make_shared<LlamaPackedWeights>();
+  LlamaPackedWeights& pw = *result;
+  pw.layers.assign(w.layers.size(), {});
   const auto maps = file_mappings();
   const auto in_file = [&](const io::WeightRef& m) {
     const auto a = reinterpret_cast<uintptr_t>(m.data), b = a + static_cast<uintptr_t>(m.bytes());
@@ -174,28 +196,28 @@ void LlamaModel::pack_weights() {
   // ones; q8_0 ~7.2 and ~4.5).
   const auto padded = [](int64_t bytes) { return static_cast<size_t>((bytes + 63) / 64 * 64); };
   size_t total = 0;
-  for (const io::LlamaLayer& L : w_.layers)
+  for (const io::LlamaLayer& L : w.layers)
     for (const io::WeightRef* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_down, &L.w_up})
       if (wanted(*m)) total += padded(m->bytes());
-  if (wanted(w_.output)) total += padded(w_.output.bytes());
-  if (total == 0) return;
+  if (wanted(w.output)) total += padded(w.output.bytes());
+  if (total == 0) return result;
   constexpr size_t kHuge = size_t{2} << 20;
   total = (total + kHuge - 1) / kHuge * kHuge;
   auto* arena = static_cast<uint8_t*>(std::aligned_alloc(kHuge, total));
   XF_CHECK(arena != nullptr, "LlamaModel: cannot allocate ", total, " bytes for packed weights");
-  pack_mem_.reset(arena);
+  pw.arena.reset(arena);
 #ifdef MADV_HUGEPAGE
   ::madvise(arena, total, MADV_HUGEPAGE);
 #endif
   size_t off = 0;
-  const auto pack = [&](const io::WeightRef& m) -> Copy {
+  const auto pack = [&](const io::WeightRef& m) -> PackedMatrix {
     if (!wanted(m)) return {};
     uint8_t* out = arena + off;
     off += padded(m.bytes());
     const bool x8 = packable(m);
     if (x8) {
       kern::pack_x8(m.type, m.data, m.rows, m.cols, out);
-      any_packed_ = true;
+      pw.any_x8 = true;
     } else {
       std::memcpy(out, m.data, static_cast<size_t>(m.bytes()));
     }
@@ -210,25 +232,28 @@ void LlamaModel::pack_weights() {
 #endif
     return {out, x8};
   };
-  for (size_t l = 0; l < w_.layers.size(); ++l) {
-    const io::LlamaLayer& L = w_.layers[l];
+  for (size_t l = 0; l < w.layers.size(); ++l) {
+    const io::LlamaLayer& L = w.layers[l];
     int i = 0;
     for (const io::WeightRef* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_down, &L.w_up})
-      packed_[l][static_cast<size_t>(i++)] = pack(*m);
+      pw.layers[l][static_cast<size_t>(i++)] = pack(*m);
   }
-  packed_output_ = pack(w_.output);
+  pw.output = pack(w.output);
+  return result;
 }
+
+}  // namespace
 
 // Token id's embedding row [dim]. A tied table is read from the output matrix's copy when there is one:
 // the original's pages were paged out, and faulting them back one row at a time maps their neighbours too
 // (fault-around), ~25 MB over a 512-token prompt.
 void LlamaModel::embed(int32_t id, float* out) const {
   const io::WeightRef& e = w_.tok_embd;
-  if (w_.tied && packed_output_.data != nullptr) {
-    if (packed_output_.x8)
-      kern::dequantize_rows_x8(e.type, packed_output_.data, e.cols, id, id + 1, out);
+  if (w_.tied && packed_->output.data != nullptr) {
+    if (packed_->output.x8)
+      kern::dequantize_rows_x8(e.type, packed_->output.data, e.cols, id, id + 1, out);
     else
-      kern::dequantize_row(e.type, packed_output_.data, id, out, e.cols);
+      kern::dequantize_row(e.type, packed_->output.data, id, out, e.cols);
     return;
   }
   kern::dequantize_row(e.type, e.data, id, out, e.cols);
@@ -266,7 +291,7 @@ void LlamaModel::reserve_threads(int nt) {
   for (auto& q : xqt_) q.reserve(c.dim);
   if (!px_.empty()) {  // prefill buffers exist: per-thread ones grow with the team
     ptile_.resize(static_cast<size_t>(nt * kern::kGemmTileRows * std::max(c.dim, c.hidden_dim)));
-    if (any_packed_) {
+    if (packed_->any_x8) {
       pxq_.resize(static_cast<size_t>(nt * kPrefillBlock));
       for (auto& q : pxq_) q.reserve(std::max(c.dim, c.hidden_dim));
     }
@@ -295,7 +320,7 @@ void LlamaModel::final_logits(int tid, int nt, const float* x) {
   rmsnorm(xb, x, w_.output_norm, c.dim, c.norm_eps);
   const kern::QuantizedActs* xq = quantized_for({&w_.output}, xqt_[static_cast<size_t>(tid)], xb);
   const Range r = split(c.vocab_size, tid, nt, 32);
-  mv_rows(w_.output, packed_output_, xb, xq, logits_.data(), r.begin, r.end);
+  mv_rows(w_.output, packed_->output, xb, xq, logits_.data(), r.begin, r.end);
 }
 
 void LlamaModel::decode_step(int tid, int nt, int64_t pos) {
@@ -307,7 +332,7 @@ void LlamaModel::decode_step(int tid, int nt, int64_t pos) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const io::LlamaLayer& L = w_.layers[static_cast<size_t>(l)];
-    const auto& P = packed_[static_cast<size_t>(l)];
+    const auto& P = packed_->layers[static_cast<size_t>(l)];
     float* kc = key_cache_.data() + l * ctx_ * kvd;
     float* vc = value_cache_.data() + l * ctx_ * kvd;
     // q, k, v as one range of dim + 2 kv_dim rows; k and v go straight into the cache.
@@ -400,7 +425,7 @@ const float* LlamaModel::forward(int32_t token, int64_t pos) {
 }
 
 const kern::QuantizedActs* LlamaModel::quantize_block(int tid, const float* x, int64_t n, int64_t cols) {
-  if (!any_packed_) return nullptr;
+  if (!packed_->any_x8) return nullptr;
   kern::QuantizedActs* q = pxq_.data() + tid * kPrefillBlock;
   for (int64_t i = 0; i < n; ++i) q[i].set(x + i * cols, cols);
   return q;
@@ -419,7 +444,7 @@ void LlamaModel::prefill_block(int tid, int nt, const int32_t* tokens, int64_t n
   const Range rows = split(dim, tid, nt, 32), hr = split(hid, tid, nt, 32);
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const io::LlamaLayer& L = w_.layers[static_cast<size_t>(l)];
-    const auto& P = packed_[static_cast<size_t>(l)];
+    const auto& P = packed_->layers[static_cast<size_t>(l)];
     float* kc = key_cache_.data() + l * ctx_ * kvd;
     float* vc = value_cache_.data() + l * ctx_ * kvd;
     for (int64_t i = toks.begin; i < toks.end; ++i)

@@ -16,7 +16,8 @@
 // fewer threads (a barrier costs more than their work).
 // Weights: the constructor repacks q4_0 / q8_0 matrices 8 rows at a time (kernels/cpu/quant_packed.h; decode
 // and prefill then use its VNNI kernels) and copies f32 / f16 matrices from a file mapping, all into one
-// huge-page arena, releasing the originals' pages (see pack_weights).
+// huge-page arena, releasing the originals' pages (see pack_weights); models over the same weights share that
+// arena (packed(), infer::LoadedModel::decoder).
 // Buffers: activations and the KV cache are allocated in the constructor, the prefill block buffers on the
 // first prefill, per-thread scratch when the thread count first grows: steady-state decoding allocates nothing.
 #pragma once
@@ -32,10 +33,26 @@
 
 namespace xfmr::infer {
 
+// Where the decoder reads one weight matrix from: null data = the original buffer; x8 = repacked 8 rows at a
+// time (kernels/cpu/quant_packed.h); else a same-layout copy in the huge-page arena.
+struct PackedMatrix {
+  const uint8_t* data = nullptr;
+  bool x8 = false;
+};
+
+// The repacked / huge-page copies of a model's weight matrices (see pack_weights in llama.cc). Immutable once
+// built, so models decoding the same weights (serve's slots) share one: the arena is the size of the weights.
+struct LlamaPackedWeights;
+
 class LlamaModel : public Decoder {
  public:
-  // max_context: positions the KV cache holds (0 or more than cfg.seq_len: cfg.seq_len).
-  explicit LlamaModel(io::LlamaWeights w, int64_t max_context = 0);
+  // max_context: positions the KV cache holds (0 or more than cfg.seq_len: cfg.seq_len). `packed`: the
+  // packed copies of another LlamaModel over the same `w` (its packed()), shared instead of built again.
+  explicit LlamaModel(io::LlamaWeights w, int64_t max_context = 0,
+                      std::shared_ptr<const LlamaPackedWeights> packed = nullptr);
+
+  // This model's packed weight copies, for another LlamaModel over the same weights.
+  const std::shared_ptr<const LlamaPackedWeights>& packed() const { return packed_; }
 
   const io::LlamaConfig& config() const { return w_.cfg; }
   const io::LlamaWeights& weights() const { return w_; }
@@ -62,10 +79,9 @@ class LlamaModel : public Decoder {
   int team_size() const;
   void reserve_threads(int nt);
   void rope_rows(float* v, int64_t a, int64_t b, int64_t pos) const;
-  void pack_weights();
   // Rows [a, b) of m · x (decode) and of m · X for a prefill block, through m's packed copy when it has one.
   void embed(int32_t id, float* out) const;
-  struct Copy;
+  using Copy = PackedMatrix;
   void mv_rows(const io::WeightRef& m, const Copy& packed, const float* x, const kern::QuantizedActs* xq,
                float* y, int64_t a, int64_t b) const;
   // xq: x's n rows quantized (quantize_block), read only by packed matrices.
@@ -89,22 +105,7 @@ class LlamaModel : public Decoder {
   // thread: a dequantized weight tile and a block of attention scores [kPrefillBlock, ctx].
   std::vector<float> px_, pxb_, pq_, patt_, py_, phb_, phb2_, ptile_, pscore_;
   int threads_ready_ = 0;
-  // q4_0 / q8_0 matrices repacked 8 rows at a time (kernels/cpu/quant_packed.h) where the CPU has the kernels:
-  // per layer wq, wk, wv, wo, w_gate, w_down, w_up (null: not packed), then the output matrix. The packed
-  // copies replace the originals for every product; the originals stay mapped (the embedding reads them).
-  // Where a matrix's copy lives: null (none: the original is used), x8 = packed, else the same layout copied
-  // (f32 / f16 weights from a file mapping, so that they too stream from huge pages).
-  struct Copy {
-    const uint8_t* data = nullptr;
-    bool x8 = false;
-  };
-  std::vector<std::array<Copy, 7>> packed_;
-  Copy packed_output_;
-  struct FreeDeleter {
-    void operator()(uint8_t* p) const { std::free(p); }
-  };
-  std::unique_ptr<uint8_t, FreeDeleter> pack_mem_;  // the arena of the packed copies
-  bool any_packed_ = false;
+  std::shared_ptr<const LlamaPackedWeights> packed_;
   // Per thread, when any matrix is packed: the input rows of the next prefill products as q8_0
   // [threads, kPrefillBlock] (each thread quantizes the whole block itself: no barrier needed).
   std::vector<kern::QuantizedActs> pxq_;

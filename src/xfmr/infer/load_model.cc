@@ -24,7 +24,10 @@ int64_t LoadedModel::max_context() const {
 
 std::unique_ptr<Decoder> LoadedModel::decoder(int64_t context) const {
   if (kind == "gpt2") return std::make_unique<Gpt2Decoder>(*gpt2, context, bos_id, eos_id, gpt2);
-  return std::make_unique<LlamaModel>(llama, context);
+  const std::lock_guard<std::mutex> lock(shared_->mu);
+  auto model = std::make_unique<LlamaModel>(llama, context, shared_->packed);
+  shared_->packed = model->packed();
+  return model;
 }
 
 LoadedModel load_model(const std::string& path) {

@@ -7,9 +7,11 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "xfmr/infer/decoder.h"
+#include "xfmr/infer/llama.h"
 #include "xfmr/io/llama_weights.h"
 #include "xfmr/models/gpt.h"
 
@@ -25,8 +27,16 @@ struct LoadedModel {
   int64_t vocab_size() const;
   int64_t max_context() const;  // the longest context the model supports
   // A fresh decoder whose KV cache holds `context` positions (0 or more than max_context(): max_context()).
-  // Decoders share the weight buffers (and keep them alive).
+  // Decoders share the weight buffers (and keep them alive), including a Llama model's repacked copies: the
+  // first decoder builds them, later ones (serve's slots) reuse them. Safe to call from several threads.
   std::unique_ptr<Decoder> decoder(int64_t context = 0) const;
+
+ private:
+  struct Shared {
+    std::mutex mu;
+    std::shared_ptr<const LlamaPackedWeights> packed;
+  };
+  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
 };
 
 // One-line errors naming the path: a folder without config.json or model.safetensors, a model_type other
