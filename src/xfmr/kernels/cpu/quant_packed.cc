@@ -1,7 +1,9 @@
 #include "xfmr/kernels/cpu/quant_packed.h"
 
 // GCC 12's false -Wmaybe-uninitialized inside its own AVX-512 intrinsics: see quant.cc.
+#if defined(__GNUC__) && !defined(__clang__)  // clang has no such warning and would warn about the name
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
