@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "support/quant_data.h"
 #include "xfmr/kernels/cpu/quant.h"
 #include "xfmr/kernels/cpu/quant_gemm.h"
 #include "xfmr/kernels/ref/quant.h"
@@ -16,14 +17,6 @@ namespace {
 
 using kernels::QType;
 
-std::vector<uint8_t> packed_random(QType t, int64_t rows, int64_t cols, std::mt19937_64& g) {
-  std::normal_distribution<float> n(0, 1);
-  std::vector<float> w(static_cast<size_t>(rows * cols));
-  for (auto& v : w) v = n(g);
-  std::vector<uint8_t> p(static_cast<size_t>(rows * kernels::qtype_row_bytes(t, cols)));
-  quantize_rows(t, w.data(), p.data(), rows, cols);
-  return p;
-}
 
 // (cols + 2) u Σ|w x|: any-order f32 summation error (Higham, Accuracy and Stability, §4.2) plus a rounding.
 double bound(QType t, const uint8_t* row, const float* x, int64_t cols) {
@@ -38,7 +31,7 @@ TEST(QuantGemm, MatmulRowsMatchesReference) {
   for (QType t : {QType::f32, QType::f16, QType::q8_0, QType::q4_0})
     for (auto [rows, cols, tokens] : {std::tuple<int64_t, int64_t, int64_t>{1, 32, 1}, {70, 64, 3},
                                       {150, 96, 17}, {33, 288, 64}}) {
-      const auto w = packed_random(t, rows, cols, g);
+      const auto w = test::random_quantized_rows(t, rows, cols, g);
       std::vector<float> x(static_cast<size_t>(tokens * cols));
       for (auto& v : x) v = n(g);
       const int64_t ldy = rows + 5;  // outputs with a row stride wider than the rows
@@ -74,7 +67,7 @@ TEST(QuantGemm, MatvecRowsIsIndependentOfTheSplit) {
   std::normal_distribution<float> n(0, 1);
   for (QType t : {QType::f32, QType::f16, QType::q8_0, QType::q4_0}) {
     const int64_t rows = 77, cols = 96;
-    const auto w = packed_random(t, rows, cols, g);
+    const auto w = test::random_quantized_rows(t, rows, cols, g);
     std::vector<float> x(static_cast<size_t>(cols));
     for (auto& v : x) v = n(g);
     QuantizedActs xq;

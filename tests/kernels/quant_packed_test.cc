@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "support/quant_data.h"
 #include "xfmr/core/check.h"
 #include "xfmr/kernels/cpu/quant.h"
 #include "xfmr/kernels/cpu/quant_packed.h"
@@ -22,14 +23,6 @@ namespace {
 
 using kernels::QType;
 
-std::vector<uint8_t> random_rows(QType t, int64_t rows, int64_t cols, std::mt19937_64& g) {
-  std::normal_distribution<float> n(0, 1);
-  std::vector<float> w(static_cast<size_t>(rows * cols));
-  for (auto& v : w) v = n(g);
-  std::vector<uint8_t> p(static_cast<size_t>(rows * kernels::qtype_row_bytes(t, cols)));
-  quantize_rows(t, w.data(), p.data(), rows, cols);
-  return p;
-}
 
 std::vector<uint8_t> packed_copy(QType t, const std::vector<uint8_t>& w, int64_t rows, int64_t cols) {
   std::vector<uint8_t> p(w.size());
@@ -52,7 +45,7 @@ TEST_P(Packed, RepackKeepsEveryValue) {
   const QType t = GetParam();
   std::mt19937_64 g(11);
   for (auto [rows, cols] : kShapes) {
-    const auto w = random_rows(t, rows, cols, g);
+    const auto w = test::random_quantized_rows(t, rows, cols, g);
     const auto p = packed_copy(t, w, rows, cols);
     std::vector<float> d(static_cast<size_t>(rows * cols));
     dequantize_rows_x8(t, p.data(), cols, 0, rows, d.data());
@@ -76,7 +69,7 @@ TEST_P(Packed, MatvecMatchesReference) {
   std::mt19937_64 g(12);
   std::normal_distribution<float> n(0, 1);
   for (auto [rows, cols] : kShapes) {
-    const auto w = random_rows(t, rows, cols, g);
+    const auto w = test::random_quantized_rows(t, rows, cols, g);
     const auto p = packed_copy(t, w, rows, cols);
     std::vector<float> x(static_cast<size_t>(cols));
     for (auto& v : x) v = n(g);
@@ -104,7 +97,7 @@ TEST_P(Packed, MatmulEqualsMatvecForEveryToken) {
   std::mt19937_64 g(14);
   std::normal_distribution<float> nd(0, 1);
   const int64_t rows = 40, cols = 288, ldy = rows + 3;
-  const auto w = random_rows(t, rows, cols, g);
+  const auto w = test::random_quantized_rows(t, rows, cols, g);
   const auto p = packed_copy(t, w, rows, cols);
   for (int64_t n : {1, 3, 8, 13, 64}) {
     std::vector<QuantizedActs> xq;
@@ -131,7 +124,7 @@ TEST_P(Packed, MatvecIsIndependentOfTheSplit) {
   std::mt19937_64 g(13);
   std::normal_distribution<float> n(0, 1);
   const int64_t rows = 72, cols = 288;
-  const auto w = random_rows(t, rows, cols, g);
+  const auto w = test::random_quantized_rows(t, rows, cols, g);
   const auto p = packed_copy(t, w, rows, cols);
   std::vector<float> x(static_cast<size_t>(cols));
   for (auto& v : x) v = n(g);
