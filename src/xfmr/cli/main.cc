@@ -1,6 +1,9 @@
 // xfmr <verb> [options]: the command-line front end. It only parses, calls one library entry point and prints;
 // every failure becomes one line on stderr and a non-zero exit.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -23,9 +26,9 @@ const Verb kVerbs[] = {
     {"train", xfmr::cli::cmd_train, "train a GPT-2 or Llama language model on text (nanoGPT's Shakespeare recipes)"},
     {"report", xfmr::cli::cmd_report, "rebuild a run folder's report.html from its results.json"},
     {"bench", xfmr::cli::cmd_bench, "time a workload and print one JSON line (side by side with the PyTorch peers)"},
-    {"generate", xfmr::cli::cmd_generate, "run a Llama checkpoint (.gguf or llama2.c .bin) on a prompt and stream text"},
-    {"serve", xfmr::cli::cmd_serve, "serve a Llama checkpoint over HTTP with OpenAI's completions and chat API"},
-    {"convert", xfmr::cli::cmd_convert, "re-encode a Llama checkpoint as GGUF with f32/f16/q8_0/q4_0 weights"},
+    {"generate", xfmr::cli::cmd_generate, "run a model (.gguf, llama2.c .bin, GPT-2/Llama folder) on prompts, stream text"},
+    {"serve", xfmr::cli::cmd_serve, "serve a model over HTTP with OpenAI's completions and chat API"},
+    {"convert", xfmr::cli::cmd_convert, "re-encode a Llama checkpoint (file or folder) as GGUF with f32/f16/q8_0/q4_0"},
     {"tokenizer", xfmr::cli::cmd_tokenizer, "encode/decode text with a tokenizer, or train a byte-level BPE"},
     {"demo", xfmr::cli::cmd_demo, "train a small MLP and print the loss falling"},
 };
@@ -36,12 +39,26 @@ void print_usage(FILE* out) {
                "usage: xfmr <verb> [options]     (xfmr <verb> --help for a verb's options and examples)\n\n"
                "verbs:\n");
   for (const auto& v : kVerbs) std::fprintf(out, "  %-10s %s\n", v.name, v.summary);
-  std::fprintf(out, "\nenvironment: XFMR_THREADS=N sets the thread count (default: all cores)\n");
+  std::fprintf(out,
+               "\nenvironment: XFMR_THREADS=N sets the thread count (default: all cores); OMP_WAIT_POLICY (default\n"
+               "here: passive) how idle OpenMP threads wait\n");
+}
+
+// libgomp's threads spin at every barrier unless OMP_WAIT_POLICY=passive, and it reads that variable only when
+// it is loaded, before main. Spinning wins ~4% on an idle machine, but with one other busy process on 2 cores
+// a 2-thread training step took 1.6-1.9x as long as a 1-thread one (a spinning thread waits for a descheduled
+// partner), and passive made it about equal (docs/BENCHMARKS.md, "2 threads"). So unless the user chose a
+// policy, xfmr sets passive and re-executes itself once; if the exec fails it carries on with the default.
+void prefer_passive_openmp_wait(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  if (::setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+  ::execv("/proc/self/exe", argv);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  prefer_passive_openmp_wait(argv);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     print_usage(stdout);
     return argc < 2 ? 2 : 0;
