@@ -29,6 +29,22 @@ TEST(BenchCli, TrainIclPrintsOneJsonRecordWithThePeerFields) {
               1e-6 * j["tokens_per_s"].get<double>());
 }
 
+// cli/main.cc runs OpenMP with the passive wait policy unless the user chose one (it re-executes itself with
+// the variable set); the training benches record the policy they ran under.
+TEST(BenchCli, OpenMpWaitsPassivelyUnlessTheUserChoseAPolicy) {
+  const std::string args = "bench train-icl --steps 1 --warmup 0 --n_layer 1 --n_embd 16 --batch 8";
+  for (const auto& [prefix, want] : {std::pair<std::string, std::string>{"env -u OMP_WAIT_POLICY ", "passive"},
+                                     {"env OMP_WAIT_POLICY=active ", "active"}}) {
+    const auto r = run_xfmr(args, /*merge_stderr=*/false, prefix);
+    ASSERT_EQ(r.code, 0) << prefix << r.out;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["omp_wait_policy"], want) << prefix;
+  }
+  const auto c = run_xfmr("bench train-char --preset tiny --steps 1 --warmup 0 --n_layer 1 --n_embd 32 --n_head 2",
+                          false, "env -u OMP_WAIT_POLICY ");
+  ASSERT_EQ(c.code, 0) << c.out;
+  EXPECT_EQ(nlohmann::json::parse(c.out)["omp_wait_policy"], "passive");
+}
+
 TEST(BenchCli, TrainIclPrintsTheCostFields) {
   const auto r = run_xfmr("bench train-icl --steps 2 --warmup 1 --n_layer 1 --n_embd 16 --batch 8");
   ASSERT_EQ(r.code, 0) << r.out;

@@ -25,8 +25,9 @@ inline std::string xfmr_bin() {
 }
 
 // Runs `xfmr ARGS` through the shell; stderr joins stdout unless merge_stderr is false (then it is dropped).
-inline CliResult run_xfmr(const std::string& args, bool merge_stderr = true) {
-  const std::string cmd = xfmr_bin() + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+// `env_prefix` goes before the binary (e.g. "env -u VAR " or "env VAR=value ").
+inline CliResult run_xfmr(const std::string& args, bool merge_stderr = true, const std::string& env_prefix = "") {
+  const std::string cmd = env_prefix + xfmr_bin() + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <vector>
 
 #include "xfmr/core/check.h"
@@ -138,6 +139,7 @@ nlohmann::ordered_json bench_train_icl(const TrainIclBench& opt) {
   j["n_embd"] = mc.n_embd;
   j["batch"] = batch;
   j["threads"] = num_threads();
+  j["omp_wait_policy"] = std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "unset";
   j["precision"] = matmul_precision_name(effective_matmul_precision());
   j["params"] = model.num_parameters();
   add_step_fields(j, t, opt.warmup, opt.steps, tokens_per_step);

@@ -1,5 +1,7 @@
 #include "xfmr/run/bench_train_char.h"
 
+#include <cstdlib>
+
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/core/rng.h"
@@ -86,6 +88,7 @@ nlohmann::ordered_json bench_train_char(const TrainCharBench& opt) {
   j["vocab"] = mc.vocab_size;
   j["dropout"] = mc.dropout;
   j["threads"] = num_threads();
+  j["omp_wait_policy"] = std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "unset";
   j["precision"] = matmul_precision_name(effective_matmul_precision());
   // nanoGPT's count (the peer's field): all parameters but the position embedding
   j["params_non_embedding_pos"] = model.num_parameters() - mc.block_size * mc.n_embd;
