@@ -1,9 +1,11 @@
 // infer/decode_team.h: every member runs once per team_run, barriers separate phases (no member sees a later
 // phase's writes before the barrier, every member sees all earlier writes after it), team sizes change between
-// runs, and a second caller while the team is busy runs alone.
+// runs, a team whose members mostly wait asleep falls back to the caller alone, and a second caller while the
+// team is busy runs alone.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -13,6 +15,7 @@ namespace xfmr::infer {
 namespace {
 
 TEST(DecodeTeam, MembersRunOnceAndBarriersOrderPhases) {
+  team_set_contention_fallback(false);  // every run must get its full team, however loaded the machine is
   for (int nt : {1, 2, 3, 2, 4, 1, 3}) {
     std::vector<int> slot(static_cast<size_t>(nt), 0);
     std::atomic<int> ran{0}, bad{0};
@@ -32,6 +35,30 @@ TEST(DecodeTeam, MembersRunOnceAndBarriersOrderPhases) {
     EXPECT_EQ(ran.load(), 50 * nt) << nt;
     EXPECT_EQ(bad.load(), 0) << nt;
   }
+  team_set_contention_fallback(true);
+}
+
+// A team run whose members mostly wait asleep (here a member that arrives 5 ms late at every barrier, far past
+// the spin) makes the following runs go on the caller alone; turning the fallback off restores the team.
+TEST(DecodeTeam, ContentionFallsBackToTheCallerAlone) {
+  team_set_contention_fallback(true);
+  team_run(2, [](int tid, int n) {
+    for (int phase = 0; phase < 8; ++phase) {
+      if (tid == 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      team_barrier(n);
+    }
+  });
+  std::atomic<int> size{0};
+  team_run(2, [&](int tid, int n) {
+    if (tid == 0) size = n;
+  });
+  EXPECT_EQ(size.load(), 1);
+  team_set_contention_fallback(false);
+  team_run(2, [&](int tid, int n) {
+    if (tid == 0) size = n;
+  });
+  EXPECT_EQ(size.load(), 2);
+  team_set_contention_fallback(true);
 }
 
 TEST(DecodeTeam, ASecondCallerWhileBusyRunsAlone) {

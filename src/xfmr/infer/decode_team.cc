@@ -22,16 +22,21 @@ namespace {
 
 // Sleeps until v changes from old / wakes every sleeper on v: a raw futex on Linux (libstdc++'s atomic
 // wait/notify adds its own spinning and a shared waiter table, measured slower here), C++20 atomics elsewhere.
-void sleep_while(const std::atomic<uint32_t>& v, uint32_t old) {
+// `sleepers` counts threads inside sleep_while, so that a waker with nobody asleep skips the system call
+// (the seq_cst increment / re-check here and store / load in the waker cannot both miss each other).
+void sleep_while(const std::atomic<uint32_t>& v, uint32_t old, std::atomic<int>& sleepers) {
+  sleepers.fetch_add(1, std::memory_order_seq_cst);
 #if defined(__linux__)
-  while (v.load(std::memory_order_acquire) == old)
+  while (v.load(std::memory_order_seq_cst) == old)
     syscall(SYS_futex, reinterpret_cast<const uint32_t*>(&v), FUTEX_WAIT_PRIVATE, old, nullptr, nullptr, 0);
 #else
-  while (v.load(std::memory_order_acquire) == old) v.wait(old, std::memory_order_acquire);
+  while (v.load(std::memory_order_seq_cst) == old) v.wait(old, std::memory_order_seq_cst);
 #endif
+  sleepers.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void wake_all(std::atomic<uint32_t>& v) {
+void wake_all(std::atomic<uint32_t>& v, const std::atomic<int>& sleepers) {
+  if (sleepers.load(std::memory_order_seq_cst) == 0) return;
 #if defined(__linux__)
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(&v), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
 #else
@@ -39,12 +44,31 @@ void wake_all(std::atomic<uint32_t>& v) {
 #endif
 }
 
-// No spinning before sleeping: measured on this shared 2-core machine (load ~18), 200 pause-spins per wait
-// took 2-thread stories15M q4_0 decoding from ~1,150 tok/s down to 300-1,040; a thread that sleeps at once
-// gives its core back and is woken promptly by the scheduler.
-void wait_change(const std::atomic<uint32_t>& v, uint32_t old) {
-  sleep_while(v, old);
+// Spin briefly, then sleep. On an idle machine a partner arrives within microseconds, while a futex sleep and
+// wake cost tens of microseconds on this VM: with no spinning, 2-thread decoding (5 barriers a layer) ran
+// slower than 1 thread (stories15M q4_0: ~1,100 vs ~3,600 tok/s; 2,000 spins: ~5,400). On a loaded machine
+// the partner is often descheduled and spinning burns the core it needs; Team::run then falls back to one
+// thread (below). Returns whether the wait ended asleep.
+constexpr int kSpinIters = 2000;
+
+bool wait_change(const std::atomic<uint32_t>& v, uint32_t old, std::atomic<int>& sleepers) {
+  for (int i = 0; i < kSpinIters; ++i) {
+    if (v.load(std::memory_order_acquire) != old) return false;
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+  if (v.load(std::memory_order_acquire) != old) return false;
+  sleep_while(v, old, sleepers);
+  return true;
 }
+
+// Contention fallback: when most barrier waits of a run outlast the spin (a member was off its core: another
+// process wants it), the team costs more than it gives (measured with one busy process beside 2-thread
+// decoding: 15M q4_0 2,034 tok/s on 2 threads vs 3,509 on 1), so the next kSoloRuns runs go on the caller's
+// thread alone, and then the team is tried again. Results do not change: callers split work so that every
+// team size computes the same values.
+constexpr int kSoloRuns = 128;
 
 // The job word packs a run's sequence number (high 24 bits) with its team size (low 8 bits), so a worker reads
 // both in one atomic load: it joins exactly the run it saw, never a later run with a stale number.
@@ -55,14 +79,15 @@ class Team {
   ~Team() {
     std::lock_guard<std::mutex> lk(busy_);
     stop_.store(true, std::memory_order_relaxed);
-    job_.fetch_add(1u << kSizeBits, std::memory_order_release);
-    wake_all(job_);
+    job_.fetch_add(1u << kSizeBits, std::memory_order_seq_cst);
+    wake_all(job_, sleepers_);
     for (auto& t : workers_) t.join();
   }
 
   void run(int nt, void (*f)(void*, int, int), void* ctx) {
     std::unique_lock<std::mutex> lk(busy_, std::try_to_lock);
-    if (nt <= 1 || !lk.owns_lock()) {
+    if (nt <= 1 || !lk.owns_lock() || solo_left_ > 0) {
+      if (lk.owns_lock() && nt > 1) --solo_left_;
       f(ctx, 0, 1);
       return;
     }
@@ -75,10 +100,21 @@ class Team {
     fn_ = f;
     ctx_ = ctx;
     const uint32_t seq = (job_.load(std::memory_order_relaxed) >> kSizeBits) + 1;
-    job_.store((seq << kSizeBits) | static_cast<uint32_t>(nt), std::memory_order_release);
-    wake_all(job_);
+    job_.store((seq << kSizeBits) | static_cast<uint32_t>(nt), std::memory_order_seq_cst);
+    wake_all(job_, sleepers_);
+    waits_.store(0, std::memory_order_relaxed);
+    slept_.store(0, std::memory_order_relaxed);
     f(ctx, 0, nt);
     barrier(nt);  // every member finished: fn_ and ctx_ may change after this
+    // Members still leaving their last wait may count after this read: the estimate only steers the fallback.
+    const int waits = waits_.load(std::memory_order_relaxed), slept = slept_.load(std::memory_order_relaxed);
+    if (fallback_ && waits >= 4 && 2 * slept > waits) solo_left_ = kSoloRuns;
+  }
+
+  void set_fallback(bool on) {
+    std::lock_guard<std::mutex> lk(busy_);
+    fallback_ = on;
+    if (!on) solo_left_ = 0;
   }
 
   // Sense-reversing counter barrier: the last to arrive resets the count and advances the phase.
@@ -86,11 +122,12 @@ class Team {
     const uint32_t ph = phase_.load(std::memory_order_acquire);
     if (arrived_.fetch_add(1, std::memory_order_acq_rel) == nt - 1) {
       arrived_.store(0, std::memory_order_relaxed);
-      phase_.fetch_add(1, std::memory_order_release);
-      wake_all(phase_);
+      phase_.fetch_add(1, std::memory_order_seq_cst);
+      wake_all(phase_, sleepers_);
       return;
     }
-    wait_change(phase_, ph);
+    waits_.fetch_add(1, std::memory_order_relaxed);
+    if (wait_change(phase_, ph, sleepers_)) slept_.fetch_add(1, std::memory_order_relaxed);
   }
 
  private:
@@ -100,7 +137,7 @@ class Team {
     // here as on the caller (core/parallel.cc), or prefill's sgemm calls would each start an OpenMP team.
     omp_set_num_threads(1);
     for (;;) {
-      wait_change(job_, seen);
+      wait_change(job_, seen, sleepers_);
       seen = job_.load(std::memory_order_acquire);
       if (stop_.load(std::memory_order_relaxed)) return;
       const int nt = static_cast<int>(seen & kMaxTeam);
@@ -115,6 +152,10 @@ class Team {
   std::vector<std::thread> workers_;
   std::atomic<uint32_t> job_{0}, phase_{0};
   std::atomic<int> arrived_{0};
+  std::atomic<int> sleepers_{0};  // threads asleep in a futex wait (on job_ or phase_)
+  std::atomic<int> waits_{0}, slept_{0};  // this run's barrier waits, and those that ended asleep
+  int solo_left_ = 0;                     // runs left on one thread (contention fallback); guarded by busy_
+  bool fallback_ = true;                  // guarded by busy_
   std::atomic<bool> stop_{false};
   // Written by the caller before job_ is published (release), read by members after (acquire).
   void (*fn_)(void*, int, int) = nullptr;
@@ -130,6 +171,10 @@ Team& team() {
 
 void team_run(int nt, void (*f)(void*, int, int), void* ctx) {
   team().run(nt, f, ctx);
+}
+
+void team_set_contention_fallback(bool on) {
+  team().set_fallback(on);
 }
 
 void team_barrier(int nt) {

@@ -1,20 +1,25 @@
 // The thread team that decodes a token (infer/llama.cc): the caller plus parked worker threads, a barrier,
 // and nothing else. Not the OpenMP pool on purpose: decoding synchronises ~5 times per layer (a few
-// microseconds of work between barriers), and libgomp's barriers and idle workers spin by default
-// (OMP_WAIT_POLICY cannot be changed once the program runs). On a machine shared with other jobs a spinning
-// thread burns the time slice its partner needs and the scheduler penalises it: measured on this 2-core
-// machine at load ~20, 2 OpenMP threads decoded stories15M q4_0 at 37 tok/s against 390 on one thread, and at
-// 475-640 with OMP_WAIT_POLICY=passive. Here a waiting thread sleeps on a futex at once (raw futex on Linux:
-// libstdc++'s atomic wait was slower), which gave ~1,150 tok/s on 2 threads against ~420 on one.
+// microseconds of work between barriers), and libgomp's barriers spin for long (its wait policy is fixed when
+// the program starts). A waiting member here spins briefly (~2,000 pauses) and then sleeps on a raw futex
+// (libstdc++'s atomic wait was slower). On this 2-core VM a futex sleep + wake costs tens of microseconds, so
+// without the spin 2 threads decoded slower than 1 (stories15M q4_0: ~1,100 vs ~3,600 tok/s; with it ~5,600).
+// When another process holds a core, members are descheduled and most waits end asleep: then the team falls
+// back to the caller alone for a while (team_run), which keeps 2 threads about as fast as 1 under contention.
 #pragma once
 #include <cstdint>
 
 namespace xfmr::infer {
 
 // Runs f(ctx, tid, nt) for tid in [0, nt) on nt threads, the caller being tid 0, and returns when all are
-// done. Runs f(ctx, 0, 1) on the caller when nt <= 1 or when another thread is using the team (one team per
-// process). Workers are created on first use and live until exit. No allocation once the team has grown to nt.
+// done. Runs f(ctx, 0, 1) on the caller when nt <= 1, when another thread is using the team (one team per
+// process), or for the 128 runs after a team run in which most barrier waits ended asleep (contention; see
+// team_set_contention_fallback). So f must compute the same result for every team size it may get (nt or 1).
+// Workers are created on first use and live until exit. No allocation once the team has grown to nt.
 void team_run(int nt, void (*f)(void* ctx, int tid, int nt), void* ctx);
+
+// Turns the contention fallback on (the default) or off; off also ends a fallback in progress. For tests.
+void team_set_contention_fallback(bool on);
 
 // Waits until all nt members of the running team have called it (no-op for nt <= 1). Every member must call
 // it the same number of times.
