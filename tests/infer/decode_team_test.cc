@@ -42,21 +42,26 @@ TEST(DecodeTeam, MembersRunOnceAndBarriersOrderPhases) {
 // the spin) makes the following runs go on the caller alone; turning the fallback off restores the team.
 TEST(DecodeTeam, ContentionFallsBackToTheCallerAlone) {
   team_set_contention_fallback(true);
-  team_run(2, [](int tid, int n) {
+  const auto late_member = [](int tid, int n) {
     for (int phase = 0; phase < 8; ++phase) {
       if (tid == 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));
       team_barrier(n);
     }
-  });
+  };
   std::atomic<int> size{0};
-  team_run(2, [&](int tid, int n) {
+  const auto record = [&](int tid, int n) {
     if (tid == 0) size = n;
-  });
+  };
+  team_run(2, late_member);  // without contention_fallback: neither counted nor affected
+  team_run(2, record, true);
+  EXPECT_EQ(size.load(), 2);
+  team_run(2, late_member, true);
+  team_run(2, record, true);
   EXPECT_EQ(size.load(), 1);
+  team_run(2, record);  // a run without the flag keeps its team during the fallback
+  EXPECT_EQ(size.load(), 2);
   team_set_contention_fallback(false);
-  team_run(2, [&](int tid, int n) {
-    if (tid == 0) size = n;
-  });
+  team_run(2, record, true);
   EXPECT_EQ(size.load(), 2);
   team_set_contention_fallback(true);
 }

@@ -84,9 +84,9 @@ class Team {
     for (auto& t : workers_) t.join();
   }
 
-  void run(int nt, void (*f)(void*, int, int), void* ctx) {
+  void run(int nt, void (*f)(void*, int, int), void* ctx, bool adaptive) {
     std::unique_lock<std::mutex> lk(busy_, std::try_to_lock);
-    if (nt <= 1 || !lk.owns_lock() || solo_left_ > 0) {
+    if (nt <= 1 || !lk.owns_lock() || (adaptive && solo_left_ > 0)) {
       if (lk.owns_lock() && nt > 1) --solo_left_;
       f(ctx, 0, 1);
       return;
@@ -108,7 +108,7 @@ class Team {
     barrier(nt);  // every member finished: fn_ and ctx_ may change after this
     // Members still leaving their last wait may count after this read: the estimate only steers the fallback.
     const int waits = waits_.load(std::memory_order_relaxed), slept = slept_.load(std::memory_order_relaxed);
-    if (fallback_ && waits >= 4 && 2 * slept > waits) solo_left_ = kSoloRuns;
+    if (adaptive && fallback_ && waits >= 4 && 2 * slept > waits) solo_left_ = kSoloRuns;
   }
 
   void set_fallback(bool on) {
@@ -169,8 +169,8 @@ Team& team() {
 
 }  // namespace
 
-void team_run(int nt, void (*f)(void*, int, int), void* ctx) {
-  team().run(nt, f, ctx);
+void team_run(int nt, void (*f)(void*, int, int), void* ctx, bool contention_fallback) {
+  team().run(nt, f, ctx, contention_fallback);
 }
 
 void team_set_contention_fallback(bool on) {

@@ -8,15 +8,19 @@
 // back to the caller alone for a while (team_run), which keeps 2 threads about as fast as 1 under contention.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 namespace xfmr::infer {
 
 // Runs f(ctx, tid, nt) for tid in [0, nt) on nt threads, the caller being tid 0, and returns when all are
 // done. Runs f(ctx, 0, 1) on the caller when nt <= 1, when another thread is using the team (one team per
-// process), or for the 128 runs after a team run in which most barrier waits ended asleep (contention; see
-// team_set_contention_fallback). So f must compute the same result for every team size it may get (nt or 1).
+// process), or, for runs with contention_fallback, during the next 128 such runs after one in which most
+// barrier waits ended asleep (contention; see team_set_contention_fallback). So f must compute the same result for every team size it may get (nt or 1).
 // Workers are created on first use and live until exit. No allocation once the team has grown to nt.
-void team_run(int nt, void (*f)(void* ctx, int tid, int nt), void* ctx);
+// `contention_fallback`: whether this run may go solo, and whether its waits count as evidence. Decoding
+// steps pass true; prefill blocks pass false (their waits are long by nature, a member finishing a
+// millisecond-long share before its partner, which is not contention).
+void team_run(int nt, void (*f)(void* ctx, int tid, int nt), void* ctx, bool contention_fallback = false);
 
 // Turns the contention fallback on (the default) or off; off also ends a fallback in progress. For tests.
 void team_set_contention_fallback(bool on);
@@ -27,10 +31,11 @@ void team_barrier(int nt);
 
 // The same with a callable (no allocation: the callable is passed by address).
 template <class F>
-void team_run(int nt, F&& f) {
+void team_run(int nt, F&& f, bool contention_fallback = false) {
+  using Fn = std::remove_reference_t<F>;
   team_run(
-      nt, [](void* c, int tid, int n) { (*static_cast<F*>(c))(tid, n); },
-      const_cast<void*>(static_cast<const void*>(&f)));
+      nt, [](void* c, int tid, int n) { (*static_cast<Fn*>(c))(tid, n); },
+      const_cast<void*>(static_cast<const void*>(&f)), contention_fallback);
 }
 
 }  // namespace xfmr::infer

@@ -420,7 +420,7 @@ const float* LlamaModel::forward(int32_t token, int64_t pos) {
   embed(token, x_.data());
   const int nt = team_size();
   reserve_threads(nt);
-  team_run(nt, [&](int tid, int n) { decode_step(tid, n, pos); });
+  team_run(nt, [&](int tid, int n) { decode_step(tid, n, pos); }, /*contention_fallback=*/true);
   return logits_.data();
 }
 
