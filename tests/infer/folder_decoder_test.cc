@@ -59,6 +59,17 @@ std::vector<int32_t> ids_of(int64_t n, int64_t vocab, uint32_t seed) {
   return ids;
 }
 
+// A small GPT-2 shape for the decoder tests.
+models::GptConfig gpt_config(int64_t vocab, int64_t block, int64_t layers, int64_t heads, int64_t width) {
+  models::GptConfig c;
+  c.vocab_size = vocab;
+  c.block_size = block;
+  c.n_layer = layers;
+  c.n_head = heads;
+  c.n_embd = width;
+  return c;
+}
+
 // The autograd model's logits [T, V] for the whole sequence.
 std::vector<float> forward_logits(const models::CausalLM& m, const std::vector<int32_t>& ids) {
   NoGradGuard ng;
@@ -216,12 +227,7 @@ TEST(LlamaFolder, TiedHeadWithoutLmHead) {
 TEST(Gpt2Folder, LogitsAndGreedyEqualTheAutogradModel) {
   for (GeluApprox g : {GeluApprox::tanh, GeluApprox::none}) {
     for (bool bias : {true, false}) {
-      models::GptConfig c;
-      c.vocab_size = 41;
-      c.block_size = 90;
-      c.n_layer = 2;
-      c.n_head = 4;
-      c.n_embd = 32;
+      models::GptConfig c = gpt_config(41, 90, 2, 4, 32);
       c.gelu = g;
       c.bias = bias;
       Generator init(4);
@@ -240,12 +246,7 @@ TEST(Gpt2Folder, LogitsAndGreedyEqualTheAutogradModel) {
 }
 
 TEST(Gpt2Folder, F64ModelIsCopiedAndDecodersShareF32Weights) {
-  models::GptConfig c;
-  c.vocab_size = 29;
-  c.block_size = 24;
-  c.n_layer = 1;
-  c.n_head = 2;
-  c.n_embd = 16;
+  const models::GptConfig c = gpt_config(29, 24, 1, 2, 16);
   Generator init(8);
   models::Gpt m64(c, init, DType::f64);
   randomise(m64, 21);
@@ -262,12 +263,7 @@ TEST(Gpt2Folder, F64ModelIsCopiedAndDecodersShareF32Weights) {
 }
 
 TEST(Gpt2Folder, SavedFolderLoadsThroughLoadModel) {
-  models::GptConfig c;
-  c.vocab_size = 37;
-  c.block_size = 40;
-  c.n_layer = 1;
-  c.n_head = 2;
-  c.n_embd = 16;
+  models::GptConfig c = gpt_config(37, 40, 1, 2, 16);
   c.gelu = GeluApprox::tanh;
   Generator init(5);
   models::Gpt m(c, init);
@@ -384,12 +380,7 @@ TEST(LlamaFolder, BadFoldersAreOneLineErrorsNamingTheFile) {
   }
   EXPECT_NE(error_of(good + "/nothing_here").find("nothing_here"), std::string::npos);
   // load_llama_weights itself refuses a GPT-2 folder by name.
-  models::GptConfig gc;
-  gc.vocab_size = 11;
-  gc.block_size = 8;
-  gc.n_layer = 1;
-  gc.n_head = 1;
-  gc.n_embd = 8;
+  const models::GptConfig gc = gpt_config(11, 8, 1, 1, 8);
   models::Gpt g(gc, init);
   const std::string gdir = temp_dir("gptw");
   models::save_pretrained(g, gdir);

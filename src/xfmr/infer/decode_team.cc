@@ -86,8 +86,12 @@ class Team {
 
   void run(int nt, void (*f)(void*, int, int), void* ctx, bool adaptive) {
     std::unique_lock<std::mutex> lk(busy_, std::try_to_lock);
-    if (nt <= 1 || !lk.owns_lock() || (adaptive && solo_left_ > 0)) {
-      if (lk.owns_lock() && nt > 1) --solo_left_;
+    if (nt <= 1 || !lk.owns_lock()) {
+      f(ctx, 0, 1);
+      return;
+    }
+    if (adaptive && solo_left_ > 0) {  // the contention fallback
+      --solo_left_;
       f(ctx, 0, 1);
       return;
     }
