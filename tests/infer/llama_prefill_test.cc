@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
+#include <tuple>
 
 #include "infer/stories_data.h"
 #include "xfmr/core/parallel.h"
@@ -18,6 +20,7 @@
 #include "xfmr/infer/load_model.h"
 #include "xfmr/infer/sampler.h"
 #include "xfmr/io/llama_weights.h"
+#include "xfmr/kernels/cpu/cpu_features.h"
 #include "xfmr/kernels/cpu/quant.h"
 
 namespace xfmr::infer {
@@ -57,11 +60,18 @@ double max_diff(const float* a, const float* b, int64_t n) {
   return m;
 }
 
-class PerType : public ::testing::TestWithParam<QType> {};
+// Each test runs with the CPU's own kernels (AVX-512 where it has them) and with the plain-loop fallbacks an
+// AVX2-only machine runs (kernels/cpu/cpu_features.h; the weights are then kept row-major, not packed).
+class PerType : public ::testing::TestWithParam<std::tuple<QType, bool>> {
+ protected:
+  void SetUp() override { kernels::force_generic_isa_for_testing(std::get<1>(GetParam())); }
+  void TearDown() override { kernels::force_generic_isa_for_testing(false); }
+  QType type() const { return std::get<0>(GetParam()); }
+};
 
 TEST_P(PerType, DecodeLogitsAreIdenticalForEveryThreadCount) {
   ThreadsGuard guard;
-  const io::LlamaWeights w = io::random_llama_weights(shape(), GetParam(), 7);
+  const io::LlamaWeights w = io::random_llama_weights(shape(), type(), 7);
   const auto ids = tokens(40, 1, shape().vocab_size);
   std::vector<std::vector<float>> runs;
   for (int nt : {1, 2, 3}) {
@@ -83,7 +93,7 @@ TEST_P(PerType, DecodeLogitsAreIdenticalForEveryThreadCount) {
 TEST_P(PerType, DecodersOfOneLoadedModelShareThePackedWeights) {
   LoadedModel loaded;
   loaded.kind = "llama";
-  loaded.llama = io::random_llama_weights(shape(), GetParam(), 17);
+  loaded.llama = io::random_llama_weights(shape(), type(), 17);
   const auto a = loaded.decoder(64), b = loaded.decoder(64);
   const auto& la = dynamic_cast<const LlamaModel&>(*a);
   const auto& lb = dynamic_cast<const LlamaModel&>(*b);
@@ -101,7 +111,7 @@ TEST_P(PerType, DecodersOfOneLoadedModelShareThePackedWeights) {
 TEST_P(PerType, PrefillMatchesReferenceAcrossBlocksAndThreads) {
   ThreadsGuard guard;
   const io::LlamaConfig c = shape();
-  const io::LlamaWeights w = io::random_llama_weights(c, GetParam(), 11);
+  const io::LlamaWeights w = io::random_llama_weights(c, type(), 11);
   const auto ids = tokens(170, 2, c.vocab_size);  // 150 = blocks of 64 + 64 + 22, then 20 more at pos 150
   LlamaReference ref(w);
   const std::vector<float> want150 = ref.logits(std::vector<int32_t>(ids.begin(), ids.begin() + 150));
@@ -111,7 +121,7 @@ TEST_P(PerType, PrefillMatchesReferenceAcrossBlocksAndThreads) {
   const double scale = max_abs(w170, c.vocab_size);
   // The final logits come from the decode matvec, which for block weights quantizes its input to q8_0
   // (matvec_quantizes_activations): that one rounding (~0.3% of a logit) then bounds the agreement.
-  const double tol = (kern::matvec_quantizes_activations(GetParam()) ? 1e-2 : 1e-4) * scale;
+  const double tol = (kern::matvec_quantizes_activations(type()) ? 1e-2 : 1e-4) * scale;
   std::vector<float> first;
   for (int nt : {1, 2, 3}) {
     set_num_threads(nt);
@@ -130,7 +140,7 @@ TEST_P(PerType, PrefillMatchesReferenceAcrossBlocksAndThreads) {
 
 TEST_P(PerType, PrefillMatchesTokenAtATimeAndDecodingContinues) {
   const io::LlamaConfig c = shape();
-  const io::LlamaWeights w = io::random_llama_weights(c, GetParam(), 13);
+  const io::LlamaWeights w = io::random_llama_weights(c, type(), 13);
   const auto ids = tokens(100, 3, c.vocab_size);
   LlamaModel a(w), b(w);
   const float* la = a.prefill(ids.data(), 100, 0);
@@ -140,7 +150,7 @@ TEST_P(PerType, PrefillMatchesTokenAtATimeAndDecodingContinues) {
   const double scale = max_abs(lb, c.vocab_size);
   // The token path quantizes activations to q8_0 for block weights (matvec_quantizes_activations), prefill
   // does not: then the two differ by that rounding (~1% of a logit), else only by f32 summation order.
-  const bool q8x = kern::matvec_quantizes_activations(GetParam());
+  const bool q8x = kern::matvec_quantizes_activations(type());
   EXPECT_LT(max_diff(pre.data(), lb, c.vocab_size), (q8x ? 5e-2 : 1e-4) * scale);
   if (q8x) return;  // greedy ids may then differ legitimately
   // Greedy continuation from the two caches: the same ids.
@@ -152,8 +162,13 @@ TEST_P(PerType, PrefillMatchesTokenAtATimeAndDecodingContinues) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, PerType, ::testing::Values(QType::f32, QType::f16, QType::q8_0, QType::q4_0),
-                         [](const auto& i) { return std::string(kernels::qtype_name(i.param)); });
+INSTANTIATE_TEST_SUITE_P(Types, PerType,
+                         ::testing::Combine(::testing::Values(QType::f32, QType::f16, QType::q8_0, QType::q4_0),
+                                            ::testing::Bool()),
+                         [](const auto& i) {
+                           return std::string(kernels::qtype_name(std::get<0>(i.param))) +
+                                  (std::get<1>(i.param) ? "_generic" : "_native");
+                         });
 
 TEST(StoriesPrefill, LogitsMatchGoldenAtEveryBlockEnd) {
   LlamaModel m(io::load_llama_weights(test::stories_bin()));

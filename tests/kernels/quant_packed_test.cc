@@ -10,10 +10,12 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "support/quant_data.h"
 #include "xfmr/core/check.h"
+#include "xfmr/kernels/cpu/cpu_features.h"
 #include "xfmr/kernels/cpu/quant.h"
 #include "xfmr/kernels/cpu/quant_packed.h"
 #include "xfmr/kernels/ref/quant.h"
@@ -39,10 +41,17 @@ QuantizedActs quantized(const float* x, int64_t cols) {
 
 const std::pair<int64_t, int64_t> kShapes[] = {{8, 32}, {16, 96}, {40, 288}, {24, 800}, {64, 2048}, {8, 64}};
 
-class Packed : public ::testing::TestWithParam<QType> {};
+// Each test runs twice: with the CPU's own kernels (AVX-512 where it has them) and with the plain-loop
+// fallbacks an AVX2-only machine runs (kernels/cpu/cpu_features.h).
+class Packed : public ::testing::TestWithParam<std::tuple<QType, bool>> {
+ protected:
+  void SetUp() override { kernels::force_generic_isa_for_testing(std::get<1>(GetParam())); }
+  void TearDown() override { kernels::force_generic_isa_for_testing(false); }
+  QType type() const { return std::get<0>(GetParam()); }
+};
 
 TEST_P(Packed, RepackKeepsEveryValue) {
-  const QType t = GetParam();
+  const QType t = type();
   std::mt19937_64 g(11);
   for (auto [rows, cols] : kShapes) {
     const auto w = test::random_quantized_rows(t, rows, cols, g);
@@ -65,7 +74,7 @@ TEST_P(Packed, RepackKeepsEveryValue) {
 }
 
 TEST_P(Packed, MatvecMatchesReference) {
-  const QType t = GetParam();
+  const QType t = type();
   std::mt19937_64 g(12);
   std::normal_distribution<float> n(0, 1);
   for (auto [rows, cols] : kShapes) {
@@ -93,7 +102,7 @@ TEST_P(Packed, MatvecMatchesReference) {
 }
 
 TEST_P(Packed, MatmulEqualsMatvecForEveryToken) {
-  const QType t = GetParam();
+  const QType t = type();
   std::mt19937_64 g(14);
   std::normal_distribution<float> nd(0, 1);
   const int64_t rows = 40, cols = 288, ldy = rows + 3;
@@ -120,7 +129,7 @@ TEST_P(Packed, MatmulEqualsMatvecForEveryToken) {
 }
 
 TEST_P(Packed, MatvecIsIndependentOfTheSplit) {
-  const QType t = GetParam();
+  const QType t = type();
   std::mt19937_64 g(13);
   std::normal_distribution<float> n(0, 1);
   const int64_t rows = 72, cols = 288;
@@ -142,8 +151,12 @@ TEST_P(Packed, MatvecIsIndependentOfTheSplit) {
   for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(head[r], r < 13 ? all[r] : -7.0f) << r;
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, Packed, ::testing::Values(QType::q4_0, QType::q8_0),
-                         [](const auto& i) { return std::string(kernels::qtype_name(i.param)); });
+INSTANTIATE_TEST_SUITE_P(Types, Packed,
+                         ::testing::Combine(::testing::Values(QType::q4_0, QType::q8_0), ::testing::Bool()),
+                         [](const auto& i) {
+                           return std::string(kernels::qtype_name(std::get<0>(i.param))) +
+                                  (std::get<1>(i.param) ? "_generic" : "_native");
+                         });
 
 std::string error_of(const std::function<void()>& f) {
   try {

@@ -4,10 +4,12 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "xfmr/core/dtype.h"
 #include "xfmr/core/parallel.h"
+#include "xfmr/kernels/cpu/cpu_features.h"
 #include "xfmr/kernels/cpu/quant.h"
 #include "xfmr/kernels/ref/quant.h"
 
@@ -88,7 +90,18 @@ TEST(QuantKernels, Q4RoundTripWithinHalfAStep) {
   EXPECT_EQ(blk.qs[4] >> 4, 15);  // element 20: 7 -> code 15
 }
 
-TEST(QuantKernels, MatvecMatchesReference) {
+// With the CPU's own kernels and with the plain-loop fallbacks an AVX2-only machine runs (XFMR_ISA=generic).
+class QuantIsa : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override { kernels::force_generic_isa_for_testing(GetParam()); }
+  void TearDown() override { kernels::force_generic_isa_for_testing(false); }
+};
+
+TEST_P(QuantIsa, MatvecMatchesReference) {
+  if (GetParam()) {
+    EXPECT_FALSE(matvec_quantizes_activations(QType::q4_0));
+    EXPECT_FALSE(matvec_quantizes_activations(QType::q8_0));
+  }
   set_num_threads(2);
   const QType types[] = {QType::f32, QType::f16, QType::q8_0, QType::q4_0};
   const std::pair<int64_t, int64_t> shapes[] = {{1, 32},    {7, 64},    {33, 96},
@@ -144,6 +157,9 @@ TEST(QuantKernels, MatvecMatchesReference) {
   }
   set_num_threads(0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Isa, QuantIsa, ::testing::Bool(),
+                         [](const auto& i) { return std::string(i.param ? "generic" : "native"); });
 
 // The integer path's only approximation is x's own q8_0 rounding: |y_int - W x| <= Σ_b (d_x,b / 2) Σ_i |w_bi|
 // plus f32 summation error.

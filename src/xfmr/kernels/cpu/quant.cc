@@ -1,5 +1,6 @@
 #include "xfmr/kernels/cpu/quant.h"
 
+#include "xfmr/kernels/cpu/cpu_features.h"
 #include "xfmr/kernels/cpu/quant_gemm.h"
 
 // GCC 12 reports a false -Wmaybe-uninitialized inside its own AVX-512 intrinsics (the undefined pass-through
@@ -25,9 +26,13 @@ using kernels::BlockQ8_0;
 using kernels::kQBlock;
 using kernels::QType;
 
+// The AVX-512 kernels (compiled natively or through a target pragma, run only when
+// kernels::cpu_has_avx512_vnni(): kernels/cpu/cpu_features.h), then the plain fallbacks, then the entry points
+// that choose between them.
+#if XFMR_X86_AVX512_KERNELS
+XFMR_AVX512_KERNELS_BEGIN
+namespace avx512 {
 namespace {
-
-#if defined(__AVX512F__) && defined(__F16C__)
 
 inline float half_scale(const uint8_t* p) {
   uint16_t h;
@@ -116,8 +121,6 @@ float dot_q4_0(const uint8_t* row, const float* x, int64_t n) {
   return _mm512_reduce_add_ps(acc);
 }
 
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-#define XFMR_QUANT_INT_PATH 1
 
 inline float hsum256(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -170,74 +173,11 @@ void rows_int(const uint8_t* w, int64_t cols, const QuantizedActs& x, float* y, 
   for (int64_t r = r0; r < r1; ++r) dot_rows_int<kRowsAtOnce, Q4>(w + r * rb, rb, x, nb, y + r);
 }
 
-#endif  // VNNI
-
-#else  // portable fallback (no AVX-512: e.g. the `portable` preset): dequantize, then a loop the compiler
-       // vectorises for the ISA it targets (omp simd permits the reordered sum)
-
-float dot_generic(QType t, const void* row, const float* x, int64_t n) {
-  const float* w = static_cast<const float*>(row);
-  static thread_local std::vector<float> buf;  // grows to the widest row once per thread
-  if (t != QType::f32) {
-    if (buf.size() < static_cast<size_t>(n)) buf.resize(static_cast<size_t>(n));
-    dequantize_rows(t, row, n, 0, 1, buf.data());
-    w = buf.data();
-  }
-  float s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t c = 0; c < n; ++c) s += w[c] * x[c];
-  return s;
-}
-
-#endif
-
-}  // namespace
-
-float dot_row(QType t, const void* row, const float* x, int64_t cols) {
-#if defined(__AVX512F__) && defined(__F16C__)
-  switch (t) {
-    case QType::f32:
-      return dot_f32(static_cast<const float*>(row), x, cols);
-    case QType::f16:
-      return dot_f16(static_cast<const uint16_t*>(row), x, cols);
-    case QType::q8_0:
-      return dot_q8_0(static_cast<const uint8_t*>(row), x, cols);
-    case QType::q4_0:
-      return dot_q4_0(static_cast<const uint8_t*>(row), x, cols);
-  }
-  return 0;
-#else
-  return dot_generic(t, row, x, cols);
-#endif
-}
-
-bool matvec_quantizes_activations(QType t) {
-#ifdef XFMR_QUANT_INT_PATH
-  return t == QType::q8_0 || t == QType::q4_0;
-#else
-  return false;
-#endif
-}
-
-void QuantizedActs::reserve(int64_t cols) {
-  const size_t nb = static_cast<size_t>(cols / kQBlock);
-  if (blocks_.size() >= nb) return;
-  blocks_.resize(nb);
-  d_.resize(nb);
-  lane_sums8_.resize(nb * 8);
-  codes_.resize(nb * kQBlock);
-  parity_corr8_.resize(nb * 2);
-  parity_corr128_.resize(nb * 2);
-}
-
-namespace {
-
-#if defined(__AVX512F__) && defined(__AVX512BW__)
 // ref::quantize_row_q8_0 in 16-lane steps, the same codes bit for bit: max|x| ignoring NaNs (max_ps returns
 // its second operand when the first is NaN), the scale from the same scalar code, round to nearest even
 // (nearbyint's default mode), clamp to ±127, NaN to 0. It runs once per product input, for every prefill
 // token (libm's nearbyint per element cost ~6% of a q4_0 prefill).
-void quantize_q8_0_blocks(const float* x, BlockQ8_0* out, int64_t nb) {
+void quantize_blocks(const float* x, BlockQ8_0* out, int64_t nb) {
   const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
   for (int64_t b = 0; b < nb; ++b, x += kQBlock) {
     const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
@@ -255,16 +195,97 @@ void quantize_q8_0_blocks(const float* x, BlockQ8_0* out, int64_t nb) {
     }
   }
 }
-#else
-void quantize_q8_0_blocks(const float* x, BlockQ8_0* out, int64_t nb) {
-  kernels::ref::quantize_row_q8_0(x, out, nb * kQBlock);
-}
-#endif
 
 }  // namespace
 
+float dot_row(QType t, const void* row, const float* x, int64_t cols) {
+  switch (t) {
+    case QType::f32:
+      return dot_f32(static_cast<const float*>(row), x, cols);
+    case QType::f16:
+      return dot_f16(static_cast<const uint16_t*>(row), x, cols);
+    case QType::q8_0:
+      return dot_q8_0(static_cast<const uint8_t*>(row), x, cols);
+    case QType::q4_0:
+      return dot_q4_0(static_cast<const uint8_t*>(row), x, cols);
+  }
+  return 0;
+}
+
+void matvec_rows(QType t, const uint8_t* wb, int64_t cols, const float* x, const QuantizedActs* xq, float* y,
+                 int64_t r0, int64_t r1) {
+  if (t == QType::q8_0) return rows_int<false>(wb, cols, *xq, y, r0, r1);
+  if (t == QType::q4_0) return rows_int<true>(wb, cols, *xq, y, r0, r1);
+  if (t == QType::f32) {
+    const auto* wf = reinterpret_cast<const float*>(wb);
+    for (int64_t r = r0; r < r1; ++r) dot_rows_f32<kRowsAtOnce>(wf + r * cols, cols, x, cols, y + r);
+  } else {
+    const auto* wh = reinterpret_cast<const uint16_t*>(wb);
+    for (int64_t r = r0; r < r1; ++r) dot_rows_f16<kRowsAtOnce>(wh + r * cols, cols, x, cols, y + r);
+  }
+}
+
+void quantize_q8_0_blocks(const float* x, BlockQ8_0* out, int64_t nb) {
+  quantize_blocks(x, out, nb);
+}
+
+}  // namespace avx512
+XFMR_AVX512_KERNELS_END
+#endif  // XFMR_X86_AVX512_KERNELS
+
+namespace {
+
+// The fallback (no AVX-512, or XFMR_ISA=generic): dequantize, then a loop the compiler vectorises for the ISA
+// it targets (omp simd permits the reordered sum).
+float dot_generic(QType t, const void* row, const float* x, int64_t n) {
+  const float* w = static_cast<const float*>(row);
+  static thread_local std::vector<float> buf;  // grows to the widest row once per thread
+  if (t != QType::f32) {
+    if (buf.size() < static_cast<size_t>(n)) buf.resize(static_cast<size_t>(n));
+    dequantize_rows(t, row, n, 0, 1, buf.data());
+    w = buf.data();
+  }
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t c = 0; c < n; ++c) s += w[c] * x[c];
+  return s;
+}
+
+bool use_avx512() {
+  return XFMR_X86_AVX512_KERNELS && kernels::cpu_has_avx512_vnni();
+}
+
+}  // namespace
+
+float dot_row(QType t, const void* row, const float* x, int64_t cols) {
+#if XFMR_X86_AVX512_KERNELS
+  if (use_avx512()) return avx512::dot_row(t, row, x, cols);
+#endif
+  return dot_generic(t, row, x, cols);
+}
+
+bool matvec_quantizes_activations(QType t) {
+  return use_avx512() && (t == QType::q8_0 || t == QType::q4_0);
+}
+
+void QuantizedActs::reserve(int64_t cols) {
+  const size_t nb = static_cast<size_t>(cols / kQBlock);
+  if (blocks_.size() >= nb) return;
+  blocks_.resize(nb);
+  d_.resize(nb);
+  lane_sums8_.resize(nb * 8);
+  codes_.resize(nb * kQBlock);
+  parity_corr8_.resize(nb * 2);
+  parity_corr128_.resize(nb * 2);
+}
+
 void QuantizedActs::set_blocks(const float* x, int64_t b0, int64_t b1) {
-  quantize_q8_0_blocks(x + b0 * kQBlock, blocks_.data() + b0, b1 - b0);
+#if XFMR_X86_AVX512_KERNELS
+  if (use_avx512())
+    avx512::quantize_q8_0_blocks(x + b0 * kQBlock, blocks_.data() + b0, b1 - b0);
+  else
+#endif
+    kernels::ref::quantize_row_q8_0(x + b0 * kQBlock, blocks_.data() + b0, (b1 - b0) * kQBlock);
   for (int64_t b = b0; b < b1; ++b) {
     const BlockQ8_0& blk = blocks_[static_cast<size_t>(b)];
     d_[static_cast<size_t>(b)] = f16_to_f32(blk.d);
@@ -285,26 +306,12 @@ void QuantizedActs::set_blocks(const float* x, int64_t b0, int64_t b1) {
 void matvec_rows(QType t, const void* w, int64_t cols, const float* x, const QuantizedActs* xq, float* y,
                  int64_t r0, int64_t r1) {
   const auto* wb = static_cast<const uint8_t*>(w);
-#ifdef XFMR_QUANT_INT_PATH
-  if (t == QType::q8_0) return rows_int<false>(wb, cols, *xq, y, r0, r1);
-  if (t == QType::q4_0) return rows_int<true>(wb, cols, *xq, y, r0, r1);
-#else
+#if XFMR_X86_AVX512_KERNELS
+  if (use_avx512()) return avx512::matvec_rows(t, wb, cols, x, xq, y, r0, r1);
+#endif
   (void)xq;
-#endif
   const int64_t rb = kernels::qtype_row_bytes(t, cols);
-#if defined(__AVX512F__) && defined(__F16C__)
-  if (t == QType::f32 || t == QType::f16) {
-    if (t == QType::f32) {
-      const auto* wf = reinterpret_cast<const float*>(wb);
-      for (int64_t r = r0; r < r1; ++r) dot_rows_f32<kRowsAtOnce>(wf + r * cols, cols, x, cols, y + r);
-    } else {
-      const auto* wh = reinterpret_cast<const uint16_t*>(wb);
-      for (int64_t r = r0; r < r1; ++r) dot_rows_f16<kRowsAtOnce>(wh + r * cols, cols, x, cols, y + r);
-    }
-    return;
-  }
-#endif
-  for (int64_t r = r0; r < r1; ++r) y[r] = dot_row(t, wb + r * rb, x, cols);
+  for (int64_t r = r0; r < r1; ++r) y[r] = dot_generic(t, wb + r * rb, x, cols);
 }
 
 namespace {

@@ -12,6 +12,7 @@
 
 #include "xfmr/core/check.h"
 #include "xfmr/core/dtype.h"
+#include "xfmr/kernels/cpu/cpu_features.h"
 #include "xfmr/kernels/ref/quant.h"
 
 namespace xfmr::kern {
@@ -120,11 +121,11 @@ void dequantize_rows_x8(QType t, const void* packed, int64_t cols, int64_t r0, i
   }
 }
 
-#if defined(__AVX512F__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
-
-bool packed_x8_available(QType t) {
-  return t == QType::q4_0 || t == QType::q8_0;
-}
+// The AVX-512 kernels (compiled natively or through a target pragma, kernels/cpu/cpu_features.h; run only
+// when kernels::cpu_has_avx512_vnni()), then the plain loops that other CPUs run, then the entry points.
+#if XFMR_X86_AVX512_KERNELS
+XFMR_AVX512_KERNELS_BEGIN
+namespace avx512 {
 
 namespace {
 
@@ -268,11 +269,12 @@ void matmul_rows_x8(QType t, const void* packed, int64_t cols, const QuantizedAc
     matmul_impl<false>(base, cols, xq, n, y, ldy, r0, r1);
 }
 
-#else  // no VNNI: callers keep the row-major layout (packed_x8_available() is false); plain loops for tests
+}  // namespace avx512
+XFMR_AVX512_KERNELS_END
+#endif  // XFMR_X86_AVX512_KERNELS
 
-bool packed_x8_available(QType) {
-  return false;
-}
+// Without AVX512-VNNI: plain loops (the same sums in a different order).
+namespace generic {
 
 void matvec_rows_x8(QType t, const void* packed, int64_t cols, const QuantizedActs& xq, float* y, int64_t r0,
                     int64_t r1) {
@@ -301,9 +303,29 @@ void matvec_rows_x8(QType t, const void* packed, int64_t cols, const QuantizedAc
 
 void matmul_rows_x8(QType t, const void* packed, int64_t cols, const QuantizedActs* xq, int64_t n, float* y,
                     int64_t ldy, int64_t r0, int64_t r1) {
-  for (int64_t i = 0; i < n; ++i) matvec_rows_x8(t, packed, cols, xq[i], y + i * ldy, r0, r1);
+  for (int64_t i = 0; i < n; ++i) generic::matvec_rows_x8(t, packed, cols, xq[i], y + i * ldy, r0, r1);
 }
 
+}  // namespace generic
+
+bool packed_x8_available(QType t) {
+  return kernels::cpu_has_avx512_vnni() && (t == QType::q4_0 || t == QType::q8_0);
+}
+
+void matvec_rows_x8(QType t, const void* packed, int64_t cols, const QuantizedActs& xq, float* y, int64_t r0,
+                    int64_t r1) {
+#if XFMR_X86_AVX512_KERNELS
+  if (kernels::cpu_has_avx512_vnni()) return avx512::matvec_rows_x8(t, packed, cols, xq, y, r0, r1);
 #endif
+  generic::matvec_rows_x8(t, packed, cols, xq, y, r0, r1);
+}
+
+void matmul_rows_x8(QType t, const void* packed, int64_t cols, const QuantizedActs* xq, int64_t n, float* y,
+                    int64_t ldy, int64_t r0, int64_t r1) {
+#if XFMR_X86_AVX512_KERNELS
+  if (kernels::cpu_has_avx512_vnni()) return avx512::matmul_rows_x8(t, packed, cols, xq, n, y, ldy, r0, r1);
+#endif
+  generic::matmul_rows_x8(t, packed, cols, xq, n, y, ldy, r0, r1);
+}
 
 }  // namespace xfmr::kern

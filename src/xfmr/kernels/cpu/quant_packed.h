@@ -17,8 +17,9 @@ namespace xfmr::kern {
 // Rows per interleaved group.
 inline constexpr int64_t kPackRows = 8;
 
-// True when this build has the packed kernels (AVX512-VNNI) and t (q4_0 or q8_0) can be packed; callers keep
-// the row-major layout otherwise.
+// True when this CPU runs the packed kernels (AVX512-VNNI: kernels::cpu_has_avx512_vnni()) and t is q4_0 or
+// q8_0; callers keep the row-major layout otherwise. (The products below also work without VNNI, through
+// plain loops, so a layout chosen earlier stays valid.)
 bool packed_x8_available(kernels::QType t);
 
 // Repacks W [rows, cols] (type t = q4_0 or q8_0, row-major; rows a multiple of kPackRows, cols of 32) into
