@@ -92,10 +92,12 @@ class Team {
     }
     if (adaptive && solo_left_ > 0) {  // the contention fallback
       --solo_left_;
+      solo_runs_.fetch_add(1, std::memory_order_relaxed);
       f(ctx, 0, 1);
       return;
     }
     nt = std::min<int>(nt, kMaxTeam);
+    team_runs_.fetch_add(1, std::memory_order_relaxed);
     while (static_cast<int>(workers_.size()) < nt - 1) {
       const int tid = static_cast<int>(workers_.size()) + 1;
       const uint32_t now = job_.load(std::memory_order_acquire);
@@ -113,6 +115,10 @@ class Team {
     // Members still leaving their last wait may count after this read: the estimate only steers the fallback.
     const int waits = waits_.load(std::memory_order_relaxed), slept = slept_.load(std::memory_order_relaxed);
     if (adaptive && fallback_ && waits >= 4 && 2 * slept > waits) solo_left_ = kSoloRuns;
+  }
+
+  TeamStats stats() const {
+    return {team_runs_.load(std::memory_order_relaxed), solo_runs_.load(std::memory_order_relaxed)};
   }
 
   void set_fallback(bool on) {
@@ -158,6 +164,7 @@ class Team {
   std::atomic<int> arrived_{0};
   std::atomic<int> sleepers_{0};  // threads asleep in a futex wait (on job_ or phase_)
   std::atomic<int> waits_{0}, slept_{0};  // this run's barrier waits, and those that ended asleep
+  std::atomic<int64_t> team_runs_{0}, solo_runs_{0};  // for team_stats
   int solo_left_ = 0;                     // runs left on one thread (contention fallback); guarded by busy_
   bool fallback_ = true;                  // guarded by busy_
   std::atomic<bool> stop_{false};
@@ -175,6 +182,10 @@ Team& team() {
 
 void team_run(int nt, void (*f)(void*, int, int), void* ctx, bool contention_fallback) {
   team().run(nt, f, ctx, contention_fallback);
+}
+
+TeamStats team_stats() {
+  return team().stats();
 }
 
 void team_set_contention_fallback(bool on) {

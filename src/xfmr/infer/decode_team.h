@@ -15,12 +15,20 @@ namespace xfmr::infer {
 // Runs f(ctx, tid, nt) for tid in [0, nt) on nt threads, the caller being tid 0, and returns when all are
 // done. Runs f(ctx, 0, 1) on the caller when nt <= 1, when another thread is using the team (one team per
 // process), or, for runs with contention_fallback, during the next 128 such runs after one in which most
-// barrier waits ended asleep (contention; see team_set_contention_fallback). So f must compute the same result for every team size it may get (nt or 1).
+// barrier waits ended asleep (contention; see team_set_contention_fallback). So f must compute the same
+// result for every team size it may get (nt or 1).
 // Workers are created on first use and live until exit. No allocation once the team has grown to nt.
 // `contention_fallback`: whether this run may go solo, and whether its waits count as evidence. Decoding
 // steps pass true; prefill blocks pass false (their waits are long by nature, a member finishing a
 // millisecond-long share before its partner, which is not contention).
 void team_run(int nt, void (*f)(void* ctx, int tid, int nt), void* ctx, bool contention_fallback = false);
+
+// Runs since the process started that went to a team of more than one thread, and runs of nt > 1 that the
+// contention fallback sent to the caller alone (a bench reports them: they explain a 2-thread figure).
+struct TeamStats {
+  int64_t team_runs = 0, solo_runs = 0;
+};
+TeamStats team_stats();
 
 // Turns the contention fallback on (the default) or off; off also ends a fallback in progress. For tests.
 void team_set_contention_fallback(bool on);

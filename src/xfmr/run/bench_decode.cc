@@ -12,6 +12,7 @@
 #include "xfmr/core/check.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/io/llama_hf.h"
+#include "xfmr/infer/decode_team.h"
 #include "xfmr/infer/llama.h"
 #include "xfmr/infer/sampler.h"
 #include "xfmr/io/llama2c.h"
@@ -141,15 +142,18 @@ nlohmann::ordered_json bench_decode(const DecodeBench& opt) {
   using clock = std::chrono::steady_clock;
   int32_t last = 0;
   double cp = 0, cd = 0;  // process CPU seconds (all threads) of the prefill and of the decode loop
+  infer::TeamStats team0, team1;  // the decode team's counters around the decode loop
   auto run = [&](double* prefill_s, double* decode_s) {
     const double c0 = cpu_seconds();
     const auto t0 = clock::now();
     int32_t tok = infer::Sampler::argmax(model.prefill(prompt.data(), opt.prompt, 0), c.vocab_size);
     const auto t1 = clock::now();
     const double c1 = cpu_seconds();
+    team0 = infer::team_stats();
     for (int64_t pos = opt.prompt; pos < opt.prompt + gen - 1; ++pos)
       tok = infer::Sampler::argmax(model.forward(tok, pos), c.vocab_size);
     const auto t2 = clock::now();
+    team1 = infer::team_stats();
     cp = c1 - c0;
     cd = cpu_seconds() - c1;
     last = tok;
@@ -185,6 +189,10 @@ nlohmann::ordered_json bench_decode(const DecodeBench& opt) {
   else
     j["decode_tokens_per_s"] = nullptr;
   // CPU time beside wall time: on a shared machine wall time includes waits for a core.
+  // Of the decode steps (layers' team runs) at threads > 1: how many ran on the team and how many the
+  // contention fallback sent to one thread (infer/decode_team.h).
+  j["decode_team_runs"] = team1.team_runs - team0.team_runs;
+  j["decode_solo_runs"] = team1.solo_runs - team0.solo_runs;
   j["prefill_cpu_ms"] = 1e3 * cp;
   j["decode_cpu_ms_per_token"] = decoded ? 1e3 * cd / static_cast<double>(decoded) : 0.0;
   j["last_token"] = last;
