@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "xfmr/core/parallel.h"
 #include "xfmr/core/strided.h"
 
 namespace xfmr {
@@ -42,10 +43,31 @@ void accumulate_leaf(TensorImpl* leaf, const Tensor& g) {
   }
 }
 
+// a + b into a fresh contiguous tensor in one pass (a and b: the same shape, contiguous, of dtype T).
+template <class T>
+Tensor sum_fresh(const Tensor& a, const Tensor& b) {
+  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  T* po = out.data<T>();
+  parallel_for(a.numel(), 1 << 16, [=](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) po[i] = pa[i] + pb[i];
+  });
+  return out;
+}
+
 void accumulate_node(Node* n, const Tensor& g) {
   if (!n->grad_accum.defined()) {
     n->grad_accum = g;  // shared with whoever produced it: copy before writing
     n->grad_owned = false;
+    return;
+  }
+  const Tensor& a = n->grad_accum;
+  if (!n->grad_owned && a.is_contiguous() && g.is_contiguous() && a.dtype() == g.dtype() &&
+      (a.dtype() == DType::f32 || a.dtype() == DType::f64)) {
+    // The second gradient: one pass writing a + g, rather than copying a and then adding g to the copy.
+    n->grad_accum = a.dtype() == DType::f32 ? sum_fresh<float>(a, g) : sum_fresh<double>(a, g);
+    n->grad_owned = true;
     return;
   }
   if (!n->grad_owned) {
