@@ -16,8 +16,6 @@ namespace {
 // sqrt(2/pi) and the cubic coefficient of the tanh GELU approximation (Hendrycks & Gimpel 2016, section 2).
 constexpr double kSqrt2OverPi = 0.7978845608028654;
 constexpr double kGeluCubic = 0.044715;
-constexpr double kInvSqrt2 = 0.7071067811865476;
-constexpr double kInvSqrt2Pi = 0.3989422804014327;  // 1 / sqrt(2 pi)
 
 template <class T>
 inline T sigmoid_of(T x) {
@@ -48,9 +46,9 @@ inline void gelu_value_slope(T v, GeluApprox approx, T& y, T& dy) {
     y = T(0.5) * v * (T(1) + t);
     dy = T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * dinner;
   } else {
-    // d/dx x Phi(x) = Phi(x) + x phi(x)
-    const T cdf = T(0.5) * (T(1) + vmath::erf(v * T(kInvSqrt2)));
-    const T pdf = T(kInvSqrt2Pi) * vmath::exp(T(-0.5) * v * v);
+    // d/dx x Phi(x) = Phi(x) + x phi(x), with Phi and phi from one exp.
+    T cdf, pdf;
+    vmath::normal_cdf_pdf(v, cdf, pdf);
     y = v * cdf;
     dy = cdf + v * pdf;
   }
@@ -104,8 +102,9 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
     });
   }
   return map1(x, "gelu", [](auto v) {
-    using T = decltype(v);
-    return T(0.5) * v * (T(1) + vmath::erf(v * T(kInvSqrt2)));
+    decltype(v) cdf, pdf;
+    vmath::normal_cdf_pdf(v, cdf, pdf);  // the same values as the training path (pdf: dead code, dropped)
+    return v * cdf;
   });
 }
 
