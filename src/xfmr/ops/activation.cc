@@ -89,8 +89,22 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
         gelu_with_slope(xc.data<scalar_t>(), out.data<scalar_t>(), slope.data<scalar_t>(), x.numel(), approx);
       });
     }
+    // The graph is single-use (autograd.h), so the closure owns `slope` alone and runs once: the product
+    // g * slope overwrites it in place. That spares a fresh output buffer, whose first write would read each
+    // cache line in from memory before writing it (the training step's largest elementwise tensor).
     record("gelu", out, {&x}, [slope](const Tensor& g, GradSlots& gs) {
-      gs.g[0] = map2(g, slope, "gelu", [](auto gv, auto d) { return gv * d; });
+      if (!g.is_contiguous()) {
+        gs.g[0] = map2(g, slope, "gelu", [](auto gv, auto d) { return gv * d; });
+        return;
+      }
+      XF_DISPATCH_FLOAT(g.dtype(), "gelu", [&] {
+        const scalar_t* pg = g.data<scalar_t>();
+        scalar_t* ps = slope.data<scalar_t>();
+        parallel_for(slope.numel(), kernels::kGrain, [pg, ps](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) ps[i] *= pg[i];
+        });
+      });
+      gs.g[0] = slope;
     });
     return out;
   }
