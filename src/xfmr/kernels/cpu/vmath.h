@@ -128,8 +128,7 @@ inline double erf(double x) {
 // No branch between |x| ranges, so the loop calling it vectorises; NaN propagates; Phi(+-inf) = 1, 0.
 inline void normal_cdf_pdf(float x, float& cdf, float& pdf) {
   const float e = exp_nonpos(-0.5f * x * x);
-  const float ax = x < 0 ? -x : x;
-  const float t = 1.0f / (1.0f + 0.33234018715f * ax);  // p / sqrt(2) = 0.47 / sqrt(2)
+  const float t = 1.0f / (1.0f + 0.33234018715f * std::fabs(x));  // p / sqrt(2) = 0.47 / sqrt(2)
   // The fitted P(t) / 2 (the 1/2 of Phi = erfc / 2 folded in), from the t^6 coefficient down.
   float q = 0.5f * 0.08548055589199066f;
   q = q * t + 0.5f * -0.4060095250606537f;
