@@ -182,3 +182,46 @@ TEST(ActivationKernels, VmathAccuracy) {
   EXPECT_EQ(vmath::erf(-INFINITY), -1.0f);
   EXPECT_TRUE(std::isnan(vmath::erf(NAN)));
 }
+
+// The fused Phi / phi of the exact GELU (one exp for both), against libm in double over a dense sweep:
+// measured max errors (x in [-14, 14], GCC 12 -O3 -march=native): Phi absolute 1.74e-7 (the former
+// 0.5 (1 + vmath::erf(x / sqrt 2)): 1.46e-7), phi relative 3.5e-7 for |x| <= 4 and absolute 4.3e-8, GELU
+// x Phi(x) 1.0e-7 relative to max(1, |x|), its slope Phi + x phi 1.7e-7 absolute.
+TEST(ActivationKernels, NormalCdfPdfAccuracy) {
+  double cdf_abs = 0, pdf_rel = 0, pdf_abs = 0, gelu_abs = 0, slope_abs = 0;
+  for (float x = -14.0f; x < 14.0f; x += 0.000043f) {
+    const double xd = x;
+    const double cdf = 0.5 * std::erfc(-xd / std::sqrt(2.0));
+    const double pdf = std::exp(-0.5 * xd * xd) / std::sqrt(2.0 * M_PI);
+    float c, p;
+    vmath::normal_cdf_pdf(x, c, p);
+    cdf_abs = std::max(cdf_abs, std::fabs(c - cdf));
+    pdf_rel = std::max(pdf_rel, std::fabs(p - pdf) / pdf * (std::fabs(x) <= 4.0f ? 1.0 : 0.0));
+    pdf_abs = std::max(pdf_abs, std::fabs(p - pdf));
+    gelu_abs = std::max(gelu_abs, std::fabs(x * c - xd * cdf) / std::max(1.0, std::fabs(xd)));
+    slope_abs = std::max(slope_abs, std::fabs((c + x * p) - (cdf + xd * pdf)));
+  }
+  EXPECT_LT(cdf_abs, 2e-7);
+  EXPECT_LT(pdf_rel, 4e-7);  // |x| <= 4; beyond, the float rounding of x^2 / 2 dominates (phi abs below)
+  EXPECT_LT(pdf_abs, 5e-8);
+  EXPECT_LT(gelu_abs, 2e-7);  // relative to max(1, |x|)
+  EXPECT_LT(slope_abs, 3e-7);
+  float c, p;
+  vmath::normal_cdf_pdf(INFINITY, c, p);
+  EXPECT_EQ(c, 1.0f);
+  EXPECT_EQ(p, 0.0f);
+  vmath::normal_cdf_pdf(-INFINITY, c, p);
+  EXPECT_EQ(c, 0.0f);
+  EXPECT_EQ(p, 0.0f);
+  vmath::normal_cdf_pdf(NAN, c, p);
+  EXPECT_TRUE(std::isnan(c) && std::isnan(p));
+  EXPECT_EQ(vmath::exp_nonpos(0.0f), 1.0f);
+  EXPECT_EQ(vmath::exp_nonpos(-88.0f), 0.0f);
+  EXPECT_TRUE(std::isnan(vmath::exp_nonpos(NAN)));
+  double e_rel = 0;
+  for (float x = -87.0f; x <= 0.0f; x += 0.00031f) {
+    const double e = std::exp(static_cast<double>(x));
+    e_rel = std::max(e_rel, std::fabs(vmath::exp_nonpos(x) - e) / e);
+  }
+  EXPECT_LT(e_rel, 2.5e-7);
+}

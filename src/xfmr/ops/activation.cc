@@ -16,8 +16,6 @@ namespace {
 // sqrt(2/pi) and the cubic coefficient of the tanh GELU approximation (Hendrycks & Gimpel 2016, section 2).
 constexpr double kSqrt2OverPi = 0.7978845608028654;
 constexpr double kGeluCubic = 0.044715;
-constexpr double kInvSqrt2 = 0.7071067811865476;
-constexpr double kInvSqrt2Pi = 0.3989422804014327;  // 1 / sqrt(2 pi)
 
 template <class T>
 inline T sigmoid_of(T x) {
@@ -48,9 +46,9 @@ inline void gelu_value_slope(T v, GeluApprox approx, T& y, T& dy) {
     y = T(0.5) * v * (T(1) + t);
     dy = T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * dinner;
   } else {
-    // d/dx x Phi(x) = Phi(x) + x phi(x)
-    const T cdf = T(0.5) * (T(1) + vmath::erf(v * T(kInvSqrt2)));
-    const T pdf = T(kInvSqrt2Pi) * vmath::exp(T(-0.5) * v * v);
+    // d/dx x Phi(x) = Phi(x) + x phi(x), with Phi and phi from one exp.
+    T cdf, pdf;
+    vmath::normal_cdf_pdf(v, cdf, pdf);
     y = v * cdf;
     dy = cdf + v * pdf;
   }
@@ -91,8 +89,22 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
         gelu_with_slope(xc.data<scalar_t>(), out.data<scalar_t>(), slope.data<scalar_t>(), x.numel(), approx);
       });
     }
+    // The graph is single-use (autograd.h), so the closure owns `slope` alone and runs once: the product
+    // g * slope overwrites it in place. That spares a fresh output buffer, whose first write would read each
+    // cache line in from memory before writing it (the training step's largest elementwise tensor).
     record("gelu", out, {&x}, [slope](const Tensor& g, GradSlots& gs) {
-      gs.g[0] = map2(g, slope, "gelu", [](auto gv, auto d) { return gv * d; });
+      if (!g.is_contiguous()) {
+        gs.g[0] = map2(g, slope, "gelu", [](auto gv, auto d) { return gv * d; });
+        return;
+      }
+      XF_DISPATCH_FLOAT(g.dtype(), "gelu", [&] {
+        const scalar_t* pg = g.data<scalar_t>();
+        scalar_t* ps = slope.data<scalar_t>();
+        parallel_for(slope.numel(), kernels::kGrain, [pg, ps](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) ps[i] *= pg[i];
+        });
+      });
+      gs.g[0] = slope;
     });
     return out;
   }
@@ -104,8 +116,9 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
     });
   }
   return map1(x, "gelu", [](auto v) {
-    using T = decltype(v);
-    return T(0.5) * v * (T(1) + vmath::erf(v * T(kInvSqrt2)));
+    decltype(v) cdf, pdf;
+    vmath::normal_cdf_pdf(v, cdf, pdf);  // the same values as the training path (pdf: dead code, dropped)
+    return v * cdf;
   });
 }
 

@@ -5,7 +5,7 @@
 
 #include "xfmr/core/autograd.h"
 #include "xfmr/core/parallel.h"
-#include "xfmr/kernels/cpu/rowsum.h"
+#include "xfmr/kernels/cpu/norm.h"
 
 namespace xfmr {
 
@@ -28,53 +28,25 @@ template <class T>
 void norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, const NormDims& d) {
   const int64_t C = d.C;
   parallel_for(d.rows, row_grain(C), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const T* xr = x + r * C;
-      T* yr = y + r * C;
-      const double mu = d.center ? kern::row_sum(xr, C) / static_cast<double>(C) : 0.0;
-      const double var = kern::row_sq_dev(xr, mu, C) / static_cast<double>(C);
-      const double rs = 1.0 / std::sqrt(var + d.eps);
-      mean[r] = static_cast<T>(mu);
-      rstd[r] = static_cast<T>(rs);
-      const T m = static_cast<T>(mu), s = static_cast<T>(rs);
-      for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m) * s * w[c] + b[c];
-    }
+    for (int64_t r = r0; r < r1; ++r)
+      kernels::cpu::norm_row_forward(x + r * C, w, b, y + r * C, C, d.eps, d.center, mean[r], rstd[r]);
   });
 }
 
-// With x̂ = (x - mean)·rstd and ĝ = g·w:  dx = rstd·(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂))   (RMSNorm: no mean(ĝ) term),
-// dw = Σ_rows g·x̂, db = Σ_rows g. pw/pb: [kGradBlocks, C] partial sums (null when not needed).
+// dx per row (kernels/cpu/norm.h); dw = Σ_rows g·x̂, db = Σ_rows g as pw/pb: [nblocks, C] partial sums over
+// fixed row blocks (null when not needed).
 template <class T>
 void norm_backward(const T* x, const T* g, const T* w, const T* mean, const T* rstd, T* dx, double* pw, double* pb,
                    int64_t nblocks, const NormDims& d) {
   const int64_t C = d.C, rows = d.rows;
-  const double invC = 1.0 / static_cast<double>(std::max<int64_t>(1, C));
   const int64_t grain = rows * C < (1 << 19) ? nblocks : 1;
   parallel_for(nblocks, grain, [&](int64_t b0, int64_t b1) {
     for (int64_t blk = b0; blk < b1; ++blk) {
       double* bw = pw ? pw + blk * C : nullptr;
       double* bb = pb ? pb + blk * C : nullptr;
-      for (int64_t r = rows * blk / nblocks, r_end = rows * (blk + 1) / nblocks; r < r_end; ++r) {
-        const T* xr = x + r * C;
-        const T* gr = g + r * C;
-        T* dxr = dx ? dx + r * C : nullptr;
-        const T m = mean[r], s = rstd[r];
-        if (dxr) {
-          double m1 = 0, m2 = 0;
-#pragma omp simd reduction(+ : m1, m2)
-          for (int64_t c = 0; c < C; ++c) {
-            const T gh = gr[c] * w[c];
-            m1 += static_cast<double>(gh);
-            m2 += static_cast<double>(gh) * static_cast<double>((xr[c] - m) * s);
-          }
-          const T t1 = d.center ? static_cast<T>(m1 * invC) : T(0), t2 = static_cast<T>(m2 * invC);
-          for (int64_t c = 0; c < C; ++c) dxr[c] = s * (gr[c] * w[c] - t1 - (xr[c] - m) * s * t2);
-        }
-        if (bw)
-          for (int64_t c = 0; c < C; ++c) bw[c] += static_cast<double>(gr[c]) * static_cast<double>((xr[c] - m) * s);
-        if (bb)
-          for (int64_t c = 0; c < C; ++c) bb[c] += static_cast<double>(gr[c]);
-      }
+      for (int64_t r = rows * blk / nblocks, r_end = rows * (blk + 1) / nblocks; r < r_end; ++r)
+        kernels::cpu::norm_row_backward(x + r * C, g + r * C, w, mean[r], rstd[r], C, d.center,
+                                        dx ? dx + r * C : nullptr, bw, bb);
     }
   });
 }
