@@ -110,18 +110,31 @@ inline int64_t grain_for(int64_t work_per_item) {
   return std::max<int64_t>(1, kMinParallelWork / std::max<int64_t>(work_per_item, 1));
 }
 
-// dst[h, c, r] = src[h, r, c] for `heads` matrices of [rows, cols], in parallel over blocks of rows.
+// The layout an operand [B, H, rows, cols] actually has (FlashLayout t == 0: contiguous).
+inline FlashLayout resolve(FlashLayout l, int64_t H, int64_t rows, int64_t cols) {
+  return l.t != 0 ? l : FlashLayout{H * rows * cols, rows * cols, cols};
+}
+
+// Row `t` of head h in batch b of an operand with layout l.
 template <class T>
-void transpose_heads(const T* src, T* dst, int64_t heads, int64_t rows, int64_t cols) {
+inline T* row_at(T* base, const FlashLayout& l, int64_t b, int64_t h, int64_t t) {
+  return base + b * l.b + h * l.h + t * l.t;
+}
+
+// dst[b, h, c, r] = src[b, h, r, c] for B * H matrices of [rows, cols] (src through layout ls, dst contiguous), in
+// parallel over blocks of rows.
+template <class T>
+void transpose_heads(const T* src, const FlashLayout& ls, int64_t B, int64_t H, T* dst, int64_t rows,
+                     int64_t cols) {
   constexpr int64_t kRowBlock = 32;
   const int64_t nblk = (rows + kRowBlock - 1) / kRowBlock;
-  parallel_for(heads * nblk, grain_for(kRowBlock * cols * 8), [&](int64_t begin, int64_t end) {
+  parallel_for(B * H * nblk, grain_for(kRowBlock * cols * 8), [&](int64_t begin, int64_t end) {
     for (int64_t u = begin; u < end; ++u) {
-      const int64_t h = u / nblk, r0 = (u % nblk) * kRowBlock, r1 = std::min(rows, r0 + kRowBlock);
-      const T* s = src + h * rows * cols;
-      T* d = dst + h * rows * cols;
+      const int64_t bh = u / nblk, r0 = (u % nblk) * kRowBlock, r1 = std::min(rows, r0 + kRowBlock);
+      const T* s = src + (bh / H) * ls.b + (bh % H) * ls.h;
+      T* d = dst + bh * rows * cols;
       for (int64_t c = 0; c < cols; ++c)
-        for (int64_t r = r0; r < r1; ++r) d[c * rows + r] = s[r * cols + c];
+        for (int64_t r = r0; r < r1; ++r) d[c * rows + r] = s[r * ls.t + c];
     }
   });
 }
@@ -236,6 +249,8 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
   const int64_t group = p.Hq / p.Hkv, off = p.S - p.T;
   const T scale = static_cast<T>(p.scale);
   const int64_t* ms = p.mask_strides;
+  const FlashLayout lq = resolve(p.q_layout, p.Hq, p.T, p.D), lk = resolve(p.k_layout, p.Hkv, p.S, p.D),
+                    lv = resolve(p.v_layout, p.Hkv, p.S, p.Dv), lo = resolve(p.out_layout, p.Hq, p.T, p.Dv);
   // Kᵀ [B, Hkv, D, S], so that S = Q Kᵀ is a row-major NN product: OpenBLAS (0.3.21) sends row-major NT
   // products (its column-major TN) of 64 x 64 outputs to the packed large-matrix path at several times the cost
   // of its small-matrix NN kernel. One O(S * D) copy, reused by every query tile; skipped when there is only one
@@ -243,7 +258,7 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
   const bool use_kt = tl.nqb > 1;
   Scratch<T> kt_buf(use_kt ? p.B * p.Hkv * p.D * p.S : 1);
   T* kt = kt_buf.get();
-  if (use_kt) transpose_heads(k, kt, p.B * p.Hkv, p.S, p.D);
+  if (use_kt) transpose_heads(k, lk, p.B, p.Hkv, kt, p.S, p.D);
   const WorkerScratch<T> fwd_scratch(tl.br * tl.bc + 2 * tl.br);
   const int64_t rows_per_tile = std::min(tl.br, p.T);
   parallel_for(p.B * p.Hq * tl.nqb, grain_for(rows_per_tile * p.S * (p.D + p.Dv)), [&](int64_t begin, int64_t end) {
@@ -257,14 +272,14 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
       const int64_t bh = u / tl.nqb, h = bh % p.Hq, b = bh / p.Hq;
       const int64_t kvh = b * p.Hkv + h / group;
       const int64_t i0 = qb * tl.br, nr = std::min(tl.br, p.T - i0);
-      const T* Q = q + (bh * p.T + i0) * p.D;
-      const T* K = k + kvh * p.S * p.D;
+      const T* Q = row_at(q, lq, b, h, i0);
+      const T* K = row_at(k, lk, b, h / group, 0);
       const T* Kt = kt + kvh * p.D * p.S;
-      const T* V = v + kvh * p.S * p.Dv;
-      T* O = out + (bh * p.T + i0) * p.Dv;
+      const T* V = row_at(v, lv, b, h / group, 0);
+      T* O = row_at(out, lo, b, h, i0);
       T* L = lse + bh * p.T + i0;
       const T* M = mask ? mask + b * ms[0] + h * ms[1] : nullptr;
-      std::fill(O, O + nr * p.Dv, T(0));
+      for (int64_t r = 0; r < nr; ++r) std::fill(O + r * lo.t, O + r * lo.t + p.Dv, T(0));
       std::fill(m, m + nr, -kInf<T>);
       std::fill(l, l + nr, T(0));
       // Causal: no key past the tile's last row's horizon (i0 + nr - 1 + off) is visible to any of its rows.
@@ -272,9 +287,9 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
       for (int64_t j0 = 0; j0 < s_end; j0 += tl.bc) {
         const int64_t nc = std::min(tl.bc, p.S - j0);
         if (use_kt)  // S = scale Q Kᵀ
-          gemm(false, false, nr, nc, p.D, scale, Q, p.D, Kt + j0, p.S, T(0), sb, tl.bc);
+          gemm(false, false, nr, nc, p.D, scale, Q, lq.t, Kt + j0, p.S, T(0), sb, tl.bc);
         else
-          gemm(false, true, nr, nc, p.D, scale, Q, p.D, K + j0 * p.D, p.D, T(0), sb, tl.bc);
+          gemm(false, true, nr, nc, p.D, scale, Q, lq.t, K + j0 * lk.t, lk.t, T(0), sb, tl.bc);
         for (int64_t r = 0; r < nr; ++r) {
           T* row = sb + r * tl.bc;
           const int64_t t = i0 + r;
@@ -291,17 +306,17 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
           l[r] = l[r] * alpha + sum;
           m[r] = m_new;
           if (alpha != T(1)) {
-            T* o = O + r * p.Dv;
+            T* o = O + r * lo.t;
             for (int64_t d = 0; d < p.Dv; ++d) o[d] *= alpha;
           }
           if (drop.on) drop.row(b, h, t, j0, nvis, [row](int64_t c, T z) { row[c] *= z; });
         }
-        gemm(false, false, nr, p.Dv, nc, T(1), sb, tl.bc, V + j0 * p.Dv, p.Dv, T(1), O, p.Dv);  // O += P V
+        gemm(false, false, nr, p.Dv, nc, T(1), sb, tl.bc, V + j0 * lv.t, lv.t, T(1), O, lo.t);  // O += P V
       }
       for (int64_t r = 0; r < nr; ++r) {
         if (l[r] > T(0)) {
           const T inv = T(1) / l[r];
-          T* o = O + r * p.Dv;
+          T* o = O + r * lo.t;
           for (int64_t d = 0; d < p.Dv; ++d) o[d] *= inv;
           L[r] = m[r] + std::log(l[r]);
         } else {
@@ -333,14 +348,19 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
   const T scale = static_cast<T>(p.scale);
   const int64_t* ms = p.mask_strides;
   const int64_t rows = p.B * p.Hq * p.T, q_numel = rows * p.D;
+  const FlashLayout lq = resolve(p.q_layout, p.Hq, p.T, p.D), lk = resolve(p.k_layout, p.Hkv, p.S, p.D),
+                    lv = resolve(p.v_layout, p.Hkv, p.S, p.Dv), lo = resolve(p.out_layout, p.Hq, p.T, p.Dv),
+                    ldo = resolve(p.dout_layout, p.Hq, p.T, p.Dv), ldq = resolve(p.dq_layout, p.Hq, p.T, p.D),
+                    ldk = resolve(p.dk_layout, p.Hkv, p.S, p.D), ldv = resolve(p.dv_layout, p.Hkv, p.S, p.Dv);
 
   // delta[row] = rowsum(dO ∘ O) = rowsum(P ∘ dP): the softmax-backward correction (FA-2, Alg. 2 line 4).
   Scratch<T> delta_buf(rows);
   T* delta = delta_buf.get();
   parallel_for(rows, grain_for(p.Dv * 8), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      const T* o = out + r * p.Dv;
-      const T* g = dout + r * p.Dv;
+      const int64_t t = r % p.T, bh = r / p.T, h = bh % p.Hq, b = bh / p.Hq;
+      const T* o = row_at(out, lo, b, h, t);
+      const T* g = row_at(dout, ldo, b, h, t);
       T s = 0;
       for (int64_t d = 0; d < p.Dv; ++d) s += o[d] * g[d];
       delta[r] = s;
@@ -351,15 +371,23 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
   Scratch<T> qt_buf(q_numel), dot_buf(rows * p.Dv);
   T* qt = qt_buf.get();
   T* dot = dot_buf.get();
-  transpose_heads(q, qt, p.B * p.Hq, p.T, p.D);
-  transpose_heads(dout, dot, p.B * p.Hq, p.T, p.Dv);
+  transpose_heads(q, lq, p.B, p.Hq, qt, p.T, p.D);
+  transpose_heads(dout, ldo, p.B, p.Hq, dot, p.T, p.Dv);
 
   const int64_t owners = p.B * p.Hkv;
   const int64_t nt = num_threads();
   const int64_t splits = owners >= nt || tl.nkb <= 1 ? 1 : std::min(tl.nkb, (nt + owners - 1) / owners);
   Scratch<T> dq_parts(splits > 1 ? splits * q_numel : 1);
+  // The dQ accumulator(s): dq itself (layout ldq), or `splits` contiguous copies.
   T* dq_base = splits > 1 ? dq_parts.get() : dq;
-  std::fill(dq_base, dq_base + (splits > 1 ? splits : 1) * q_numel, T(0));
+  const FlashLayout ldq_acc = splits > 1 ? resolve(FlashLayout{}, p.Hq, p.T, p.D) : ldq;
+  if (splits > 1) {
+    std::fill(dq_base, dq_base + splits * q_numel, T(0));
+  } else {
+    for (int64_t b = 0; b < p.B; ++b)
+      for (int64_t h = 0; h < p.Hq; ++h)
+        for (int64_t t = 0; t < p.T; ++t) std::fill_n(row_at(dq, ldq, b, h, t), p.D, T(0));
+  }
 
   const WorkerScratch<T> bwd_scratch((drop.on ? 4 : 3) * tl.br * tl.bc);
   parallel_for(owners * splits, grain_for(group * p.T * p.S * (2 * p.D + 3 * p.Dv) / splits),
@@ -373,12 +401,14 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
       T* DQ = dq_base + split * q_numel;
       for (int64_t jb = split; jb < tl.nkb; jb += splits) {
         const int64_t j0 = jb * tl.bc, nc = std::min(tl.bc, p.S - j0);
-        const T* Kj = k + (bg * p.S + j0) * p.D;
-        const T* Vj = v + (bg * p.S + j0) * p.Dv;
-        T* dKj = dk + (bg * p.S + j0) * p.D;
-        T* dVj = dv + (bg * p.S + j0) * p.Dv;
-        std::fill(dKj, dKj + nc * p.D, T(0));
-        std::fill(dVj, dVj + nc * p.Dv, T(0));
+        const T* Kj = row_at(k, lk, b, g, j0);
+        const T* Vj = row_at(v, lv, b, g, j0);
+        T* dKj = row_at(dk, ldk, b, g, j0);
+        T* dVj = row_at(dv, ldv, b, g, j0);
+        for (int64_t c = 0; c < nc; ++c) {
+          std::fill_n(dKj + c * ldk.t, p.D, T(0));
+          std::fill_n(dVj + c * ldv.t, p.Dv, T(0));
+        }
         // Causal: rows before j0 - off see none of this tile; start at the query tile holding the first one.
         const int64_t t_first = p.causal ? std::max<int64_t>(0, j0 - off) : 0;
         for (int64_t h = g * group; h < (g + 1) * group; ++h) {
@@ -386,14 +416,14 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
           const T* M = mask ? mask + b * ms[0] + h * ms[1] : nullptr;
           for (int64_t i0 = (t_first / tl.br) * tl.br; i0 < p.T; i0 += tl.br) {
             const int64_t nr = std::min(tl.br, p.T - i0);
-            const T* Qi = q + (bh * p.T + i0) * p.D;
-            const T* dOi = dout + (bh * p.T + i0) * p.Dv;
+            const T* Qi = row_at(q, lq, b, h, i0);
+            const T* dOi = row_at(dout, ldo, b, h, i0);
             const T* Qti = qt + bh * p.D * p.T + i0;     // columns i0 .. of Qᵀ
             const T* dOti = dot + bh * p.Dv * p.T + i0;  // columns i0 .. of dOᵀ
             const T* Li = lse + bh * p.T + i0;
             const T* Di = delta + bh * p.T + i0;
-            T* dQi = DQ + (bh * p.T + i0) * p.D;
-            gemm(false, false, nc, nr, p.D, scale, Kj, p.D, Qti, p.T, T(0), Pt, tl.br);  // Sᵀ = scale K Qᵀ
+            T* dQi = row_at(DQ, ldq_acc, b, h, i0);
+            gemm(false, false, nc, nr, p.D, scale, Kj, lk.t, Qti, p.T, T(0), Pt, tl.br);  // Sᵀ = scale K Qᵀ
             for (int64_t c = 0; c < nc; ++c) {
               T* col = Pt + c * tl.br;  // key j0 + c against queries i0 .. i0 + nr
               // Causal: query t sees key s iff t >= s - off. Empty rows have lse = +inf, so exp gives 0.
@@ -406,8 +436,8 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
               for (int64_t r = r_first; r < nr; ++r) col[r] = vmath::exp(col[r] - Li[r]);
             }
             if (!drop.on) {
-              gemm(false, false, nc, p.Dv, nr, T(1), Pt, tl.br, dOi, p.Dv, T(1), dVj, p.Dv);   // dV += Pᵀ dO
-              gemm(false, false, nc, nr, p.Dv, T(1), Vj, p.Dv, dOti, p.T, T(0), dSt, tl.br);   // dPᵀ = V dOᵀ
+              gemm(false, false, nc, p.Dv, nr, T(1), Pt, tl.br, dOi, ldo.t, T(1), dVj, ldv.t);  // dV += Pᵀ dO
+              gemm(false, false, nc, nr, p.Dv, T(1), Vj, lv.t, dOti, p.T, T(0), dSt, tl.br);    // dPᵀ = V dOᵀ
               for (int64_t c = 0; c < nc; ++c) {
                 T* ds = dSt + c * tl.br;
                 const T* pc = Pt + c * tl.br;
@@ -418,8 +448,8 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
                 drop.row(b, h, i0 + r, j0, nc, [Zt, r, br = tl.br](int64_t c, T z) { Zt[c * br + r] = z; });
               for (int64_t c = 0; c < nc; ++c)
                 for (int64_t r = 0; r < nr; ++r) dS[c * tl.br + r] = Pt[c * tl.br + r] * Zt[c * tl.br + r];
-              gemm(false, false, nc, p.Dv, nr, T(1), dS, tl.br, dOi, p.Dv, T(1), dVj, p.Dv);   // dV += (Z∘P)ᵀ dO
-              gemm(false, false, nc, nr, p.Dv, T(1), Vj, p.Dv, dOti, p.T, T(0), dSt, tl.br);   // (dO Vᵀ)ᵀ
+              gemm(false, false, nc, p.Dv, nr, T(1), dS, tl.br, dOi, ldo.t, T(1), dVj, ldv.t);  // dV += (Z∘P)ᵀ dO
+              gemm(false, false, nc, nr, p.Dv, T(1), Vj, lv.t, dOti, p.T, T(0), dSt, tl.br);    // (dO Vᵀ)ᵀ
               for (int64_t c = 0; c < nc; ++c) {
                 T* ds = dSt + c * tl.br;
                 const T* pc = Pt + c * tl.br;
@@ -427,10 +457,10 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
                 for (int64_t r = 0; r < nr; ++r) ds[r] = pc[r] * (zc[r] * ds[r] - Di[r]);
               }
             }
-            gemm(false, false, nc, p.D, nr, scale, dSt, tl.br, Qi, p.D, T(1), dKj, p.D);     // dK += scale dSᵀ Q
+            gemm(false, false, nc, p.D, nr, scale, dSt, tl.br, Qi, lq.t, T(1), dKj, ldk.t);  // dK += scale dSᵀ Q
             for (int64_t r = 0; r < nr; ++r)
               for (int64_t c = 0; c < nc; ++c) dS[r * tl.bc + c] = dSt[c * tl.br + r];
-            gemm(false, false, nr, p.D, nc, scale, dS, tl.bc, Kj, p.D, T(1), dQi, p.D);      // dQ += scale dS K
+            gemm(false, false, nr, p.D, nc, scale, dS, tl.bc, Kj, lk.t, T(1), dQi, ldq_acc.t);  // dQ += scale dS K
           }
         }
       }
@@ -438,11 +468,16 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
   });
 
   if (splits > 1) {
-    parallel_for(q_numel, grain_for(splits * 8), [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        T s = dq_base[i];
-        for (int64_t sp = 1; sp < splits; ++sp) s += dq_base[sp * q_numel + i];
-        dq[i] = s;
+    parallel_for(rows, grain_for(splits * p.D * 8), [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const int64_t t = r % p.T, bh = r / p.T;
+        T* dst = row_at(dq, ldq, bh / p.Hq, bh % p.Hq, t);
+        for (int64_t d = 0; d < p.D; ++d) {
+          const int64_t i = r * p.D + d;
+          T s = dq_base[i];
+          for (int64_t sp = 1; sp < splits; ++sp) s += dq_base[sp * q_numel + i];
+          dst[d] = s;
+        }
       }
     });
   }
