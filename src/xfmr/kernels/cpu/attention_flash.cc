@@ -291,13 +291,18 @@ inline T exp_sum16(T* row, int64_t ns, T shift) {
   return s[0];
 }
 
-// dst[d * ns + s] = src row s element d for s < S (rows `ld` apart), zero for S <= s < ns.
+// dst[d * ns + s] = src row s element d for s < S (rows `ld` apart), zero for S <= s < ns; 16 rows at a time, so
+// each output vector is one (masked) gather instead of 16 scalar loads and inserts.
 template <class T>
 void transpose_rows(const T* src, int64_t ld, int64_t S, int64_t D, int64_t ns, T* dst) {
-  for (int64_t d = 0; d < D; ++d) {
-    T* o = dst + d * ns;
-    for (int64_t s = 0; s < S; ++s) o[s] = src[s * ld + d];
-    std::fill(o + S, o + ns, T(0));
+  for (int64_t s0 = 0; s0 < ns; s0 += 16) {
+    const int32_t lim = static_cast<int32_t>(std::clamp<int64_t>(S - s0, 0, 16));
+    const T* sb = src + s0 * ld;
+    for (int64_t d = 0; d < D; ++d) {
+      T* o = dst + d * ns + s0;
+#pragma omp simd
+      for (int32_t i = 0; i < 16; ++i) o[i] = i < lim ? sb[i * ld + d] : T(0);
+    }
   }
 }
 
@@ -488,27 +493,26 @@ void small_backward(const FlashAttentionParams& p, const T* q, const T* k, const
           // Whole rows of ns as in the forward: exp(-inf) = 0 past the visible keys, and so dS = 0 there.
           affine_or_neg_inf(pr, ns, nvis, scale, -Lt);
           exp_sum16(pr, ns, T(0));
+          // dS carries the softmax scale (dQ = scale dS K, dK = scale dSᵀ Q), so neither product needs a pass.
           if (!drop.on) {
 #pragma omp simd
-            for (int64_t j = 0; j < ns; ++j) ds[j] = pr[j] * (ds[j] - delta);
+            for (int64_t j = 0; j < ns; ++j) ds[j] = scale * (pr[j] * (ds[j] - delta));
           } else {
-            drop.row(b, h, t, 0, nvis, [pr, ds, delta](int64_t c, T z) {
-              ds[c] = pr[c] * (z * ds[c] - delta);
+            drop.row(b, h, t, 0, nvis, [pr, ds, delta, scale](int64_t c, T z) {
+              ds[c] = scale * (pr[c] * (z * ds[c] - delta));
               pr[c] *= z;
             });
             std::fill(ds + nvis, ds + ns, T(0));
           }
         }
         T* dQ = row_at(dq, ldq, b, h, 0);
-        block_product(p.T, dS, ns, 1, K, lk.t, p.D, dQ, ldq.t, query_band);  // dQ = scale dS K
-        for (int64_t t = 0; t < p.T; ++t)
-          for (int64_t d = 0; d < p.D; ++d) dQ[t * ldq.t + d] *= scale;
+        block_product(p.T, dS, ns, 1, K, lk.t, p.D, dQ, ldq.t, query_band);  // dQ = (scale dS) K
         block_product(p.S, P, 1, ns, dO, ldo.t, p.Dv, acc, width, key_band);  // dV += (Z∘P)ᵀ dO
         for (int64_t s = 0; s < p.S; ++s)
           for (int64_t e = 0; e < p.Dv; ++e) dV[s * ldv.t + e] += acc[s * width + e];
-        block_product(p.S, dS, 1, ns, Q, lq.t, p.D, acc, width, key_band);  // dK += scale dSᵀ Q
+        block_product(p.S, dS, 1, ns, Q, lq.t, p.D, acc, width, key_band);  // dK += (scale dS)ᵀ Q
         for (int64_t s = 0; s < p.S; ++s)
-          for (int64_t d = 0; d < p.D; ++d) dK[s * ldk.t + d] += scale * acc[s * width + d];
+          for (int64_t d = 0; d < p.D; ++d) dK[s * ldk.t + d] += acc[s * width + d];
       }
     }
   });
