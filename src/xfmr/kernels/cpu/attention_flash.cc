@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <utility>
 
 #include <omp.h>
@@ -337,12 +338,15 @@ inline void block_rows(int64_t n, const T* c, int64_t c_rs, int64_t c_js, const 
 
 // The product out[i, :width] = sum_j c(i, j) r[j, :width] for i < m, c(i, j) = c[i * c_rs + j * c_js], r rows
 // r_js apart, out rows out_rs apart, in blocks of 4 output rows; range(i0, i1) gives the [j0, j1) of terms that
-// rows i0 .. i1 - 1 need (the causal band); a row's coefficients outside its own band must be zero.
-template <class T, class Range>
-void block_product(int64_t m, const T* c, int64_t c_rs, int64_t c_js, const T* r, int64_t r_js, int64_t width,
-                   T* out, int64_t out_rs, Range range) {
+// rows i0 .. i1 - 1 need (the causal band); a row's coefficients outside its own band must be zero. cols(i0, i1),
+// if given, narrows the columns of a block to [0, cols) (<= width): the keys that causal rows can see.
+template <class T, class Range, class Cols = std::nullptr_t>
+void block_product(int64_t m, const T* c, int64_t c_rs, int64_t c_js, const T* r, int64_t r_js, int64_t width_all,
+                   T* out, int64_t out_rs, Range range, Cols cols = nullptr) {
   for (int64_t i0 = 0; i0 < m; i0 += 4) {
     const int64_t nr = std::min<int64_t>(4, m - i0);
+    int64_t width = width_all;
+    if constexpr (!std::is_same_v<Cols, std::nullptr_t>) width = std::min(width_all, cols(i0, i0 + nr));
     const auto [j0, j1] = range(i0, i0 + nr);
     const int64_t n = std::max<int64_t>(0, j1 - j0);
     const T* cb = c + i0 * c_rs + j0 * c_js;
@@ -373,6 +377,8 @@ void small_forward(const FlashAttentionParams& p, const T* q, const T* k, const 
   const auto causal_band = [&](int64_t, int64_t i1) {
     return std::pair<int64_t, int64_t>{0, visible_keys(p.causal, i1 - 1, off, 0, p.S)};
   };
+  // Score columns those rows need: the visible keys rounded up to whole vectors.
+  const auto visible16 = [&](int64_t, int64_t i1) { return round16(visible_keys(p.causal, i1 - 1, off, 0, p.S)); };
   parallel_for(p.B * p.Hq, grain_for(p.T * p.S * (p.D + p.Dv)), [&](int64_t begin, int64_t end) {
     T* kt = scratch.slice();  // [D, ns] Kᵀ of the head's kv head
     T* P = kt + p.D * ns;     // [T, ns] scores, then probabilities (zero past each row's visible keys)
@@ -389,7 +395,7 @@ void small_forward(const FlashAttentionParams& p, const T* q, const T* k, const 
         transpose_rows(row_at(k, lk, b, g, 0), lk.t, p.S, p.D, ns, kt);
         kt_of = b * p.Hkv + g;
       }
-      block_product(p.T, row_at(q, lq, b, h, 0), lq.t, 1, kt, ns, ns, P, ns, FullRange{p.D});  // Q Kᵀ
+      block_product(p.T, row_at(q, lq, b, h, 0), lq.t, 1, kt, ns, ns, P, ns, FullRange{p.D}, visible16);  // Q Kᵀ
       T* L = lse + u * p.T;
       T inv_l[kSmallMax];
       for (int64_t t = 0; t < p.T; ++t) {
@@ -437,6 +443,7 @@ void small_backward(const FlashAttentionParams& p, const T* q, const T* k, const
   const auto query_band = [&](int64_t, int64_t i1) {  // keys seen by query rows .. i1 - 1
     return std::pair<int64_t, int64_t>{0, visible_keys(p.causal, i1 - 1, off, 0, p.S)};
   };
+  const auto visible16 = [&](int64_t, int64_t i1) { return round16(visible_keys(p.causal, i1 - 1, off, 0, p.S)); };
   const auto key_band = [&](int64_t s0, int64_t) {  // query rows that see any of keys s0 ..
     return std::pair<int64_t, int64_t>{p.causal ? std::clamp<int64_t>(s0 - off, 0, p.T) : 0, p.T};
   };
@@ -473,8 +480,8 @@ void small_backward(const FlashAttentionParams& p, const T* q, const T* k, const
         const T* Q = row_at(q, lq, b, h, 0);
         const T* dO = row_at(dout, ldo, b, h, 0);
         const T* O = row_at(out, lo, b, h, 0);
-        block_product(p.T, Q, lq.t, 1, kt, ns, ns, P, ns, FullRange{p.D});      // Q Kᵀ
-        block_product(p.T, dO, ldo.t, 1, vt, ns, ns, dS, ns, FullRange{p.Dv});  // dP = dO Vᵀ
+        block_product(p.T, Q, lq.t, 1, kt, ns, ns, P, ns, FullRange{p.D}, visible16);      // Q Kᵀ
+        block_product(p.T, dO, ldo.t, 1, vt, ns, ns, dS, ns, FullRange{p.Dv}, visible16);  // dP = dO Vᵀ
         for (int64_t t = 0; t < p.T; ++t) {
           const int64_t nvis = visible_keys(p.causal, t, off, 0, p.S);
           const T Lt = lse[bh * p.T + t];
@@ -495,8 +502,10 @@ void small_backward(const FlashAttentionParams& p, const T* q, const T* k, const
           exp_sum16(pr, ns, T(0));
           // dS carries the softmax scale (dQ = scale dS K, dK = scale dSᵀ Q), so neither product needs a pass.
           if (!drop.on) {
+            const int64_t n16 = round16(nvis);  // columns past it were not computed
 #pragma omp simd
-            for (int64_t j = 0; j < ns; ++j) ds[j] = scale * (pr[j] * (ds[j] - delta));
+            for (int64_t j = 0; j < n16; ++j) ds[j] = scale * (pr[j] * (ds[j] - delta));
+            std::fill(ds + n16, ds + ns, T(0));
           } else {
             drop.row(b, h, t, 0, nvis, [pr, ds, delta, scale](int64_t c, T z) {
               ds[c] = scale * (pr[c] * (z * ds[c] - delta));
