@@ -13,6 +13,10 @@
 // broadcast dimensions), and is added to the scaled scores. Causal: query t sees keys s <= t + (S - T).
 // A query row that sees no key at all gets output 0, lse = +inf, and zero gradients.
 //
+// Heads that fit one tile (T, S <= 64 at the default tiles) without an additive mask take a single-tile path
+// (register-blocked row products instead of per-tile GEMM calls, see the .cc); its products are f32 also when the
+// matmul precision is bf16, whereas the tiled path sends its tile products through kernels/cpu/attention_gemm.h.
+//
 // Dropout on the attention probabilities (dropout_p > 0): out = (Z ∘ softmax(scores)) V with Z = keep / (1 - p),
 // as torch's scaled_dot_product_attention(dropout_p) and nanoGPT's attn_dropout compute it. The softmax
 // normaliser (and so lse) is the undropped one. The keep bit of element (b, h, t, s) is a pure function of
