@@ -8,6 +8,7 @@
 #include "xfmr/core/allocator.h"
 #include "xfmr/core/autograd.h"
 #include "xfmr/core/rng.h"
+#include "xfmr/kernels/cpu/gemm_blas.h"
 #include "xfmr/ops/attention.h"
 #include "xfmr/ops/attention_reference.h"
 
@@ -50,8 +51,34 @@ void BM_attention_fwd_bwd(benchmark::State& state) {
   release_cached_memory();
 }
 
+// packed_self_attention (the training step's attention: qkv [B, T, 3C] from the fused projection -> [B, T, C]),
+// forward + backward, causal, at the shapes of the training benchmarks: args (B, T, H, D, bf16 tile products).
+void BM_packed_fwd_bwd(benchmark::State& state) {
+  const int64_t B = state.range(0), T = state.range(1), H = state.range(2), D = state.range(3), C = H * D;
+  const bool bf16 = state.range(4) != 0;
+  const MatmulPrecision saved = matmul_precision();
+  set_matmul_precision(bf16 ? MatmulPrecision::bf16 : MatmulPrecision::f32);
+  Generator g(1);
+  Tensor qkv = randn({B, T, 3 * C}, DType::f32, g), up = randn({B, T, C}, DType::f32, g);
+  qkv.set_requires_grad();
+  auto step = [&] {
+    qkv.set_grad(Tensor());
+    packed_self_attention(qkv, H, /*causal=*/true).backward(up);
+  };
+  step();
+  for (auto _ : state) step();
+  state.counters["GFLOP/s"] = benchmark::Counter(7.0 * B * H * T * T * D, benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+  set_matmul_precision(saved);
+  release_cached_memory();
+}
+
 }  // namespace
 
+// ICL small (64 x 22, 2 heads of 32), char tiny (12 x 128, 4 x 32), char shakespeare (12 x 256, 6 x 64).
+BENCHMARK(BM_packed_fwd_bwd)->Name("packed_causal")->ArgNames({"B", "T", "H", "D", "bf16"})
+    ->Args({64, 22, 2, 32, 0})->Args({64, 22, 2, 32, 1})->Args({12, 128, 4, 32, 0})->Args({12, 128, 4, 32, 1})
+    ->Args({12, 256, 6, 64, 0})->Args({12, 256, 6, 64, 1})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_attention_fwd_bwd<true>)->Name("fused_causal")->Arg(256)->Arg(1024)->Arg(4096)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_attention_fwd_bwd<true, true>)->Name("fused_causal_dropout")->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_attention_fwd_bwd<false>)->Name("reference_causal")->Arg(256)->Arg(1024)->Arg(4096)->Unit(benchmark::kMillisecond)->UseRealTime();

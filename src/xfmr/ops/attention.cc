@@ -9,8 +9,20 @@
 namespace xfmr {
 
 namespace {
-// The kernels read contiguous buffers; a detached handle when x already is one, else one copy.
-Tensor contiguous_data(const Tensor& x) { return x.is_contiguous() ? x.detach() : x.contiguous_copy(); }
+// The kernels read a [B, H, T, D] operand through the strides of its first three dims, its D elements contiguous:
+// a detached handle when x already has unit stride along D (any transpose of the heads, e.g. a [B, T, H, D]
+// projection viewed as [B, H, T, D]), else one contiguous copy.
+// A row stride of 0 (rows broadcast along T) cannot be expressed: FlashLayout t == 0 means "contiguous".
+bool rows_addressable(const Tensor& x, int row_dim) {
+  return x.stride(x.dim() - 1) == 1 && (x.stride(row_dim) != 0 || x.size(row_dim) <= 1);
+}
+
+Tensor kernel_operand(const Tensor& x) { return rows_addressable(x, 2) ? x.detach() : x.contiguous_copy(); }
+
+kernels::FlashLayout layout_of(const Tensor& x) {
+  // A size-1 dim's stride is never used, so a row stride of 0 there may become any non-zero value.
+  return {x.stride(0), x.stride(1), x.stride(2) != 0 ? x.stride(2) : 1};
+}
 }  // namespace
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& opt) {
@@ -28,7 +40,8 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   if (mask.defined())
     for (int i = 0; i < 4; ++i) p.mask_strides[i] = d.mask_strides[i];
 
-  const Tensor qc = contiguous_data(q), kc = contiguous_data(k), vc = contiguous_data(v);
+  const Tensor qc = kernel_operand(q), kc = kernel_operand(k), vc = kernel_operand(v);
+  p.q_layout = layout_of(qc), p.k_layout = layout_of(kc), p.v_layout = layout_of(vc);
   Tensor out = Tensor::empty({d.B, d.Hq, d.T, d.Dv}, q.dtype());
   Tensor lse = Tensor::empty({d.B, d.Hq, d.T}, q.dtype());  // per-row logsumexp: all that backward needs
   XF_DISPATCH_FLOAT(q.dtype(), op, [&] {
@@ -39,13 +52,15 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 
   if (needs_grad(q, k, v)) {
     record(op, out, {&q, &k, &v}, [qc, kc, vc, mask, lse, o = out.detach(), p](const Tensor& g, GradSlots& gs) {
-      const Tensor gc = g.is_contiguous() ? g : g.contiguous_copy();
+      const Tensor gc = kernel_operand(g);
+      kernels::FlashAttentionParams pb = p;
+      pb.dout_layout = layout_of(gc);
       Tensor dq = Tensor::empty(qc.shape(), qc.dtype());
       Tensor dk = Tensor::empty(kc.shape(), kc.dtype());
       Tensor dv = Tensor::empty(vc.shape(), vc.dtype());
       XF_DISPATCH_FLOAT(qc.dtype(), "scaled_dot_product_attention backward", [&] {
         kernels::flash_attention_backward<scalar_t>(
-            p, qc.data<scalar_t>(), kc.data<scalar_t>(), vc.data<scalar_t>(),
+            pb, qc.data<scalar_t>(), kc.data<scalar_t>(), vc.data<scalar_t>(),
             mask.defined() ? mask.data<scalar_t>() : nullptr, o.data<scalar_t>(), lse.data<scalar_t>(),
             gc.data<scalar_t>(), dq.data<scalar_t>(), dk.data<scalar_t>(), dv.data<scalar_t>());
       });
@@ -79,40 +94,36 @@ Tensor packed_self_attention(const Tensor& qkv, int64_t n_head, bool causal, dou
     if (out.numel() > 0) out.zero_();
     return out;
   }
-  // heads [3, B, H, T, D] (q, k, v contiguous one after the other): one strided copy splits all three.
-  const Tensor qc = qkv.is_contiguous() ? qkv.detach() : qkv.contiguous_copy();
-  const Shape split_shape{3, B, H, T, D};
-  const Strides packed_strides{C, T * 3 * C, D, 3 * C, 1};  // element (i, b, h, t, d) of qkv [B, T, 3, H, D]
-  Tensor heads = Tensor::empty(split_shape, dt);
-  heads.copy_(qc.as_strided(split_shape, packed_strides, qc.offset()));
-  Tensor o = Tensor::empty({B, H, T, D}, dt);
+  // The kernels read q, k, v straight out of qkv [B, T, 3, H, D] and write out [B, T, H, D] in place: head h's
+  // row t of q is at b*T*3C + t*3C + h*D (k and v C and 2C further on), of out at b*T*C + t*C + h*D. A qkv
+  // whose last dim is strided is copied once; any other strides are read as they are.
+  const Tensor qc = rows_addressable(qkv, 1) ? qkv.detach() : qkv.contiguous_copy();
+  const kernels::FlashLayout in_layout{qc.stride(0), D * qc.stride(2), qc.stride(1) != 0 ? qc.stride(1) : 1};
+  p.q_layout = p.k_layout = p.v_layout = in_layout;
+  p.out_layout = {T * C, D, C};
   Tensor lse = Tensor::empty({B, H, T}, dt);
-  const int64_t n = B * H * T * D;
   XF_DISPATCH_FLOAT(dt, op, [&] {
-    const scalar_t* hp = heads.data<scalar_t>();
-    kernels::flash_attention_forward<scalar_t>(p, hp, hp + n, hp + 2 * n, nullptr, o.data<scalar_t>(),
+    const scalar_t* x = qc.data<scalar_t>();
+    kernels::flash_attention_forward<scalar_t>(p, x, x + C, x + 2 * C, nullptr, out.data<scalar_t>(),
                                                lse.data<scalar_t>());
   });
-  // [B, H, T, D] -> [B, T, H, D]
-  out.as_strided({B, H, T, D}, {T * C, D, C, 1}, 0).copy_(o);
 
   if (needs_grad(qkv)) {
-    record(op, out, {&qkv}, [heads, o, lse, p, n, split_shape, packed_strides](const Tensor& g, GradSlots& gs) {
-      const int64_t Bg = p.B, Tg = p.T, Hg = p.Hq, Dg = p.D, Cg = Hg * Dg;
-      // dout [B, T, C] viewed as [B, H, T, D], made contiguous for the kernel.
-      Tensor gc = Tensor::empty({Bg, Hg, Tg, Dg}, g.dtype());
-      gc.copy_(g.as_strided({Bg, Hg, Tg, Dg}, {g.stride(0), Dg * g.stride(2), g.stride(1), g.stride(2)},
-                            g.offset()));
-      Tensor dheads = Tensor::empty(split_shape, g.dtype());
-      XF_DISPATCH_FLOAT(g.dtype(), "packed_self_attention backward", [&] {
-        const scalar_t* hp = heads.data<scalar_t>();
-        scalar_t* dp = dheads.data<scalar_t>();
-        kernels::flash_attention_backward<scalar_t>(p, hp, hp + n, hp + 2 * n, nullptr, o.data<scalar_t>(),
-                                                    lse.data<scalar_t>(), gc.data<scalar_t>(), dp, dp + n,
-                                                    dp + 2 * n);
-      });
+    record(op, out, {&qkv}, [qc, o = out.detach(), lse, p](const Tensor& g, GradSlots& gs) {
+      const int64_t Bg = p.B, Tg = p.T, Cg = p.Hq * p.D;
+      // dout [B, T, C] read as [B, H, T, D] in place; dq, dk, dv written straight into dqkv [B, T, 3C].
+      const Tensor gc = rows_addressable(g, 1) ? g : g.contiguous_copy();
+      kernels::FlashAttentionParams pb = p;
+      pb.dout_layout = {gc.stride(0), p.D, gc.stride(1) != 0 ? gc.stride(1) : 1};
+      pb.dq_layout = pb.dk_layout = pb.dv_layout = {Tg * 3 * Cg, p.D, 3 * Cg};
       Tensor dqkv = Tensor::empty({Bg, Tg, 3 * Cg}, g.dtype());
-      dqkv.as_strided(split_shape, packed_strides, 0).copy_(dheads);
+      XF_DISPATCH_FLOAT(g.dtype(), "packed_self_attention backward", [&] {
+        const scalar_t* x = qc.data<scalar_t>();
+        scalar_t* dx = dqkv.data<scalar_t>();
+        kernels::flash_attention_backward<scalar_t>(pb, x, x + Cg, x + 2 * Cg, nullptr, o.data<scalar_t>(),
+                                                    lse.data<scalar_t>(), gc.data<scalar_t>(), dx, dx + Cg,
+                                                    dx + 2 * Cg);
+      });
       gs.g[0] = dqkv;
     });
   }

@@ -19,7 +19,8 @@
 //   kernels::attention_dropout_keep(dropout_seed, dropout_p, b, h, t, s) (kernels/cpu/attention_flash.h): the
 //   mask is a function of the seed, never stored, and backward regenerates it. The caller applies it only in
 //   training (pass dropout_p = 0 in eval) and draws a fresh dropout_seed per call (e.g. Generator::next_u64).
-// Inputs may be non-contiguous (they are copied once). f32 and f64.
+// Inputs may be non-contiguous: the kernel reads any [B, H, T, D] strides whose D elements are contiguous (e.g. a
+// [B, T, H, D] projection transposed to [B, H, T, D]) in place; other layouts are copied once. f32 and f64.
 //
 // Memory: the forward keeps only out and the per-row logsumexp [B, Hq, T] for backward, never a T x S matrix;
 // backward recomputes scores tile by tile. See kernels/cpu/attention_flash.h for the algorithm.
@@ -49,8 +50,9 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 // with the heads concatenated again, i.e. the same as
 //   q, k, v = split(qkv, C, -1) viewed as [B, T, H, D] and transposed to [B, H, T, D];
 //   out = transpose(scaled_dot_product_attention(q, k, v, {causal}), 1, 2) reshaped to [B, T, C]
-// (scale 1 / sqrt(D)), computed by the same kernel but with one head-split copy in and one merge copy out, and a
-// backward that writes d(qkv) in one buffer instead of three zero-padded slices that autograd then sums.
+// (scale 1 / sqrt(D)), computed by the same kernel reading q, k, v in place from qkv and writing the merged heads
+// straight into the [B, T, C] output (no head-split or merge copies), and a backward that reads dout in place
+// and writes d(qkv) in one buffer instead of three zero-padded slices that autograd then sums.
 // qkv may be non-contiguous. f32 and f64. dropout_p / dropout_seed: attention-probability dropout as in
 // AttentionOptions (keyed by batch b and head h of the [B, H, T, D] split).
 Tensor packed_self_attention(const Tensor& qkv, int64_t n_head, bool causal, double dropout_p = 0,

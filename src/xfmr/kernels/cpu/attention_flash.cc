@@ -4,6 +4,8 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <type_traits>
+#include <utility>
 
 #include <omp.h>
 
@@ -110,18 +112,31 @@ inline int64_t grain_for(int64_t work_per_item) {
   return std::max<int64_t>(1, kMinParallelWork / std::max<int64_t>(work_per_item, 1));
 }
 
-// dst[h, c, r] = src[h, r, c] for `heads` matrices of [rows, cols], in parallel over blocks of rows.
+// The layout an operand [B, H, rows, cols] actually has (FlashLayout t == 0: contiguous).
+inline FlashLayout resolve(FlashLayout l, int64_t H, int64_t rows, int64_t cols) {
+  return l.t != 0 ? l : FlashLayout{H * rows * cols, rows * cols, cols};
+}
+
+// Row `t` of head h in batch b of an operand with layout l.
 template <class T>
-void transpose_heads(const T* src, T* dst, int64_t heads, int64_t rows, int64_t cols) {
+inline T* row_at(T* base, const FlashLayout& l, int64_t b, int64_t h, int64_t t) {
+  return base + b * l.b + h * l.h + t * l.t;
+}
+
+// dst[b, h, c, r] = src[b, h, r, c] for B * H matrices of [rows, cols] (src through layout ls, dst contiguous), in
+// parallel over blocks of rows.
+template <class T>
+void transpose_heads(const T* src, const FlashLayout& ls, int64_t B, int64_t H, T* dst, int64_t rows,
+                     int64_t cols) {
   constexpr int64_t kRowBlock = 32;
   const int64_t nblk = (rows + kRowBlock - 1) / kRowBlock;
-  parallel_for(heads * nblk, grain_for(kRowBlock * cols * 8), [&](int64_t begin, int64_t end) {
+  parallel_for(B * H * nblk, grain_for(kRowBlock * cols * 8), [&](int64_t begin, int64_t end) {
     for (int64_t u = begin; u < end; ++u) {
-      const int64_t h = u / nblk, r0 = (u % nblk) * kRowBlock, r1 = std::min(rows, r0 + kRowBlock);
-      const T* s = src + h * rows * cols;
-      T* d = dst + h * rows * cols;
+      const int64_t bh = u / nblk, r0 = (u % nblk) * kRowBlock, r1 = std::min(rows, r0 + kRowBlock);
+      const T* s = src + (bh / H) * ls.b + (bh % H) * ls.h;
+      T* d = dst + bh * rows * cols;
       for (int64_t c = 0; c < cols; ++c)
-        for (int64_t r = r0; r < r1; ++r) d[c * rows + r] = s[r * cols + c];
+        for (int64_t r = r0; r < r1; ++r) d[c * rows + r] = s[r * ls.t + c];
     }
   });
 }
@@ -184,14 +199,332 @@ struct Tiles {
   int64_t br, bc, nqb, nkb;
 };
 
+int64_t flash_block_size_impl(int64_t D, int64_t Dv) {
+  const int64_t width = std::max<int64_t>({D, Dv, 1});
+  int64_t edge = 64;
+  while (edge > 8 && edge * edge * width > 65536 * 4) edge /= 2;
+  return edge;
+}
+
 Tiles tiles_for(const FlashAttentionParams& p) {
-  const int64_t def = flash_block_size(p.D, p.Dv);
+  const int64_t def = flash_block_size_impl(p.D, p.Dv);
   Tiles t;
   t.br = p.block_q > 0 ? p.block_q : def;
   t.bc = p.block_k > 0 ? p.block_k : def;
   t.nqb = (p.T + t.br - 1) / t.br;
   t.nkb = (p.S + t.bc - 1) / t.bc;
   return t;
+}
+
+// ---- Single-tile heads (T, S <= kSmallMax, no additive mask): the ICL / char-model training shapes ----
+//
+// With T = S = 22 and D = 32 a head is one 22 x 22 tile, and the tiled path's cost is overhead: seven GEMM calls
+// per head (each packing both operands), the Qᵀ / dOᵀ transposes, the dQ tile transpose and per-tile fills cost
+// several times the ~100k multiply-adds of the head. These kernels do the same algebra (the same softmax, lse,
+// delta and dropout mask as the tiled path) with plain loops over one query row or one key at a time: scores
+// against a Kᵀ [D, ns] copy (ns = S rounded up to 16, so the row loops have no tails), every other product as
+// row updates over the head dimension. Products are f32 even in a bf16 run (kernels/cpu/attention_gemm.h):
+// at this size the bf16 GEMM's packing, not its multiply rate, is what costs. Only the order of the sums differs
+// from the tiled path; each head is computed by one thread, so results do not depend on the thread count.
+constexpr int64_t kSmallMax = 64;
+
+// Whether the single-tile kernels below take the call: one query tile and one key tile (the default tiles for
+// T, S <= 64 at D <= 64), T, S <= kSmallMax, no additive mask.
+inline bool small_heads(const FlashAttentionParams& p, const Tiles& tl, const void* mask) {
+  return mask == nullptr && tl.nqb == 1 && tl.nkb == 1 && p.T <= kSmallMax && p.S <= kSmallMax && p.T > 0;
+}
+
+inline int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
+
+// Prefetches the `rows` rows of `width` elements of one head (rows l.t apart) into the cache: the next work item's
+// operands, while this one computes. In a packed qkv the rows of one head are 3C elements apart, a stride the
+// hardware prefetchers do not follow across the short rows, and each head's first pass over them otherwise waits
+// on memory.
+template <class T>
+inline void prefetch_rows(const T* base, int64_t ld, int64_t rows, int64_t width) {
+  constexpr int64_t kLine = 64 / sizeof(T);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t w = 0; w < width; w += kLine) __builtin_prefetch(base + r * ld + w);
+}
+
+// Row passes over ns = round16(S) entries in blocks of 16 with the block length a constant, so they compile to
+// whole vectors (runtime-length loops over 22 entries spent most of their time in scalar tails; a max reduction
+// written with std::max did not vectorise at all).
+
+// row[j] = j < n ? a * row[j] + c : -inf, for j < ns.
+template <class T>
+inline void affine_or_neg_inf(T* row, int64_t ns, int64_t n, T a, T c) {
+  for (int64_t j0 = 0; j0 < ns; j0 += 16) {
+    const int32_t lim = static_cast<int32_t>(std::clamp<int64_t>(n - j0, 0, 16));
+    T* r = row + j0;
+#pragma omp simd
+    for (int32_t l = 0; l < 16; ++l) r[l] = l < lim ? a * r[l] + c : -kInf<T>;
+  }
+}
+
+template <class T>
+inline T max16(const T* row, int64_t ns) {
+  T m[16];
+  for (int l = 0; l < 16; ++l) m[l] = row[l];
+  for (int64_t j0 = 16; j0 < ns; j0 += 16)
+#pragma omp simd
+    for (int l = 0; l < 16; ++l) m[l] = m[l] < row[j0 + l] ? row[j0 + l] : m[l];
+  T r = m[0];
+  for (int l = 1; l < 16; ++l) r = r < m[l] ? m[l] : r;
+  return r;
+}
+
+// row[j] = exp(row[j] - shift) for j < ns; returns their sum.
+template <class T>
+inline T exp_sum16(T* row, int64_t ns, T shift) {
+  T s[16] = {};
+  for (int64_t j0 = 0; j0 < ns; j0 += 16) {
+    T* r = row + j0;
+#pragma omp simd
+    for (int l = 0; l < 16; ++l) {
+      const T e = vmath::exp(r[l] - shift);
+      r[l] = e;
+      s[l] += e;
+    }
+  }
+  for (int w = 8; w > 0; w /= 2)  // pairwise: not a chain of 16 dependent adds
+    for (int l = 0; l < w; ++l) s[l] += s[l + w];
+  return s[0];
+}
+
+// dst[d * ns + s] = src row s element d for s < S (rows `ld` apart), zero for S <= s < ns; 16 rows at a time, so
+// each output vector is one (masked) gather instead of 16 scalar loads and inserts.
+template <class T>
+void transpose_rows(const T* src, int64_t ld, int64_t S, int64_t D, int64_t ns, T* dst) {
+  for (int64_t s0 = 0; s0 < ns; s0 += 16) {
+    const int32_t lim = static_cast<int32_t>(std::clamp<int64_t>(S - s0, 0, 16));
+    const T* sb = src + s0 * ld;
+    for (int64_t d = 0; d < D; ++d) {
+      T* o = dst + d * ns + s0;
+#pragma omp simd
+      for (int32_t i = 0; i < 16; ++i) o[i] = i < lim ? sb[i * ld + d] : T(0);
+    }
+  }
+}
+
+// out[i, w] = sum_{j < n} c[i * c_rs + j * c_js] * r[j * r_js + w] for i < R, w < W: R * W accumulators that stay
+// in registers across the whole sum, R independent rows sharing each load of r (a loop that updates an output row
+// in memory per term waits on store-to-load forwarding; one row of accumulators waits on the FMA latency).
+template <class T, int R, int W>
+inline void block_fixed(int64_t n, const T* c, int64_t c_rs, int64_t c_js, const T* r, int64_t r_js, T* out,
+                        int64_t out_rs) {
+  T acc[R][W] = {};
+  for (int64_t j = 0; j < n; ++j) {
+    const T* rr = r + j * r_js;
+    for (int i = 0; i < R; ++i) {
+      const T x = c[i * c_rs + j * c_js];
+#pragma omp simd
+      for (int w = 0; w < W; ++w) acc[i][w] += x * rr[w];
+    }
+  }
+  for (int i = 0; i < R; ++i)
+    for (int w = 0; w < W; ++w) out[i * out_rs + w] = acc[i][w];
+}
+
+template <class T, int R>
+inline void block_rows(int64_t n, const T* c, int64_t c_rs, int64_t c_js, const T* r, int64_t r_js, int64_t width,
+                       T* out, int64_t out_rs) {
+  int64_t w = 0;
+  for (; w + 32 <= width; w += 32) block_fixed<T, R, 32>(n, c, c_rs, c_js, r + w, r_js, out + w, out_rs);
+  for (; w + 16 <= width; w += 16) block_fixed<T, R, 16>(n, c, c_rs, c_js, r + w, r_js, out + w, out_rs);
+  for (; w + 4 <= width; w += 4) block_fixed<T, R, 4>(n, c, c_rs, c_js, r + w, r_js, out + w, out_rs);
+  for (; w < width; ++w) block_fixed<T, R, 1>(n, c, c_rs, c_js, r + w, r_js, out + w, out_rs);
+}
+
+// The product out[i, :width] = sum_j c(i, j) r[j, :width] for i < m, c(i, j) = c[i * c_rs + j * c_js], r rows
+// r_js apart, out rows out_rs apart, in blocks of 4 output rows; range(i0, i1) gives the [j0, j1) of terms that
+// rows i0 .. i1 - 1 need (the causal band); a row's coefficients outside its own band must be zero. cols(i0, i1),
+// if given, narrows the columns of a block to [0, cols) (<= width): the keys that causal rows can see.
+template <class T, class Range, class Cols = std::nullptr_t>
+void block_product(int64_t m, const T* c, int64_t c_rs, int64_t c_js, const T* r, int64_t r_js, int64_t width_all,
+                   T* out, int64_t out_rs, Range range, Cols cols = nullptr) {
+  for (int64_t i0 = 0; i0 < m; i0 += 4) {
+    const int64_t nr = std::min<int64_t>(4, m - i0);
+    int64_t width = width_all;
+    if constexpr (!std::is_same_v<Cols, std::nullptr_t>) width = std::min(width_all, cols(i0, i0 + nr));
+    const auto [j0, j1] = range(i0, i0 + nr);
+    const int64_t n = std::max<int64_t>(0, j1 - j0);
+    const T* cb = c + i0 * c_rs + j0 * c_js;
+    const T* rb = r + j0 * r_js;
+    T* ob = out + i0 * out_rs;
+    switch (nr) {
+      case 4: block_rows<T, 4>(n, cb, c_rs, c_js, rb, r_js, width, ob, out_rs); break;
+      case 3: block_rows<T, 3>(n, cb, c_rs, c_js, rb, r_js, width, ob, out_rs); break;
+      case 2: block_rows<T, 2>(n, cb, c_rs, c_js, rb, r_js, width, ob, out_rs); break;
+      default: block_rows<T, 1>(n, cb, c_rs, c_js, rb, r_js, width, ob, out_rs); break;
+    }
+  }
+}
+
+struct FullRange {
+  int64_t n;
+  std::pair<int64_t, int64_t> operator()(int64_t, int64_t) const { return {0, n}; }
+};
+
+template <class T>
+void small_forward(const FlashAttentionParams& p, const T* q, const T* k, const T* v, T* out, T* lse,
+                   const FlashLayout& lq, const FlashLayout& lk, const FlashLayout& lv, const FlashLayout& lo) {
+  const DropoutMask<T> drop(p);
+  const int64_t group = p.Hq / p.Hkv, off = p.S - p.T, ns = round16(p.S);
+  const T scale = static_cast<T>(p.scale);
+  const WorkerScratch<T> scratch(p.D * ns + p.T * ns);
+  // Keys that query rows i0 .. i1 - 1 see: [0, visible keys of the last row).
+  const auto causal_band = [&](int64_t, int64_t i1) {
+    return std::pair<int64_t, int64_t>{0, visible_keys(p.causal, i1 - 1, off, 0, p.S)};
+  };
+  // Score columns those rows need: the visible keys rounded up to whole vectors.
+  const auto visible16 = [&](int64_t, int64_t i1) { return round16(visible_keys(p.causal, i1 - 1, off, 0, p.S)); };
+  parallel_for(p.B * p.Hq, grain_for(p.T * p.S * (p.D + p.Dv)), [&](int64_t begin, int64_t end) {
+    T* kt = scratch.slice();  // [D, ns] Kᵀ of the head's kv head
+    T* P = kt + p.D * ns;     // [T, ns] scores, then probabilities (zero past each row's visible keys)
+    int64_t kt_of = -1;       // (b, kv head) whose Kᵀ is in kt: query heads of one group share it
+    for (int64_t u = begin; u < end; ++u) {
+      const int64_t h = u % p.Hq, b = u / p.Hq, g = h / group;
+      if (u + 1 < end) {
+        const int64_t hn = (u + 1) % p.Hq, bn = (u + 1) / p.Hq;
+        prefetch_rows(row_at(q, lq, bn, hn, 0), lq.t, p.T, p.D);
+        prefetch_rows(row_at(k, lk, bn, hn / group, 0), lk.t, p.S, p.D);
+        prefetch_rows(row_at(v, lv, bn, hn / group, 0), lv.t, p.S, p.Dv);
+      }
+      if (kt_of != b * p.Hkv + g) {
+        transpose_rows(row_at(k, lk, b, g, 0), lk.t, p.S, p.D, ns, kt);
+        kt_of = b * p.Hkv + g;
+      }
+      block_product(p.T, row_at(q, lq, b, h, 0), lq.t, 1, kt, ns, ns, P, ns, FullRange{p.D}, visible16);  // Q Kᵀ
+      T* L = lse + u * p.T;
+      T inv_l[kSmallMax];
+      for (int64_t t = 0; t < p.T; ++t) {
+        const int64_t nvis = visible_keys(p.causal, t, off, 0, p.S);
+        T* row = P + t * ns;
+        // Whole rows of ns (a multiple of 16: no loop tails), keys past the visible ones at -inf so exp gives 0.
+        affine_or_neg_inf(row, ns, nvis, scale, T(0));
+        const T m = max16(row, ns);
+        if (m == -kInf<T>) {  // sees no key: output 0, lse +inf (backward then passes no gradient)
+          std::fill(row, row + ns, T(0));
+          L[t] = kInf<T>;
+          inv_l[t] = 0;
+          continue;
+        }
+        const T sum = exp_sum16(row, ns, m);
+        if (drop.on) drop.row(b, h, t, 0, nvis, [row](int64_t c, T z) { row[c] *= z; });
+        L[t] = m + std::log(sum);
+        inv_l[t] = T(1) / sum;
+      }
+      T* O = row_at(out, lo, b, h, 0);
+      block_product(p.T, P, ns, 1, row_at(v, lv, b, g, 0), lv.t, p.Dv, O, lo.t, causal_band);  // P V
+      for (int64_t t = 0; t < p.T; ++t) {
+        T* o = O + t * lo.t;
+        const T inv = inv_l[t];
+        for (int64_t e = 0; e < p.Dv; ++e) o[e] *= inv;
+      }
+    }
+  });
+}
+
+// Backward of one (batch, kv head) group per work item (dK, dV rows have one writer). Per query head of the group:
+// P = exp(scale Q Kᵀ - lse) and dP = dO Vᵀ as [T, ns] row blocks, dS = P ∘ (dP - delta) row by row (with
+// dropout: dP = Z ∘ dO Vᵀ, and P becomes Z ∘ P, the factor of dV), then dQ = scale dS K, and dV += (Z∘P)ᵀ dO,
+// dK += scale dSᵀ Q over the causal band of each key block.
+template <class T>
+void small_backward(const FlashAttentionParams& p, const T* q, const T* k, const T* v, const T* out, const T* lse,
+                    const T* dout, T* dq, T* dk, T* dv, const FlashLayout& lq, const FlashLayout& lk,
+                    const FlashLayout& lv, const FlashLayout& lo, const FlashLayout& ldo, const FlashLayout& ldq,
+                    const FlashLayout& ldk, const FlashLayout& ldv) {
+  const DropoutMask<T> drop(p);
+  const int64_t group = p.Hq / p.Hkv, off = p.S - p.T, ns = round16(p.S);
+  const T scale = static_cast<T>(p.scale);
+  const int64_t width = std::max(p.D, p.Dv);
+  const WorkerScratch<T> scratch((p.D + p.Dv + 2 * p.T) * ns + p.S * width);
+  const auto query_band = [&](int64_t, int64_t i1) {  // keys seen by query rows .. i1 - 1
+    return std::pair<int64_t, int64_t>{0, visible_keys(p.causal, i1 - 1, off, 0, p.S)};
+  };
+  const auto visible16 = [&](int64_t, int64_t i1) { return round16(visible_keys(p.causal, i1 - 1, off, 0, p.S)); };
+  const auto key_band = [&](int64_t s0, int64_t) {  // query rows that see any of keys s0 ..
+    return std::pair<int64_t, int64_t>{p.causal ? std::clamp<int64_t>(s0 - off, 0, p.T) : 0, p.T};
+  };
+  parallel_for(p.B * p.Hkv, grain_for(group * p.T * p.S * (2 * p.D + 3 * p.Dv)), [&](int64_t begin, int64_t end) {
+    T* kt = scratch.slice();   // [D, ns] Kᵀ
+    T* vt = kt + p.D * ns;     // [Dv, ns] Vᵀ
+    T* P = vt + p.Dv * ns;     // [T, ns] probabilities (with dropout Z ∘ P); zero past each row's visible keys
+    T* dS = P + p.T * ns;      // [T, ns] dP, then dS; likewise zero past the visible keys
+    T* acc = dS + p.T * ns;    // [S, max(D, Dv)] one head's dK or dV contribution
+    for (int64_t u = begin; u < end; ++u) {
+      const int64_t g = u % p.Hkv, b = u / p.Hkv;
+      if (u + 1 < end) {
+        const int64_t gn = (u + 1) % p.Hkv, bn = (u + 1) / p.Hkv;
+        prefetch_rows(row_at(k, lk, bn, gn, 0), lk.t, p.S, p.D);
+        prefetch_rows(row_at(v, lv, bn, gn, 0), lv.t, p.S, p.Dv);
+        for (int64_t h = gn * group; h < (gn + 1) * group; ++h) {
+          prefetch_rows(row_at(q, lq, bn, h, 0), lq.t, p.T, p.D);
+          prefetch_rows(row_at(dout, ldo, bn, h, 0), ldo.t, p.T, p.Dv);
+          prefetch_rows(row_at(out, lo, bn, h, 0), lo.t, p.T, p.Dv);
+        }
+      }
+      const T* K = row_at(k, lk, b, g, 0);
+      const T* V = row_at(v, lv, b, g, 0);
+      transpose_rows(K, lk.t, p.S, p.D, ns, kt);
+      transpose_rows(V, lv.t, p.S, p.Dv, ns, vt);
+      T* dK = row_at(dk, ldk, b, g, 0);
+      T* dV = row_at(dv, ldv, b, g, 0);
+      for (int64_t s = 0; s < p.S; ++s) {
+        std::fill_n(dK + s * ldk.t, p.D, T(0));
+        std::fill_n(dV + s * ldv.t, p.Dv, T(0));
+      }
+      for (int64_t h = g * group; h < (g + 1) * group; ++h) {
+        const int64_t bh = b * p.Hq + h;
+        const T* Q = row_at(q, lq, b, h, 0);
+        const T* dO = row_at(dout, ldo, b, h, 0);
+        const T* O = row_at(out, lo, b, h, 0);
+        block_product(p.T, Q, lq.t, 1, kt, ns, ns, P, ns, FullRange{p.D}, visible16);      // Q Kᵀ
+        block_product(p.T, dO, ldo.t, 1, vt, ns, ns, dS, ns, FullRange{p.Dv}, visible16);  // dP = dO Vᵀ
+        for (int64_t t = 0; t < p.T; ++t) {
+          const int64_t nvis = visible_keys(p.causal, t, off, 0, p.S);
+          const T Lt = lse[bh * p.T + t];
+          T* pr = P + t * ns;
+          T* ds = dS + t * ns;
+          if (nvis == 0 || Lt == kInf<T>) {  // a row that saw nothing passes no gradient
+            std::fill(pr, pr + ns, T(0));
+            std::fill(ds, ds + ns, T(0));
+            continue;
+          }
+          const T* go = dO + t * ldo.t;
+          const T* o = O + t * lo.t;
+          T delta = 0;  // rowsum(dO ∘ O) = rowsum(P ∘ dP) (FA-2, Alg. 2 line 4)
+#pragma omp simd reduction(+ : delta)
+          for (int64_t e = 0; e < p.Dv; ++e) delta += o[e] * go[e];
+          // Whole rows of ns as in the forward: exp(-inf) = 0 past the visible keys, and so dS = 0 there.
+          affine_or_neg_inf(pr, ns, nvis, scale, -Lt);
+          exp_sum16(pr, ns, T(0));
+          // dS carries the softmax scale (dQ = scale dS K, dK = scale dSᵀ Q), so neither product needs a pass.
+          if (!drop.on) {
+            const int64_t n16 = round16(nvis);  // columns past it were not computed
+#pragma omp simd
+            for (int64_t j = 0; j < n16; ++j) ds[j] = scale * (pr[j] * (ds[j] - delta));
+            std::fill(ds + n16, ds + ns, T(0));
+          } else {
+            drop.row(b, h, t, 0, nvis, [pr, ds, delta, scale](int64_t c, T z) {
+              ds[c] = scale * (pr[c] * (z * ds[c] - delta));
+              pr[c] *= z;
+            });
+            std::fill(ds + nvis, ds + ns, T(0));
+          }
+        }
+        T* dQ = row_at(dq, ldq, b, h, 0);
+        block_product(p.T, dS, ns, 1, K, lk.t, p.D, dQ, ldq.t, query_band);  // dQ = (scale dS) K
+        block_product(p.S, P, 1, ns, dO, ldo.t, p.Dv, acc, width, key_band);  // dV += (Z∘P)ᵀ dO
+        for (int64_t s = 0; s < p.S; ++s)
+          for (int64_t e = 0; e < p.Dv; ++e) dV[s * ldv.t + e] += acc[s * width + e];
+        block_product(p.S, dS, 1, ns, Q, lq.t, p.D, acc, width, key_band);  // dK += (scale dS)ᵀ Q
+        for (int64_t s = 0; s < p.S; ++s)
+          for (int64_t d = 0; d < p.D; ++d) dK[s * ldk.t + d] += acc[s * width + d];
+      }
+    }
+  });
 }
 
 }  // namespace
@@ -216,12 +549,7 @@ bool attention_dropout_keep(uint64_t seed, double p, int64_t b, int64_t h, int64
   return w[s & 3] >= attention_dropout_threshold(p);
 }
 
-int64_t flash_block_size(int64_t D, int64_t Dv) {
-  const int64_t width = std::max<int64_t>({D, Dv, 1});
-  int64_t edge = 64;
-  while (edge > 8 && edge * edge * width > 65536 * 4) edge /= 2;
-  return edge;
-}
+int64_t flash_block_size(int64_t D, int64_t Dv) { return flash_block_size_impl(D, Dv); }
 
 // Forward (Alg. 1 of FlashAttention, one query tile per work item): the query tile stays put while key/value
 // tiles stream past; each row keeps a running max m and normaliser l, and the output accumulator is rescaled by
@@ -236,6 +564,9 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
   const int64_t group = p.Hq / p.Hkv, off = p.S - p.T;
   const T scale = static_cast<T>(p.scale);
   const int64_t* ms = p.mask_strides;
+  const FlashLayout lq = resolve(p.q_layout, p.Hq, p.T, p.D), lk = resolve(p.k_layout, p.Hkv, p.S, p.D),
+                    lv = resolve(p.v_layout, p.Hkv, p.S, p.Dv), lo = resolve(p.out_layout, p.Hq, p.T, p.Dv);
+  if (small_heads(p, tl, mask)) return small_forward(p, q, k, v, out, lse, lq, lk, lv, lo);
   // Kᵀ [B, Hkv, D, S], so that S = Q Kᵀ is a row-major NN product: OpenBLAS (0.3.21) sends row-major NT
   // products (its column-major TN) of 64 x 64 outputs to the packed large-matrix path at several times the cost
   // of its small-matrix NN kernel. One O(S * D) copy, reused by every query tile; skipped when there is only one
@@ -243,7 +574,7 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
   const bool use_kt = tl.nqb > 1;
   Scratch<T> kt_buf(use_kt ? p.B * p.Hkv * p.D * p.S : 1);
   T* kt = kt_buf.get();
-  if (use_kt) transpose_heads(k, kt, p.B * p.Hkv, p.S, p.D);
+  if (use_kt) transpose_heads(k, lk, p.B, p.Hkv, kt, p.S, p.D);
   const WorkerScratch<T> fwd_scratch(tl.br * tl.bc + 2 * tl.br);
   const int64_t rows_per_tile = std::min(tl.br, p.T);
   parallel_for(p.B * p.Hq * tl.nqb, grain_for(rows_per_tile * p.S * (p.D + p.Dv)), [&](int64_t begin, int64_t end) {
@@ -257,14 +588,14 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
       const int64_t bh = u / tl.nqb, h = bh % p.Hq, b = bh / p.Hq;
       const int64_t kvh = b * p.Hkv + h / group;
       const int64_t i0 = qb * tl.br, nr = std::min(tl.br, p.T - i0);
-      const T* Q = q + (bh * p.T + i0) * p.D;
-      const T* K = k + kvh * p.S * p.D;
+      const T* Q = row_at(q, lq, b, h, i0);
+      const T* K = row_at(k, lk, b, h / group, 0);
       const T* Kt = kt + kvh * p.D * p.S;
-      const T* V = v + kvh * p.S * p.Dv;
-      T* O = out + (bh * p.T + i0) * p.Dv;
+      const T* V = row_at(v, lv, b, h / group, 0);
+      T* O = row_at(out, lo, b, h, i0);
       T* L = lse + bh * p.T + i0;
       const T* M = mask ? mask + b * ms[0] + h * ms[1] : nullptr;
-      std::fill(O, O + nr * p.Dv, T(0));
+      for (int64_t r = 0; r < nr; ++r) std::fill(O + r * lo.t, O + r * lo.t + p.Dv, T(0));
       std::fill(m, m + nr, -kInf<T>);
       std::fill(l, l + nr, T(0));
       // Causal: no key past the tile's last row's horizon (i0 + nr - 1 + off) is visible to any of its rows.
@@ -272,9 +603,9 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
       for (int64_t j0 = 0; j0 < s_end; j0 += tl.bc) {
         const int64_t nc = std::min(tl.bc, p.S - j0);
         if (use_kt)  // S = scale Q Kᵀ
-          gemm(false, false, nr, nc, p.D, scale, Q, p.D, Kt + j0, p.S, T(0), sb, tl.bc);
+          gemm(false, false, nr, nc, p.D, scale, Q, lq.t, Kt + j0, p.S, T(0), sb, tl.bc);
         else
-          gemm(false, true, nr, nc, p.D, scale, Q, p.D, K + j0 * p.D, p.D, T(0), sb, tl.bc);
+          gemm(false, true, nr, nc, p.D, scale, Q, lq.t, K + j0 * lk.t, lk.t, T(0), sb, tl.bc);
         for (int64_t r = 0; r < nr; ++r) {
           T* row = sb + r * tl.bc;
           const int64_t t = i0 + r;
@@ -291,17 +622,17 @@ void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T*
           l[r] = l[r] * alpha + sum;
           m[r] = m_new;
           if (alpha != T(1)) {
-            T* o = O + r * p.Dv;
+            T* o = O + r * lo.t;
             for (int64_t d = 0; d < p.Dv; ++d) o[d] *= alpha;
           }
           if (drop.on) drop.row(b, h, t, j0, nvis, [row](int64_t c, T z) { row[c] *= z; });
         }
-        gemm(false, false, nr, p.Dv, nc, T(1), sb, tl.bc, V + j0 * p.Dv, p.Dv, T(1), O, p.Dv);  // O += P V
+        gemm(false, false, nr, p.Dv, nc, T(1), sb, tl.bc, V + j0 * lv.t, lv.t, T(1), O, lo.t);  // O += P V
       }
       for (int64_t r = 0; r < nr; ++r) {
         if (l[r] > T(0)) {
           const T inv = T(1) / l[r];
-          T* o = O + r * p.Dv;
+          T* o = O + r * lo.t;
           for (int64_t d = 0; d < p.Dv; ++d) o[d] *= inv;
           L[r] = m[r] + std::log(l[r]);
         } else {
@@ -333,14 +664,21 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
   const T scale = static_cast<T>(p.scale);
   const int64_t* ms = p.mask_strides;
   const int64_t rows = p.B * p.Hq * p.T, q_numel = rows * p.D;
+  const FlashLayout lq = resolve(p.q_layout, p.Hq, p.T, p.D), lk = resolve(p.k_layout, p.Hkv, p.S, p.D),
+                    lv = resolve(p.v_layout, p.Hkv, p.S, p.Dv), lo = resolve(p.out_layout, p.Hq, p.T, p.Dv),
+                    ldo = resolve(p.dout_layout, p.Hq, p.T, p.Dv), ldq = resolve(p.dq_layout, p.Hq, p.T, p.D),
+                    ldk = resolve(p.dk_layout, p.Hkv, p.S, p.D), ldv = resolve(p.dv_layout, p.Hkv, p.S, p.Dv);
+  if (small_heads(p, tl, mask))
+    return small_backward(p, q, k, v, out, lse, dout, dq, dk, dv, lq, lk, lv, lo, ldo, ldq, ldk, ldv);
 
   // delta[row] = rowsum(dO ∘ O) = rowsum(P ∘ dP): the softmax-backward correction (FA-2, Alg. 2 line 4).
   Scratch<T> delta_buf(rows);
   T* delta = delta_buf.get();
   parallel_for(rows, grain_for(p.Dv * 8), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      const T* o = out + r * p.Dv;
-      const T* g = dout + r * p.Dv;
+      const int64_t t = r % p.T, bh = r / p.T, h = bh % p.Hq, b = bh / p.Hq;
+      const T* o = row_at(out, lo, b, h, t);
+      const T* g = row_at(dout, ldo, b, h, t);
       T s = 0;
       for (int64_t d = 0; d < p.Dv; ++d) s += o[d] * g[d];
       delta[r] = s;
@@ -351,15 +689,23 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
   Scratch<T> qt_buf(q_numel), dot_buf(rows * p.Dv);
   T* qt = qt_buf.get();
   T* dot = dot_buf.get();
-  transpose_heads(q, qt, p.B * p.Hq, p.T, p.D);
-  transpose_heads(dout, dot, p.B * p.Hq, p.T, p.Dv);
+  transpose_heads(q, lq, p.B, p.Hq, qt, p.T, p.D);
+  transpose_heads(dout, ldo, p.B, p.Hq, dot, p.T, p.Dv);
 
   const int64_t owners = p.B * p.Hkv;
   const int64_t nt = num_threads();
   const int64_t splits = owners >= nt || tl.nkb <= 1 ? 1 : std::min(tl.nkb, (nt + owners - 1) / owners);
   Scratch<T> dq_parts(splits > 1 ? splits * q_numel : 1);
+  // The dQ accumulator(s): dq itself (layout ldq), or `splits` contiguous copies.
   T* dq_base = splits > 1 ? dq_parts.get() : dq;
-  std::fill(dq_base, dq_base + (splits > 1 ? splits : 1) * q_numel, T(0));
+  const FlashLayout ldq_acc = splits > 1 ? resolve(FlashLayout{}, p.Hq, p.T, p.D) : ldq;
+  if (splits > 1) {
+    std::fill(dq_base, dq_base + splits * q_numel, T(0));
+  } else {
+    for (int64_t b = 0; b < p.B; ++b)
+      for (int64_t h = 0; h < p.Hq; ++h)
+        for (int64_t t = 0; t < p.T; ++t) std::fill_n(row_at(dq, ldq, b, h, t), p.D, T(0));
+  }
 
   const WorkerScratch<T> bwd_scratch((drop.on ? 4 : 3) * tl.br * tl.bc);
   parallel_for(owners * splits, grain_for(group * p.T * p.S * (2 * p.D + 3 * p.Dv) / splits),
@@ -373,12 +719,14 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
       T* DQ = dq_base + split * q_numel;
       for (int64_t jb = split; jb < tl.nkb; jb += splits) {
         const int64_t j0 = jb * tl.bc, nc = std::min(tl.bc, p.S - j0);
-        const T* Kj = k + (bg * p.S + j0) * p.D;
-        const T* Vj = v + (bg * p.S + j0) * p.Dv;
-        T* dKj = dk + (bg * p.S + j0) * p.D;
-        T* dVj = dv + (bg * p.S + j0) * p.Dv;
-        std::fill(dKj, dKj + nc * p.D, T(0));
-        std::fill(dVj, dVj + nc * p.Dv, T(0));
+        const T* Kj = row_at(k, lk, b, g, j0);
+        const T* Vj = row_at(v, lv, b, g, j0);
+        T* dKj = row_at(dk, ldk, b, g, j0);
+        T* dVj = row_at(dv, ldv, b, g, j0);
+        for (int64_t c = 0; c < nc; ++c) {
+          std::fill_n(dKj + c * ldk.t, p.D, T(0));
+          std::fill_n(dVj + c * ldv.t, p.Dv, T(0));
+        }
         // Causal: rows before j0 - off see none of this tile; start at the query tile holding the first one.
         const int64_t t_first = p.causal ? std::max<int64_t>(0, j0 - off) : 0;
         for (int64_t h = g * group; h < (g + 1) * group; ++h) {
@@ -386,14 +734,14 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
           const T* M = mask ? mask + b * ms[0] + h * ms[1] : nullptr;
           for (int64_t i0 = (t_first / tl.br) * tl.br; i0 < p.T; i0 += tl.br) {
             const int64_t nr = std::min(tl.br, p.T - i0);
-            const T* Qi = q + (bh * p.T + i0) * p.D;
-            const T* dOi = dout + (bh * p.T + i0) * p.Dv;
+            const T* Qi = row_at(q, lq, b, h, i0);
+            const T* dOi = row_at(dout, ldo, b, h, i0);
             const T* Qti = qt + bh * p.D * p.T + i0;     // columns i0 .. of Qᵀ
             const T* dOti = dot + bh * p.Dv * p.T + i0;  // columns i0 .. of dOᵀ
             const T* Li = lse + bh * p.T + i0;
             const T* Di = delta + bh * p.T + i0;
-            T* dQi = DQ + (bh * p.T + i0) * p.D;
-            gemm(false, false, nc, nr, p.D, scale, Kj, p.D, Qti, p.T, T(0), Pt, tl.br);  // Sᵀ = scale K Qᵀ
+            T* dQi = row_at(DQ, ldq_acc, b, h, i0);
+            gemm(false, false, nc, nr, p.D, scale, Kj, lk.t, Qti, p.T, T(0), Pt, tl.br);  // Sᵀ = scale K Qᵀ
             for (int64_t c = 0; c < nc; ++c) {
               T* col = Pt + c * tl.br;  // key j0 + c against queries i0 .. i0 + nr
               // Causal: query t sees key s iff t >= s - off. Empty rows have lse = +inf, so exp gives 0.
@@ -406,8 +754,8 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
               for (int64_t r = r_first; r < nr; ++r) col[r] = vmath::exp(col[r] - Li[r]);
             }
             if (!drop.on) {
-              gemm(false, false, nc, p.Dv, nr, T(1), Pt, tl.br, dOi, p.Dv, T(1), dVj, p.Dv);   // dV += Pᵀ dO
-              gemm(false, false, nc, nr, p.Dv, T(1), Vj, p.Dv, dOti, p.T, T(0), dSt, tl.br);   // dPᵀ = V dOᵀ
+              gemm(false, false, nc, p.Dv, nr, T(1), Pt, tl.br, dOi, ldo.t, T(1), dVj, ldv.t);  // dV += Pᵀ dO
+              gemm(false, false, nc, nr, p.Dv, T(1), Vj, lv.t, dOti, p.T, T(0), dSt, tl.br);    // dPᵀ = V dOᵀ
               for (int64_t c = 0; c < nc; ++c) {
                 T* ds = dSt + c * tl.br;
                 const T* pc = Pt + c * tl.br;
@@ -418,8 +766,8 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
                 drop.row(b, h, i0 + r, j0, nc, [Zt, r, br = tl.br](int64_t c, T z) { Zt[c * br + r] = z; });
               for (int64_t c = 0; c < nc; ++c)
                 for (int64_t r = 0; r < nr; ++r) dS[c * tl.br + r] = Pt[c * tl.br + r] * Zt[c * tl.br + r];
-              gemm(false, false, nc, p.Dv, nr, T(1), dS, tl.br, dOi, p.Dv, T(1), dVj, p.Dv);   // dV += (Z∘P)ᵀ dO
-              gemm(false, false, nc, nr, p.Dv, T(1), Vj, p.Dv, dOti, p.T, T(0), dSt, tl.br);   // (dO Vᵀ)ᵀ
+              gemm(false, false, nc, p.Dv, nr, T(1), dS, tl.br, dOi, ldo.t, T(1), dVj, ldv.t);  // dV += (Z∘P)ᵀ dO
+              gemm(false, false, nc, nr, p.Dv, T(1), Vj, lv.t, dOti, p.T, T(0), dSt, tl.br);    // (dO Vᵀ)ᵀ
               for (int64_t c = 0; c < nc; ++c) {
                 T* ds = dSt + c * tl.br;
                 const T* pc = Pt + c * tl.br;
@@ -427,10 +775,10 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
                 for (int64_t r = 0; r < nr; ++r) ds[r] = pc[r] * (zc[r] * ds[r] - Di[r]);
               }
             }
-            gemm(false, false, nc, p.D, nr, scale, dSt, tl.br, Qi, p.D, T(1), dKj, p.D);     // dK += scale dSᵀ Q
+            gemm(false, false, nc, p.D, nr, scale, dSt, tl.br, Qi, lq.t, T(1), dKj, ldk.t);  // dK += scale dSᵀ Q
             for (int64_t r = 0; r < nr; ++r)
               for (int64_t c = 0; c < nc; ++c) dS[r * tl.bc + c] = dSt[c * tl.br + r];
-            gemm(false, false, nr, p.D, nc, scale, dS, tl.bc, Kj, p.D, T(1), dQi, p.D);      // dQ += scale dS K
+            gemm(false, false, nr, p.D, nc, scale, dS, tl.bc, Kj, lk.t, T(1), dQi, ldq_acc.t);  // dQ += scale dS K
           }
         }
       }
@@ -438,11 +786,16 @@ void flash_attention_backward(const FlashAttentionParams& p, const T* q, const T
   });
 
   if (splits > 1) {
-    parallel_for(q_numel, grain_for(splits * 8), [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        T s = dq_base[i];
-        for (int64_t sp = 1; sp < splits; ++sp) s += dq_base[sp * q_numel + i];
-        dq[i] = s;
+    parallel_for(rows, grain_for(splits * p.D * 8), [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const int64_t t = r % p.T, bh = r / p.T;
+        T* dst = row_at(dq, ldq, bh / p.Hq, bh % p.Hq, t);
+        for (int64_t d = 0; d < p.D; ++d) {
+          const int64_t i = r * p.D + d;
+          T s = dq_base[i];
+          for (int64_t sp = 1; sp < splits; ++sp) s += dq_base[sp * q_numel + i];
+          dst[d] = s;
+        }
       }
     });
   }

@@ -2,11 +2,20 @@
 // the backward of its Alg. 4 / FlashAttention-2 Alg. 2, adapted to CPU). The op layer (ops/attention.cc) checks
 // shapes and handles autograd; these functions only compute.
 //
-// Layouts (all contiguous):  q, dq: [B, Hq, T, D]   k, dk: [B, Hkv, S, D]   v, dv: [B, Hkv, S, Dv]
-//                            out, dout: [B, Hq, T, Dv]   lse, delta: [B, Hq, T]
+// Layouts:  q, dq: [B, Hq, T, D]   k, dk: [B, Hkv, S, D]   v, dv: [B, Hkv, S, Dv]   out, dout: [B, Hq, T, Dv]
+//           lse: [B, Hq, T] (contiguous)
+// Each of q, k, v, out, dout, dq, dk, dv is addressed through its own FlashLayout (the element strides of its
+// batch, head and row dimensions; the head-dim elements of a row are contiguous), contiguous by default. So the
+// packed self-attention of a fused qkv projection reads q/k/v straight out of qkv [B, T, 3C] (row t of head h of
+// q at b*T*3C + t*3C + h*D) and writes out [B, T, C] and dqkv [B, T, 3C] in place, with no head-split copies.
+// Outputs must not overlap each other or the inputs.
 // mask (optional) is read through `mask_strides`, the strides of the mask broadcast to [B, Hq, T, S] (0 along
 // broadcast dimensions), and is added to the scaled scores. Causal: query t sees keys s <= t + (S - T).
 // A query row that sees no key at all gets output 0, lse = +inf, and zero gradients.
+//
+// Heads that fit one tile (T, S <= 64 at the default tiles) without an additive mask take a single-tile path
+// (register-blocked row products instead of per-tile GEMM calls, see the .cc); its products are f32 also when the
+// matmul precision is bf16, whereas the tiled path sends its tile products through kernels/cpu/attention_gemm.h.
 //
 // Dropout on the attention probabilities (dropout_p > 0): out = (Z ∘ softmax(scores)) V with Z = keep / (1 - p),
 // as torch's scaled_dot_product_attention(dropout_p) and nanoGPT's attn_dropout compute it. The softmax
@@ -18,6 +27,12 @@
 
 namespace xfmr::kernels {
 
+// Element strides of the batch, head and row (t) dimensions of one [B, H, T, D] operand; its D elements are
+// contiguous. t == 0 means the contiguous layout {H*T*D, T*D, D}.
+struct FlashLayout {
+  int64_t b = 0, h = 0, t = 0;
+};
+
 struct FlashAttentionParams {
   int64_t B = 0, Hq = 0, Hkv = 0, T = 0, S = 0, D = 0, Dv = 0;
   double scale = 1.0;
@@ -26,6 +41,8 @@ struct FlashAttentionParams {
   int64_t block_q = 0, block_k = 0;  // tile edges; 0 picks them from D (see flash_block_size)
   double dropout_p = 0;       // in [0, 1); 0 = no dropout (the code path is then the undropped one)
   uint64_t dropout_seed = 0;  // keys the mask (see attention_dropout_keep)
+  FlashLayout q_layout, k_layout, v_layout, out_layout;     // forward and backward operands
+  FlashLayout dout_layout, dq_layout, dk_layout, dv_layout;  // backward only
 };
 
 // The 32-bit threshold below which a random word drops its element: round(p * 2^32), so an element is kept with
@@ -46,7 +63,7 @@ bool attention_dropout_keep(uint64_t seed, double p, int64_t b, int64_t h, int64
 // fastest of {32, 64, 128}^2 at D = 64.
 int64_t flash_block_size(int64_t D, int64_t Dv);
 
-// out[B,Hq,T,Dv] and lse[B,Hq,T] are written in full. `mask` may be null.
+// out[B,Hq,T,Dv] (through out_layout) and lse[B,Hq,T] are written in full. `mask` may be null.
 template <class T>
 void flash_attention_forward(const FlashAttentionParams& p, const T* q, const T* k, const T* v, const T* mask,
                              T* out, T* lse);

@@ -21,7 +21,8 @@ inline void scale_only(int64_t m, int64_t n, T beta, T* c, int64_t ldc) {
 
 // In f32, matmul precision bf16 (kernels/cpu/gemm_blas.h: a bf16 training run) sends the tile products through
 // the bf16 GEMM as well (bf16 operands, f32 sums, as autocast does for scaled-dot-product attention); the
-// softmax, its running max and sum, and the accumulators stay f32. Every call here has beta 0 or 1.
+// softmax, its running max and sum, and the accumulators stay f32. Every call here has beta 0 or 1. (The
+// single-tile kernels in attention_flash.cc do not call this: their products are f32 in either precision.)
 inline void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
