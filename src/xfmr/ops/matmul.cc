@@ -149,23 +149,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   out_shape[out_shape.size() - 1] = out_f;
   Tensor out = Tensor::empty(out_shape, x.dtype());
   const Tensor out2 = out.as_strided({rows, out_f}, {out_f, 1}, 0);
-  if (has_bias) {
-    // Every output row starts as the bias; the GEMM then accumulates onto it (beta = 1).
-    const Tensor bc = bias.is_contiguous() ? bias : bias.contiguous_copy();
-    XF_DISPATCH_FLOAT(x.dtype(), "linear", [&] {
-      const scalar_t* pb = bc.data<scalar_t>();
-      scalar_t* po = out2.data<scalar_t>();
-      parallel_for(rows, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, out_f)), [&](int64_t r0, int64_t r1) {
-        // An inline loop, not std::copy: rows are short (64-256 values) and a libc memmove call per row cost
-        // more than the copy itself.
-        for (int64_t r = r0; r < r1; ++r) {
-          scalar_t* row = po + r * out_f;
-          for (int64_t c = 0; c < out_f; ++c) row[c] = pb[c];
-        }
-      });
-    });
-  }
-  gemm_into(x2, transposed_view(wp), out2, has_bias);
+  // The bias goes into the GEMM's output as it is stored (bf16 kernel) or just before each row block's GEMM
+  // (BLAS, beta = 1): no separate pass over the output.
+  gemm_into(x2, transposed_view(wp), out2, false, has_bias ? (bias.is_contiguous() ? bias : bias.contiguous_copy())
+                                                           : Tensor());
   if (needs_grad(x, weight, bias)) {
     record("linear", out, {&x, &weight, &bias},
            [x2 = x2.detach(), wp = wp.detach(), x_shape = x.shape()](const Tensor& g, GradSlots& gs) {

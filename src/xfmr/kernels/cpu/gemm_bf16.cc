@@ -23,9 +23,13 @@ namespace {
 // MR x NR micro-kernel streams one A micro-panel (MR rows) against one B micro-panel (NR columns).
 // MR x NR = 12 x 32 keeps 24 zmm accumulators, two B vectors and one A broadcast in the 32 zmm registers.
 constexpr int64_t kMR = 12, kNR = 32;
-constexpr int64_t kKC = 384;  // even: bf16 values are consumed in pairs along K
-constexpr int64_t kMC = 96;   // multiple of kMR
-constexpr int64_t kNC = 512;  // multiple of kNR
+// NC covers the whole N of the training benches' products (up to 4 x 384 and 4 x 256 columns): with NC = 512, a
+// 1536-column product packed each A block three times, once per B block, and A (activations, output gradients)
+// comes from DRAM, so the repeats cost ~2% of such a product; the B block then outgrows L2 (kc x 2048 bf16 =
+// 1.5 MB), but each B micro-panel is read from L3 once per A block and reused across its MC / MR micro-panels.
+constexpr int64_t kKC = 384;   // even: bf16 values are consumed in pairs along K
+constexpr int64_t kMC = 96;    // multiple of kMR
+constexpr int64_t kNC = 2048;  // multiple of kNR
 
 // Per-thread packing buffers, grown to the largest block seen and then reused (no allocation in steady state).
 struct PackBuffers {
@@ -196,9 +200,10 @@ XF_BF16_TARGET void pack_a(const float* a, int64_t sa_r, int64_t sa_c, int64_t m
   }
 }
 
-// c[mr, nr] (+)= alpha · A micro-panel · B micro-panel over kp K pairs. `load` = add to what c holds.
+// c[mr, nr] (+)= alpha · A micro-panel · B micro-panel over kp K pairs. `load` = add to what c holds; otherwise
+// bias (nr values, or nullptr) is added to every row.
 XF_BF16_TARGET void micro_kernel(int64_t kp, const uint32_t* ap, const uint32_t* bp, float* c, int64_t ldc,
-                                 int64_t mr, int64_t nr, bool load, float alpha) {
+                                 int64_t mr, int64_t nr, bool load, float alpha, const float* bias) {
   __m512 acc[kMR][2];
 #pragma GCC unroll 12
   for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -215,6 +220,8 @@ XF_BF16_TARGET void micro_kernel(int64_t kp, const uint32_t* ap, const uint32_t*
   const __mmask16 m0 = nr >= 16 ? __mmask16(0xffff) : __mmask16((1u << nr) - 1);
   const __mmask16 m1 = nr >= 32 ? __mmask16(0xffff) : nr <= 16 ? __mmask16(0) : __mmask16((1u << (nr - 16)) - 1);
   const __m512 va = _mm512_set1_ps(alpha);
+  const __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+  const __m512 bias1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
   // Unrolled with a guard rather than looping to mr: a run-time index into acc would put the accumulators in
   // memory (stack stores and reloads around every call, ~10% of a K = 128 product).
 #pragma GCC unroll 12
@@ -225,6 +232,9 @@ XF_BF16_TARGET void micro_kernel(int64_t kp, const uint32_t* ap, const uint32_t*
     if (load) {
       v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
       v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
+    } else if (bias) {
+      v0 = _mm512_add_ps(v0, bias0);
+      v1 = _mm512_add_ps(v1, bias1);
     }
     _mm512_mask_storeu_ps(row, m0, v0);
     _mm512_mask_storeu_ps(row + 16, m1, v1);
@@ -239,13 +249,18 @@ bool cpu_has_avx512_bf16() {
 }
 
 void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
-               int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha) {
+               int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha, const float* bias) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
-    if (!accumulate)
-      for (int64_t i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
+    if (!accumulate) {
+      for (int64_t i = 0; i < M; ++i) {
+        float* row = c + i * ldc;
+        for (int64_t j = 0; j < N; ++j) row[j] = bias ? bias[j] : 0.0f;
+      }
+    }
     return;
   }
+  if (accumulate) bias = nullptr;  // documented as ignored
   PackBuffers& buf = pack_buffers();
   const int64_t kc_max = std::min(kKC, K + (K & 1));
   const int64_t nc_max = std::min(kNC, (N + kNR - 1) / kNR * kNR);
@@ -267,7 +282,7 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, in
           const uint32_t* bp = buf.b.data() + (jr / kNR) * kp * kNR;
           for (int64_t ir = 0; ir < mc; ir += kMR) {
             micro_kernel(kp, buf.a.data() + (ir / kMR) * kp * kMR, bp, c + (i0 + ir) * ldc + j0 + jr, ldc,
-                         std::min(kMR, mc - ir), std::min(kNR, nc - jr), load, alpha);
+                         std::min(kMR, mc - ir), std::min(kNR, nc - jr), load, alpha, bias ? bias + j0 + jr : nullptr);
           }
         }
       }

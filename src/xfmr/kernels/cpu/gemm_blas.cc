@@ -67,11 +67,21 @@ inline void blas_gemm(bool ta, bool tb, int m, int n, int k, const double* a, in
 
 // The bf16 kernel for f32 operands; never reached for f64 (gemm_into only selects it for f32).
 inline void bf16_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t sar, int64_t sac, const float* b,
-                      int64_t sbr, int64_t sbc, float* c, int64_t ldc, bool acc) {
-  kernels::gemm_bf16(m, n, k, a, sar, sac, b, sbr, sbc, c, ldc, acc);
+                      int64_t sbr, int64_t sbc, float* c, int64_t ldc, bool acc, const float* bias) {
+  kernels::gemm_bf16(m, n, k, a, sar, sac, b, sbr, sbc, c, ldc, acc, 1.0f, bias);
 }
 inline void bf16_gemm(int64_t, int64_t, int64_t, const double*, int64_t, int64_t, const double*, int64_t, int64_t,
-                      double*, int64_t, bool) {}
+                      double*, int64_t, bool, const double*) {}
+
+// Rows [0, m) of c (leading dim ldc) set to bias[0, n). An inline loop, not std::copy: rows are short (64-256
+// values) and a libc memmove call per row cost more than the copy itself.
+template <class T>
+void fill_rows(T* c, int64_t ldc, int64_t m, int64_t n, const T* bias) {
+  for (int64_t r = 0; r < m; ++r) {
+    T* row = c + r * ldc;
+    for (int64_t j = 0; j < n; ++j) row[j] = bias[j];
+  }
+}
 
 std::atomic<MatmulPrecision> g_precision{MatmulPrecision::f32};
 
@@ -106,7 +116,7 @@ Tensor transposed_view(const Tensor& t) {
   return t.as_strided(s, st, t.offset());
 }
 
-void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulate) {
+void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulate, const Tensor& bias) {
   const int rc = c.dim();
   XF_DCHECK(a.dim() >= 2 && b.dim() >= 2 && rc >= 2, "gemm_into: rank < 2");
   const int64_t M = c.size(rc - 2), N = c.size(rc - 1), K = a.size(a.dim() - 1);
@@ -114,13 +124,21 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
             "gemm_into: shapes ", a.shape().str(), " x ", b.shape().str(), " -> ", c.shape().str());
   XF_CHECK(M <= INT_MAX && N <= INT_MAX && K <= INT_MAX, "matmul: matrix extent exceeds the BLAS int range (",
            M, ", ", N, ", ", K, ")");
+  const bool has_bias = bias.defined();
+  XF_DCHECK(!has_bias || (!accumulate && bias.is_contiguous() && bias.numel() == N && bias.dtype() == c.dtype()),
+            "gemm_into: bias ", bias.shape().str(), " for output ", c.shape().str());
   if (c.numel() == 0) return;
   if (K == 0) {
     // An empty contraction: the product is zero (no BLAS call: K = 0 operands have arbitrary strides).
     if (!accumulate) {
       XF_DISPATCH_FLOAT(c.dtype(), "matmul", [&] {
         scalar_t* pc = c.data<scalar_t>();
-        for_each_offset<1>(c.shape(), {c.strides()}, {0}, [&](int64_t o) { pc[o] = 0; });
+        const scalar_t* pbias = has_bias ? bias.data<scalar_t>() : nullptr;
+        int64_t j = 0;  // the column of the element visited (row-major order, last dim fastest)
+        for_each_offset<1>(c.shape(), {c.strides()}, {0}, [&](int64_t o) {
+          pc[o] = pbias ? pbias[j] : scalar_t(0);
+          j = j + 1 == N ? 0 : j + 1;
+        });
       });
     }
     return;
@@ -143,6 +161,7 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
   // thread, so a second thread never slows down a model made of small GEMMs.
   bool c_aliases = false;
   for (int i = 0; i < sc.size(); ++i) c_aliases = c_aliases || (sc[i] == 0 && batch[i] > 1);
+  XF_DCHECK(!(has_bias && c_aliases), "gemm_into: a bias with summed batch dims");
   const int64_t nbatch = batch.numel();
   const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
   const int nt = num_threads();
@@ -165,18 +184,22 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
     const scalar_t* pb = b.data<scalar_t>();
     scalar_t* pc = c.data<scalar_t>();
     const scalar_t beta = accumulate ? scalar_t(1) : scalar_t(0);
+    const scalar_t* pbias = has_bias ? bias.data<scalar_t>() : nullptr;
     const bool bf16 = std::is_same_v<scalar_t, float> && effective_matmul_precision() == MatmulPrecision::bf16;
     // Rows [m0, m1) of one product: A's rows start at m0 (a column offset when A is stored transposed).
     auto rows = [&](int64_t oa, int64_t ob, int64_t oc, int64_t m0, int64_t m1) {
       const int64_t a_off = la.trans ? m0 : m0 * la.ld;
+      scalar_t* c0 = pc + oc + m0 * lc.ld;
       if (bf16) {
         bf16_gemm(m1 - m0, N, K, pa + oa + a_off, la.trans ? 1 : la.ld, la.trans ? la.ld : 1, pb + ob,
-                  lb.trans ? 1 : lb.ld, lb.trans ? lb.ld : 1, pc + oc + m0 * lc.ld, lc.ld, accumulate);
+                  lb.trans ? 1 : lb.ld, lb.trans ? lb.ld : 1, c0, lc.ld, accumulate, pbias);
         return;
       }
+      // The bias block is written just before its GEMM reads it back (still in cache), on the thread that owns it.
+      if (pbias) fill_rows(c0, lc.ld, m1 - m0, N, pbias);
       blas_gemm(la.trans, lb.trans, static_cast<int>(m1 - m0), static_cast<int>(N), static_cast<int>(K),
-                pa + oa + a_off, static_cast<int>(la.ld), pb + ob, static_cast<int>(lb.ld), beta,
-                pc + oc + m0 * lc.ld, static_cast<int>(lc.ld));
+                pa + oa + a_off, static_cast<int>(la.ld), pb + ob, static_cast<int>(lb.ld),
+                pbias ? scalar_t(1) : beta, c0, static_cast<int>(lc.ld));
     };
     if (chunks <= 1) {
       for_each_offset<3>(batch, {sa, sb, sc}, {0, 0, 0},
