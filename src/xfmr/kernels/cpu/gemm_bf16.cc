@@ -155,64 +155,71 @@ XF_BF16_TARGET void pack_b(const float* b, int64_t sb_r, int64_t sb_c, int64_t k
   }
 }
 
-// A block (mc rows, kc columns) into MR-row micro-panels: for each K pair p, MR 32-bit words
-// (bf16 a(i, 2p), bf16 a(i, 2p+1)), zero-padded past kc and mc.
-XF_BF16_TARGET void pack_a(const float* a, int64_t sa_r, int64_t sa_c, int64_t mc, int64_t kc, uint32_t* out) {
+// The packed A block. Unlike B, A is not vector-loaded by the micro-kernel: each pair word a(i, p) (bf16 a(i, 2p)
+// | bf16 a(i, 2p+1) << 16) is broadcast on its own, so the layout can follow the operand's memory order, which
+// saves the in-register transpose a fixed panel layout needs for one of the two orientations:
+//   row-major (A with unit column stride: activations in x·Wᵀ, output gradients in dY·W): row i of the block at
+//     i·kARow words, its pairs consecutive; packing is a conversion of each row, no transpose.
+//   pair-major (A with unit row stride: dYᵀ in the weight gradient dYᵀ·X): pair p at p·ld words, the block's
+//     rows consecutive within it (ld = rows rounded up to the micro-panel and to 16); packing converts two
+//     memory rows (K indices 2p, 2p+1) 16 values at a time and interleaves them, no transpose either.
+// The micro-kernel reads a(i, p) at a[i·row + p·step] with the row stride a compile-time constant (one
+// instantiation per layout), so every broadcast is a load with a constant displacement.
+constexpr int64_t kARow = kKC / 2;  // row stride of the row-major layout, in pair words
+
+struct PackedA {
+  const uint32_t* data;
+  int64_t step;      // words between consecutive pairs of one row: 1 (row-major) or ld (pair-major)
+  bool pair_major;
+};
+
+// A block (mc rows, kc columns) into `out` (room for kMC·kARow words), laid out as above.
+XF_BF16_TARGET PackedA pack_a(const float* a, int64_t sa_r, int64_t sa_c, int64_t mc, int64_t kc, uint32_t* out) {
   const int64_t kp = (kc + 1) / 2;
-  const __mmask16 mr_mask = lanes(kMR);
-  if (sa_r == 1) {
-    // A = Gᵀ of a row-major G: the MR rows of one K index are contiguous. K pairs outer, as in pack_b.
+  if (sa_r == 1 && sa_c != 1) {
+    const int64_t ld = ((mc + kMR - 1) / kMR * kMR + 15) / 16 * 16;  // micro-panels may read up to 11 rows past mc
     for (int64_t p = 0; p < kp; ++p) {
       const float* k0 = a + 2 * p * sa_c;
       const float* k1 = 2 * p + 1 < kc ? k0 + sa_c : nullptr;
-      for (int64_t i0 = 0; i0 < mc; i0 += kMR)
-        _mm512_mask_storeu_epi32(out + (i0 / kMR) * kp * kMR + p * kMR, mr_mask,
-                                 cvt_interleave(k0 + i0, k1 ? k1 + i0 : nullptr, std::min(kMR, mc - i0)));
+      uint32_t* dst = out + p * ld;
+      for (int64_t i = 0; i < ld; i += 16)
+        _mm512_storeu_si512(dst + i, cvt_interleave(k0 + i, k1 ? k1 + i : nullptr, mc - i));
     }
-    return;
+    return {out, ld, true};
   }
-  for (int64_t i0 = 0; i0 < mc; i0 += kMR) {
-    const int64_t mr = std::min(kMR, mc - i0);
-    uint32_t* panel = out + (i0 / kMR) * kp * kMR;
-    if (sa_c == 1) {
-      // Rows of A are contiguous: MR rows x 16 K pairs are converted along the rows and transposed in registers
-      // (rows MR..15 of the 16 x 16 transpose are zero) into 16 panel rows of MR words.
-      for (int64_t p0 = 0; p0 < kp; p0 += 16) {
-        const int64_t nq = std::min<int64_t>(16, kp - p0), nf = std::min<int64_t>(32, kc - 2 * p0);
-        __m512i v[16];
-        for (int64_t r = 0; r < 16; ++r)
-          v[r] = r < mr ? cvt_pairs(a + (i0 + r) * sa_r + 2 * p0, nf) : _mm512_setzero_si512();
-        transpose16(v);
-        for (int64_t q = 0; q < nq; ++q) _mm512_mask_storeu_epi32(panel + (p0 + q) * kMR, mr_mask, v[q]);
-      }
-    } else {
-      for (int64_t p = 0; p < kp; ++p) {
-        for (int64_t r = 0; r < kMR; ++r) {
-          if (r >= mr) {
-            panel[p * kMR + r] = 0;
-            continue;
-          }
-          const float* src = a + (i0 + r) * sa_r + 2 * p * sa_c;
-          panel[p * kMR + r] = pair_word(src[0], 2 * p + 1 < kc ? src[sa_c] : 0.0f);
-        }
-      }
+  if (sa_c == 1) {
+    // Rows past mc (up to the micro-panel edge) are never stored to C; they are left as they are.
+    for (int64_t i = 0; i < mc; ++i) {
+      const float* row = a + i * sa_r;
+      uint32_t* dst = out + i * kARow;
+      for (int64_t p0 = 0; p0 < kp; p0 += 16) _mm512_storeu_si512(dst + p0, cvt_pairs(row + 2 * p0, kc - 2 * p0));
+    }
+    return {out, 1, false};
+  }
+  for (int64_t i = 0; i < mc; ++i) {
+    for (int64_t p = 0; p < kp; ++p) {
+      const float* src = a + i * sa_r + 2 * p * sa_c;
+      out[i * kARow + p] = pair_word(src[0], 2 * p + 1 < kc ? src[sa_c] : 0.0f);
     }
   }
+  return {out, 1, false};
 }
 
-// c[mr, nr] (+)= alpha · A micro-panel · B micro-panel over kp K pairs. `load` = add to what c holds; otherwise
-// bias (nr values, or nullptr) is added to every row.
-XF_BF16_TARGET void micro_kernel(int64_t kp, const uint32_t* ap, const uint32_t* bp, float* c, int64_t ldc,
-                                 int64_t mr, int64_t nr, bool load, float alpha, const float* bias) {
+// c[mr, nr] (+)= alpha · A micro-panel · B micro-panel over kp K pairs, a(r, p) = ap[r·kRow + p·a_step].
+// `load` = add to what c holds; otherwise bias (nr values, or nullptr) is added to every row.
+template <int64_t kRow>
+XF_BF16_TARGET void micro_kernel(int64_t kp, const uint32_t* ap, int64_t a_step, const uint32_t* bp, float* c,
+                                 int64_t ldc, int64_t mr, int64_t nr, bool load, float alpha, const float* bias) {
   __m512 acc[kMR][2];
 #pragma GCC unroll 12
   for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int64_t p = 0; p < kp; ++p) {
     const __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp + p * kNR);
     const __m512bh b1 = (__m512bh)_mm512_loadu_si512(bp + p * kNR + 16);
+    const uint32_t* ar = ap + p * a_step;
 #pragma GCC unroll 12
     for (int r = 0; r < kMR; ++r) {
-      const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(ap[p * kMR + r]));
+      const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(ar[r * kRow]));
       acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
       acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
     }
@@ -264,9 +271,8 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, in
   PackBuffers& buf = pack_buffers();
   const int64_t kc_max = std::min(kKC, K + (K & 1));
   const int64_t nc_max = std::min(kNC, (N + kNR - 1) / kNR * kNR);
-  const int64_t mc_max = std::min(kMC, (M + kMR - 1) / kMR * kMR);
-  // words: kc/2 pairs per row or column
-  const size_t need_b = static_cast<size_t>(kc_max / 2 * nc_max), need_a = static_cast<size_t>(kc_max / 2 * mc_max);
+  // words: kc/2 pairs per column of the B block; the A block takes kMC rows of kARow words in either layout
+  const size_t need_b = static_cast<size_t>(kc_max / 2 * nc_max), need_a = static_cast<size_t>(kMC * kARow);
   if (buf.b.size() < need_b) buf.b.resize(need_b);
   if (buf.a.size() < need_a) buf.a.resize(need_a);
   for (int64_t j0 = 0; j0 < N; j0 += kNC) {
@@ -277,12 +283,19 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, in
       pack_b(b + k0 * sb_r + j0 * sb_c, sb_r, sb_c, kc, nc, buf.b.data());
       for (int64_t i0 = 0; i0 < M; i0 += kMC) {
         const int64_t mc = std::min(kMC, M - i0);
-        pack_a(a + i0 * sa_r + k0 * sa_c, sa_r, sa_c, mc, kc, buf.a.data());
+        const PackedA pa = pack_a(a + i0 * sa_r + k0 * sa_c, sa_r, sa_c, mc, kc, buf.a.data());
         for (int64_t jr = 0; jr < nc; jr += kNR) {
           const uint32_t* bp = buf.b.data() + (jr / kNR) * kp * kNR;
+          const float* bias_j = bias ? bias + j0 + jr : nullptr;
+          const int64_t nr = std::min(kNR, nc - jr);
           for (int64_t ir = 0; ir < mc; ir += kMR) {
-            micro_kernel(kp, buf.a.data() + (ir / kMR) * kp * kMR, bp, c + (i0 + ir) * ldc + j0 + jr, ldc,
-                         std::min(kMR, mc - ir), std::min(kNR, nc - jr), load, alpha, bias ? bias + j0 + jr : nullptr);
+            float* cp = c + (i0 + ir) * ldc + j0 + jr;
+            const int64_t mr = std::min(kMR, mc - ir);
+            if (pa.pair_major) {
+              micro_kernel<1>(kp, pa.data + ir, pa.step, bp, cp, ldc, mr, nr, load, alpha, bias_j);
+            } else {
+              micro_kernel<kARow>(kp, pa.data + ir * kARow, 1, bp, cp, ldc, mr, nr, load, alpha, bias_j);
+            }
           }
         }
       }
