@@ -62,6 +62,9 @@ TEST(GemmBf16, MatchesTheReferenceOnEveryBlockingEdge) {
       {37, 45, 70, false, true, false, 1.0f, true}, {30, 70, 800, true, false, false, 1.0f, true},
       {13, 33, 3, false, false, true, 1.0f, true},  {5, 3, 0, false, false, false, 1.0f, true},
       {14, 2100, 20, false, true, false, 1.0f, true},  // N past one NC block
+      // last micro-panels of 9-11, 8 and 5-8 rows (the 12-, 8- and 4-row kernels) in both A layouts, alpha != 1
+      {11, 40, 50, true, false, true, 0.3f}, {22, 64, 30, false, true, false, 0.5f}, {8, 33, 17, true, true, false},
+      {47, 31, 390, true, false, false, 1.0f, true}, {20, 45, 391, false, false, true, 2.0f},
   };
   Generator g(3);
   for (const Case& cs : cases) {
