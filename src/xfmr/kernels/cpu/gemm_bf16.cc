@@ -100,6 +100,21 @@ XF_BF16_TARGET inline void transpose16(__m512i r[16]) {
   }
 }
 
+// Software prefetch while packing: the operands of a training step's products (activations, output gradients)
+// come from L3 or DRAM, and a packing loop reads short row segments (a kc-column block of a row, or the block's
+// columns of two rows) that end before the hardware prefetcher has locked on to the stream. The packing loops
+// ask for the rows they will read a few iterations later.
+constexpr int64_t kPrefetchRows = 2;   // row-major A: the row two rows ahead
+constexpr int64_t kPrefetchPairs = 4;  // two-row (K pair) loops: the pair four pairs ahead
+// The n values at x + 2·d·stride and x + (2·d + 1)·stride (rows 2d and 2d + 1 ahead), one request per cache line.
+inline void prefetch_pair(const float* x, int64_t stride, int64_t d, int64_t n) {
+  const float* r0 = x + 2 * d * stride;
+  for (int64_t j = 0; j < n; j += 16) {
+    __builtin_prefetch(r0 + j);
+    __builtin_prefetch(r0 + stride + j);
+  }
+}
+
 // One value at a time, for the strides the vector paths do not cover.
 inline uint32_t pair_word(float lo, float hi) {
   return static_cast<uint32_t>(float_to_bf16(lo)) | static_cast<uint32_t>(float_to_bf16(hi)) << 16;
@@ -116,8 +131,10 @@ XF_BF16_TARGET void pack_b(const float* b, int64_t sb_r, int64_t sb_c, int64_t k
     for (int64_t p = 0; p < kp; ++p) {
       const float* r0 = b + 2 * p * sb_r;
       const float* r1 = 2 * p + 1 < kc ? r0 + sb_r : nullptr;
+      const bool pf = 2 * (p + kPrefetchPairs) + 1 < kc;
       for (int64_t j0 = 0; j0 < nc; j0 += kNR) {
         uint32_t* dst = out + (j0 / kNR) * kp * kNR + p * kNR;
+        if (pf) prefetch_pair(r0 + j0, sb_r, kPrefetchPairs, std::min(kNR, nc - j0));
         for (int64_t h = 0; h < kNR; h += 16)
           _mm512_storeu_si512(dst + h, cvt_interleave(r0 + j0 + h, r1 ? r1 + j0 + h : nullptr, nc - j0 - h));
       }
@@ -182,6 +199,7 @@ XF_BF16_TARGET PackedA pack_a(const float* a, int64_t sa_r, int64_t sa_c, int64_
       const float* k0 = a + 2 * p * sa_c;
       const float* k1 = 2 * p + 1 < kc ? k0 + sa_c : nullptr;
       uint32_t* dst = out + p * ld;
+      if (2 * (p + kPrefetchPairs) + 1 < kc) prefetch_pair(k0, sa_c, kPrefetchPairs, mc);
       for (int64_t i = 0; i < ld; i += 16)
         _mm512_storeu_si512(dst + i, cvt_interleave(k0 + i, k1 ? k1 + i : nullptr, mc - i));
     }
@@ -192,7 +210,14 @@ XF_BF16_TARGET PackedA pack_a(const float* a, int64_t sa_r, int64_t sa_c, int64_
     for (int64_t i = 0; i < mc; ++i) {
       const float* row = a + i * sa_r;
       uint32_t* dst = out + i * kARow;
-      for (int64_t p0 = 0; p0 < kp; p0 += 16) _mm512_storeu_si512(dst + p0, cvt_pairs(row + 2 * p0, kc - 2 * p0));
+      const float* ahead = i + kPrefetchRows < mc ? row + kPrefetchRows * sa_r : nullptr;
+      for (int64_t p0 = 0; p0 < kp; p0 += 16) {
+        if (ahead) {
+          __builtin_prefetch(ahead + 2 * p0);
+          __builtin_prefetch(ahead + 2 * p0 + 16);
+        }
+        _mm512_storeu_si512(dst + p0, cvt_pairs(row + 2 * p0, kc - 2 * p0));
+      }
     }
     return {out, 1, false};
   }
