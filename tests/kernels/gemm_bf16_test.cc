@@ -78,8 +78,13 @@ TEST(GemmBf16, MatchesTheReferenceOnEveryBlockingEdge) {
     std::vector<float> c(static_cast<size_t>(cs.M * ldc), 7.0f), want = c;
     for (int64_t i = 0; i < cs.M; ++i)
       for (int64_t j = 0; j < cs.N; ++j) c[i * ldc + j] = want[i * ldc + j] = c0[i * cs.N + j];
+    std::vector<float> sums(static_cast<size_t>(cs.M), 0.0f), want_sums = sums;
     gemm_bf16(cs.M, cs.N, cs.K, a.data(), sa_r, sa_c, b.data(), sb_r, sb_c, c.data(), ldc, cs.accumulate, cs.alpha,
-              pbias);
+              pbias, sums.data());
+    // A's row sums: f32, k in order, so exactly the plain loop's bits
+    for (int64_t i = 0; i < cs.M; ++i)
+      for (int64_t k = 0; k < cs.K; ++k) want_sums[static_cast<size_t>(i)] += a[static_cast<size_t>(i * sa_r + k * sa_c)];
+    EXPECT_EQ(sums, want_sums) << cs.M << "x" << cs.N << "x" << cs.K << " ta " << cs.ta;
     ref::gemm_bf16(cs.M, cs.N, cs.K, a.data(), sa_r, sa_c, b.data(), sb_r, sb_c, want.data(), ldc, cs.accumulate,
                    cs.alpha, pbias);
     double worst = 0;
@@ -266,4 +271,38 @@ TEST(GemmBf16, LinearWithEmptyContractionIsTheBias) {
   const std::vector<double> bv{1.5, -2.0, 3.25};
   const Tensor y = linear(Tensor::ones({2, 0}), Tensor::ones({3, 0}), Tensor::from_vector(std::span<const double>(bv), {3}));
   EXPECT_EQ(y.to_vector(), (std::vector<double>{1.5, -2.0, 3.25, 1.5, -2.0, 3.25}));
+}
+
+// The bias gradient comes out of the weight gradient's GEMM (summed from dYᵀ while it is packed): with dY = r
+// given exactly (loss sum(out * r)), db is the plain row-by-row f32 sum of r, bit for bit, in f32 and bf16
+// precision and at one and two threads (x [1400, 160], w [300, 160]: large enough for dW to split across threads).
+TEST(GemmBf16, LinearBiasGradientIsTheRowOrderSumInEveryPrecision) {
+  Generator g(23);
+  const auto xs = random_vec(1400 * 160, g), ws = random_vec(300 * 160, g), bs = random_vec(300, g),
+             rs = random_vec(1400 * 300, g);
+  std::vector<float> want(300, 0.0f);
+  for (int64_t i = 0; i < 1400; ++i)
+    for (int64_t j = 0; j < 300; ++j) want[static_cast<size_t>(j)] += rs[static_cast<size_t>(i * 300 + j)];
+  for (MatmulPrecision p : {MatmulPrecision::f32, MatmulPrecision::bf16}) {
+    if (p == MatmulPrecision::bf16 && !cpu_has_avx512_bf16()) continue;
+    for (int threads : {1, 2}) {
+      PrecisionScope scope(p);
+      set_num_threads(threads);
+      Tensor x = Tensor::from_vector(std::span<const float>(xs), {1400, 160});
+      Tensor w = Tensor::from_vector(std::span<const float>(ws), {300, 160});
+      Tensor b = Tensor::from_vector(std::span<const float>(bs), {300});
+      for (Tensor* t : {&x, &w, &b}) t->set_requires_grad(true);
+      const Tensor r = Tensor::from_vector(std::span<const float>(rs), {1400, 300});
+      sum(linear(x, w, b) * r).backward();
+      set_num_threads(1);
+      const float* gb = b.grad().data<float>();
+      EXPECT_EQ(std::vector<float>(gb, gb + 300), want) << matmul_precision_name(p) << " threads " << threads;
+      // and without the weight gradient (the bias gradient's own loop)
+      Tensor b2 = Tensor::from_vector(std::span<const float>(bs), {300});
+      b2.set_requires_grad(true);
+      sum(linear(x.detach(), w.detach(), b2) * r).backward();
+      const float* gb2 = b2.grad().data<float>();
+      EXPECT_EQ(std::vector<float>(gb2, gb2 + 300), want) << matmul_precision_name(p) << " no dW";
+    }
+  }
 }

@@ -163,13 +163,15 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                gemm_into(g2, wp, gx.as_strided({R, wp.size(1)}, {wp.size(1), 1}, 0), false);
                gs.g[0] = gx;
              }
+             // db = Σ_rows g. Beside dW it is summed inside dW's GEMM, from gᵀ while that is packed (one pass over
+             // g less); each column is summed in row order either way, so the bits do not depend on which.
+             Tensor gb;
+             if (gs.needed[2]) gb = Tensor::zeros({O}, g.dtype());
              if (gs.needed[1]) {  // dW = gᵀ·x
                Tensor gw = Tensor::empty(wp.shape(), g.dtype());
-               gemm_into(transposed_view(g2), x2, gw, false);
+               gemm_into(transposed_view(g2), x2, gw, false, Tensor(), gb);
                gs.g[1] = gw;
-             }
-             if (gs.needed[2]) {  // db = Σ_rows g, parallel over column blocks (each column summed in row order)
-               Tensor gb = Tensor::zeros({O}, g.dtype());
+             } else if (gs.needed[2]) {  // parallel over column blocks (each column summed in row order)
                XF_DISPATCH_FLOAT(g.dtype(), "linear", [&] {
                  const scalar_t* pg = g2.data<scalar_t>();
                  scalar_t* pb = gb.data<scalar_t>();
@@ -181,8 +183,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                    }
                  });
                });
-               gs.g[2] = gb;
              }
+             if (gs.needed[2]) gs.g[2] = gb;
            });
   }
   return out;

@@ -190,9 +190,16 @@ struct PackedA {
   bool pair_major;
 };
 
-// A block (mc rows, kc columns) into `out` (room for kMC·kARow words), laid out as above.
-XF_BF16_TARGET PackedA pack_a(const float* a, int64_t sa_r, int64_t sa_c, int64_t mc, int64_t kc, uint32_t* out) {
+// A block (mc rows, kc columns) into `out` (room for kMC·kARow words), laid out as above. With `sums`, also
+// sums[i] += a(i, k) for k = 0, 1, ... in order, in f32 (the unrounded values), while the values are at hand.
+XF_BF16_TARGET PackedA pack_a(const float* a, int64_t sa_r, int64_t sa_c, int64_t mc, int64_t kc, uint32_t* out,
+                              float* sums) {
   const int64_t kp = (kc + 1) / 2;
+  if (sums && !(sa_r == 1 && sa_c != 1)) {
+    // Not the layout of a linear layer's dYᵀ (the one caller): plain loops, same order.
+    for (int64_t k = 0; k < kc; ++k)
+      for (int64_t i = 0; i < mc; ++i) sums[i] += a[i * sa_r + k * sa_c];
+  }
   if (sa_r == 1 && sa_c != 1) {
     const int64_t ld = ((mc + kMR - 1) / kMR * kMR + 15) / 16 * 16;  // micro-panels may read up to 11 rows past mc
     for (int64_t p = 0; p < kp; ++p) {
@@ -202,6 +209,16 @@ XF_BF16_TARGET PackedA pack_a(const float* a, int64_t sa_r, int64_t sa_c, int64_
       if (2 * (p + kPrefetchPairs) + 1 < kc) prefetch_pair(k0, sa_c, kPrefetchPairs, mc);
       for (int64_t i = 0; i < ld; i += 16)
         _mm512_storeu_si512(dst + i, cvt_interleave(k0 + i, k1 ? k1 + i : nullptr, mc - i));
+      if (sums) {
+        // Row 2p, then row 2p + 1, into each sum: the order of a row-by-row loop (a linear layer's bias gradient,
+        // the same bits as its f32 path).
+        for (int64_t i = 0; i < mc; i += 16) {
+          const __mmask16 m = lanes(mc - i);
+          __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, sums + i), _mm512_maskz_loadu_ps(m, k0 + i));
+          if (k1) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, k1 + i));
+          _mm512_mask_storeu_ps(sums + i, m, v);
+        }
+      }
     }
     return {out, ld, true};
   }
@@ -322,8 +339,15 @@ bool cpu_has_avx512_bf16() {
 }
 
 void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
-               int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha, const float* bias) {
-  if (M <= 0 || N <= 0) return;
+               int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha, const float* bias,
+               float* a_row_sums) {
+  if (M <= 0) return;
+  if (N <= 0) {
+    if (a_row_sums)
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t i = 0; i < M; ++i) a_row_sums[i] += a[i * sa_r + k * sa_c];
+    return;
+  }
   if (K <= 0) {
     if (!accumulate) {
       for (int64_t i = 0; i < M; ++i) {
@@ -349,7 +373,8 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, in
       pack_b(b + k0 * sb_r + j0 * sb_c, sb_r, sb_c, kc, nc, buf.b.data());
       for (int64_t i0 = 0; i0 < M; i0 += kMC) {
         const int64_t mc = std::min(kMC, M - i0);
-        const PackedA pa = pack_a(a + i0 * sa_r + k0 * sa_c, sa_r, sa_c, mc, kc, buf.a.data());
+        float* sums = a_row_sums && j0 == 0 ? a_row_sums + i0 : nullptr;  // each A block is summed once
+        const PackedA pa = pack_a(a + i0 * sa_r + k0 * sa_c, sa_r, sa_c, mc, kc, buf.a.data(), sums);
         for (int64_t jr = 0; jr < nc; jr += kNR) {
           const uint32_t* bp = buf.b.data() + (jr / kNR) * kp * kNR;
           const float* bias_j = bias ? bias + j0 + jr : nullptr;

@@ -67,11 +67,21 @@ inline void blas_gemm(bool ta, bool tb, int m, int n, int k, const double* a, in
 
 // The bf16 kernel for f32 operands; never reached for f64 (gemm_into only selects it for f32).
 inline void bf16_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t sar, int64_t sac, const float* b,
-                      int64_t sbr, int64_t sbc, float* c, int64_t ldc, bool acc, const float* bias) {
-  kernels::gemm_bf16(m, n, k, a, sar, sac, b, sbr, sbc, c, ldc, acc, 1.0f, bias);
+                      int64_t sbr, int64_t sbc, float* c, int64_t ldc, bool acc, const float* bias, float* sums) {
+  kernels::gemm_bf16(m, n, k, a, sar, sac, b, sbr, sbc, c, ldc, acc, 1.0f, bias, sums);
 }
 inline void bf16_gemm(int64_t, int64_t, int64_t, const double*, int64_t, int64_t, const double*, int64_t, int64_t,
-                      double*, int64_t, bool, const double*) {}
+                      double*, int64_t, bool, const double*, double*) {}
+
+// sums[i] += a(i, k) for rows [0, m), k = 0, 1, ... in order (a(i, k) = a[i*sr + k*sc]). With unit row stride
+// (a = dYᵀ) the inner loop runs along memory.
+template <class T>
+void add_row_sums(const T* a, int64_t sr, int64_t sc, int64_t m, int64_t k, T* sums) {
+  for (int64_t kk = 0; kk < k; ++kk) {
+    const T* col = a + kk * sc;
+    for (int64_t i = 0; i < m; ++i) sums[i] += col[i * sr];
+  }
+}
 
 // Rows [0, m) of c (leading dim ldc) set to bias[0, n). An inline loop, not std::copy: rows are short (64-256
 // values) and a libc memmove call per row cost more than the copy itself.
@@ -116,7 +126,8 @@ Tensor transposed_view(const Tensor& t) {
   return t.as_strided(s, st, t.offset());
 }
 
-void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulate, const Tensor& bias) {
+void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulate, const Tensor& bias,
+               const Tensor& a_row_sums) {
   const int rc = c.dim();
   XF_DCHECK(a.dim() >= 2 && b.dim() >= 2 && rc >= 2, "gemm_into: rank < 2");
   const int64_t M = c.size(rc - 2), N = c.size(rc - 1), K = a.size(a.dim() - 1);
@@ -127,6 +138,21 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
   const bool has_bias = bias.defined();
   XF_DCHECK(!has_bias || (!accumulate && bias.is_contiguous() && bias.numel() == N && bias.dtype() == c.dtype()),
             "gemm_into: bias ", bias.shape().str(), " for output ", c.shape().str());
+  const bool has_sums = a_row_sums.defined();
+  XF_DCHECK(!has_sums || (rc == 2 && a_row_sums.is_contiguous() && a_row_sums.numel() == M &&
+                          a_row_sums.dtype() == c.dtype()),
+            "gemm_into: row sums ", a_row_sums.shape().str(), " for output ", c.shape().str());
+  if (M == 0) return;
+  if (N == 0 && has_sums && K > 0) {
+    // No product, but A's rows are still summed.
+    MatLayout la0;
+    XF_CHECK(layout_of(a, la0), "internal error: gemm_into: operand not BLAS-compatible");
+    XF_DISPATCH_FLOAT(c.dtype(), "matmul", [&] {
+      add_row_sums(a.data<scalar_t>(), la0.trans ? 1 : la0.ld, la0.trans ? la0.ld : 1, M, K,
+                   a_row_sums.data<scalar_t>());
+    });
+    return;
+  }
   if (c.numel() == 0) return;
   if (K == 0) {
     // An empty contraction: the product is zero (no BLAS call: K = 0 operands have arbitrary strides).
@@ -185,16 +211,19 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
     scalar_t* pc = c.data<scalar_t>();
     const scalar_t beta = accumulate ? scalar_t(1) : scalar_t(0);
     const scalar_t* pbias = has_bias ? bias.data<scalar_t>() : nullptr;
+    scalar_t* psums = has_sums ? a_row_sums.data<scalar_t>() : nullptr;
     const bool bf16 = std::is_same_v<scalar_t, float> && effective_matmul_precision() == MatmulPrecision::bf16;
     // Rows [m0, m1) of one product: A's rows start at m0 (a column offset when A is stored transposed).
     auto rows = [&](int64_t oa, int64_t ob, int64_t oc, int64_t m0, int64_t m1) {
       const int64_t a_off = la.trans ? m0 : m0 * la.ld;
       scalar_t* c0 = pc + oc + m0 * lc.ld;
+      scalar_t* sums = psums ? psums + m0 : nullptr;
       if (bf16) {
         bf16_gemm(m1 - m0, N, K, pa + oa + a_off, la.trans ? 1 : la.ld, la.trans ? la.ld : 1, pb + ob,
-                  lb.trans ? 1 : lb.ld, lb.trans ? lb.ld : 1, c0, lc.ld, accumulate, pbias);
+                  lb.trans ? 1 : lb.ld, lb.trans ? lb.ld : 1, c0, lc.ld, accumulate, pbias, sums);
         return;
       }
+      if (sums) add_row_sums(pa + oa + a_off, la.trans ? 1 : la.ld, la.trans ? la.ld : 1, m1 - m0, K, sums);
       // The bias block is written just before its GEMM reads it back (still in cache), on the thread that owns it.
       if (pbias) fill_rows(c0, lc.ld, m1 - m0, N, pbias);
       blas_gemm(la.trans, lb.trans, static_cast<int>(m1 - m0), static_cast<int>(N), static_cast<int>(K),

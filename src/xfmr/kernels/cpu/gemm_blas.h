@@ -23,7 +23,12 @@ Tensor blas_ready(const Tensor& t);
 // bias (optional: [N], contiguous, same dtype) is added to every row of every product: c = a·b + bias, as a linear
 // layer's forward needs; only without `accumulate` and without summed batch dims. The bf16 kernel adds it in its
 // final store; the BLAS path writes it into each block of c's rows just before that block's GEMM (beta = 1).
-void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulate, const Tensor& bias = Tensor());
+// a_row_sums (optional: [M], contiguous, same dtype, zero-initialised by the caller; one product, no batch):
+// a_row_sums[i] += Σ_k a[i, k], each sum taken in order of k in the working precision, so the result does not depend
+// on the thread count or on the matmul precision. The bf16 kernel takes it from A while packing it (a linear
+// layer's bias gradient from the dYᵀ of its weight gradient); the BLAS path sums each row block before its GEMM.
+void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulate, const Tensor& bias = Tensor(),
+               const Tensor& a_row_sums = Tensor());
 
 // The arithmetic of f32 products in gemm_into (process-wide; f64 products are always f64):
 //   f32:  OpenBLAS sgemm.
