@@ -1,7 +1,8 @@
 // The AVX512-BF16 GEMM (kernels/cpu/gemm_bf16.h) against the scalar reference (kernels/ref/gemm_bf16.h), which
 // rounds the operands to bf16 the same way and sums in double: the two differ only by f32 accumulation order, so
 // the tolerance is f32 rounding over K terms, not bf16's. Shapes cover every edge of the blocking (M, N, K not
-// multiples of the 12 x 32 tile, odd K, K and N past one cache block) and transposed operands.
+// multiples of the 12 x 32 tile, odd K, K and N past one cache block, the 8- and 4-row remainders) and transposed
+// operands (which select the A layout: row-major or pair-major).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -65,6 +66,8 @@ TEST(GemmBf16, MatchesTheReferenceOnEveryBlockingEdge) {
       // last micro-panels of 9-11, 8 and 5-8 rows (the 12-, 8- and 4-row kernels) in both A layouts, alpha != 1
       {11, 40, 50, true, false, true, 0.3f}, {22, 64, 30, false, true, false, 0.5f}, {8, 33, 17, true, true, false},
       {47, 31, 390, true, false, false, 1.0f, true}, {20, 45, 391, false, false, true, 2.0f},
+      // K past one K block (at most 2048, cut into equal even blocks): 3 x 1500, and 1026 + 1023 (odd K)
+      {20, 40, 4500, true, false, false, 1.0f, true}, {9, 70, 2049, false, true, true}, {26, 33, 2049, true, true, false},
   };
   Generator g(3);
   for (const Case& cs : cases) {

@@ -19,15 +19,21 @@ namespace xfmr::kernels {
 namespace {
 
 // Blocking in the manner of Goto & van de Geijn 2008 ("Anatomy of High-Performance Matrix Multiplication"):
-// a KC x NC block of B is packed once and stays in L2, an MC x KC block of A is packed per B block, and the
+// a KC x NC block of B is packed once, an MC x KC block of A is packed per B block and stays in L2, and the
 // MR x NR micro-kernel streams one A micro-panel (MR rows) against one B micro-panel (NR columns).
 // MR x NR = 12 x 32 keeps 24 zmm accumulators, two B vectors and one A broadcast in the 32 zmm registers.
 constexpr int64_t kMR = 12, kNR = 32;
+// KC: K is cut into the fewest equal blocks of at most kKCMax (even: bf16 values are consumed in pairs along K).
+// A K block short enough for the B micro-panel to stay in L1 (384: 24 KB) meant, for K = 1024 or 1536 (the MLP
+// projections and their dx), writing C two to four times and reading it back in between, and C (activations)
+// lives in DRAM; with one K block C is written once. The B micro-panel (up to 128 KB) then streams from L2 at
+// 128 bytes per 24 vdpbf16ps, far below L2's bandwidth. bench_gemm_bf16 (best of 3, CPU-time GFLOP/s): dx of a
+// 5248 x 256 <- 1024 layer 160 -> 191, forward 5248 x 256 x 1024 156 -> 192, 3072 x 384 x 1536 169 -> 202; no
+// change on K <= 384.
 // NC covers the whole N of the training benches' products (up to 4 x 384 and 4 x 256 columns): with NC = 512, a
 // 1536-column product packed each A block three times, once per B block, and A (activations, output gradients)
-// comes from DRAM, so the repeats cost ~2% of such a product; the B block then outgrows L2 (kc x 2048 bf16 =
-// 1.5 MB), but each B micro-panel is read from L3 once per A block and reused across its MC / MR micro-panels.
-constexpr int64_t kKC = 384;   // even: bf16 values are consumed in pairs along K
+// comes from DRAM; each B micro-panel is read from L3 once per A block and reused across its MC / MR micro-panels.
+constexpr int64_t kKCMax = 2048;
 constexpr int64_t kMC = 96;    // multiple of kMR
 constexpr int64_t kNC = 2048;  // multiple of kNR
 
@@ -182,7 +188,9 @@ XF_BF16_TARGET void pack_b(const float* b, int64_t sb_r, int64_t sb_c, int64_t k
 //     memory rows (K indices 2p, 2p+1) 16 values at a time and interleaves them, no transpose either.
 // The micro-kernel reads a(i, p) at a[i·row + p·step] with the row stride a compile-time constant (one
 // instantiation per layout), so every broadcast is a load with a constant displacement.
-constexpr int64_t kARow = kKC / 2;  // row stride of the row-major layout, in pair words
+// Row stride of the row-major layout, in pair words: one cache line more than the longest row, so the 12 rows
+// a micro-kernel call reads fall in different L1 sets (a stride of a multiple of 4 KB would put them all in one).
+constexpr int64_t kARow = kKCMax / 2 + 16;
 
 struct PackedA {
   const uint32_t* data;
@@ -359,7 +367,8 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, in
   }
   if (accumulate) bias = nullptr;  // documented as ignored
   PackBuffers& buf = pack_buffers();
-  const int64_t kc_max = std::min(kKC, K + (K & 1));
+  const int64_t nk = (K + kKCMax - 1) / kKCMax;
+  const int64_t kc_max = ((K + nk - 1) / nk + 1) / 2 * 2;  // the K block: even, nk of them cover K
   const int64_t nc_max = std::min(kNC, (N + kNR - 1) / kNR * kNR);
   // words: kc/2 pairs per column of the B block; the A block takes kMC rows of kARow words in either layout
   const size_t need_b = static_cast<size_t>(kc_max / 2 * nc_max), need_a = static_cast<size_t>(kMC * kARow);
@@ -367,8 +376,8 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, in
   if (buf.a.size() < need_a) buf.a.resize(need_a);
   for (int64_t j0 = 0; j0 < N; j0 += kNC) {
     const int64_t nc = std::min(kNC, N - j0);
-    for (int64_t k0 = 0; k0 < K; k0 += kKC) {
-      const int64_t kc = std::min(kKC, K - k0), kp = (kc + 1) / 2;
+    for (int64_t k0 = 0; k0 < K; k0 += kc_max) {
+      const int64_t kc = std::min(kc_max, K - k0), kp = (kc + 1) / 2;
       const bool load = accumulate || k0 > 0;
       pack_b(b + k0 * sb_r + j0 * sb_c, sb_r, sb_c, kc, nc, buf.b.data());
       for (int64_t i0 = 0; i0 < M; i0 += kMC) {
