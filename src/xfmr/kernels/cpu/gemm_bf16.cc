@@ -27,9 +27,9 @@ constexpr int64_t kMR = 12, kNR = 32;
 // A K block short enough for the B micro-panel to stay in L1 (384: 24 KB) meant, for K = 1024 or 1536 (the MLP
 // projections and their dx), writing C two to four times and reading it back in between, and C (activations)
 // lives in DRAM; with one K block C is written once. The B micro-panel (up to 128 KB) then streams from L2 at
-// 128 bytes per 24 vdpbf16ps, far below L2's bandwidth. bench_gemm_bf16 (best of 3, CPU-time GFLOP/s): dx of a
-// 5248 x 256 <- 1024 layer 160 -> 191, forward 5248 x 256 x 1024 156 -> 192, 3072 x 384 x 1536 169 -> 202; no
-// change on K <= 384.
+// 128 bytes per 24 vdpbf16ps, far below L2's bandwidth. bench_gemm_bf16 --benchmark_filter=Linear (best of 3,
+// CPU-time GFLOP/s, with the other session-5 changes): dx of a 256 -> 1024 layer over 5248 rows 171 -> 190,
+// forward M x N x K = 5248 x 256 x 1024 171 -> 189, 3072 x 384 x 1536 172 -> 204 (docs/BENCHMARKS.md).
 // NC covers the whole N of the training benches' products (up to 4 x 384 and 4 x 256 columns): with NC = 512, a
 // 1536-column product packed each A block three times, once per B block, and A (activations, output gradients)
 // comes from DRAM; each B micro-panel is read from L3 once per A block and reused across its MC / MR micro-panels.
