@@ -1,7 +1,8 @@
 // The AVX512-BF16 GEMM (kernels/cpu/gemm_bf16.h) against the scalar reference (kernels/ref/gemm_bf16.h), which
 // rounds the operands to bf16 the same way and sums in double: the two differ only by f32 accumulation order, so
 // the tolerance is f32 rounding over K terms, not bf16's. Shapes cover every edge of the blocking (M, N, K not
-// multiples of the 12 x 32 tile, odd K, K and N past one cache block) and transposed operands.
+// multiples of the 12 x 32 tile, odd K, K and N past one cache block, the 8- and 4-row remainders) and transposed
+// operands (which select the A layout: row-major or pair-major).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -35,6 +36,7 @@ struct Case {
   int64_t M, N, K;
   bool ta, tb, accumulate;
   float alpha = 1.0f;
+  bool bias = false;
 };
 
 }  // namespace
@@ -57,10 +59,21 @@ TEST(GemmBf16, MatchesTheReferenceOnEveryBlockingEdge) {
       {7, 5, 64, true, false, false},     {100, 70, 129, false, true, true}, {1408, 64, 64, false, true, false},
       {64, 192, 1408, true, false, false}, {97, 530, 385, false, false, false}, {25, 1030, 800, true, true, true},
       {64, 64, 32, false, true, false, 0.17677670f}, {64, 32, 64, false, false, true, 0.5f},  // attention's scale
+      // a linear layer's bias added in the final store (ignored with accumulate), with one and several K blocks
+      {37, 45, 70, false, true, false, 1.0f, true}, {30, 70, 800, true, false, false, 1.0f, true},
+      {13, 33, 3, false, false, true, 1.0f, true},  {5, 3, 0, false, false, false, 1.0f, true},
+      {14, 2100, 20, false, true, false, 1.0f, true},  // N past one NC block
+      // last micro-panels of 9-11, 8 and 5-8 rows (the 12-, 8- and 4-row kernels) in both A layouts, alpha != 1
+      {11, 40, 50, true, false, true, 0.3f}, {22, 64, 30, false, true, false, 0.5f}, {8, 33, 17, true, true, false},
+      {47, 31, 390, true, false, false, 1.0f, true}, {20, 45, 391, false, false, true, 2.0f},
+      // K past one K block (at most 2048, cut into equal even blocks): 3 x 1500, and 1026 + 1023 (odd K)
+      {20, 40, 4500, true, false, false, 1.0f, true}, {9, 70, 2049, false, true, true}, {26, 33, 2049, true, true, false},
   };
   Generator g(3);
   for (const Case& cs : cases) {
     const auto a = random_vec(cs.M * cs.K, g), b = random_vec(cs.K * cs.N, g), c0 = random_vec(cs.M * cs.N, g);
+    const auto bias = random_vec(cs.N, g);
+    const float* pbias = cs.bias ? bias.data() : nullptr;
     // a stored [M, K] (or [K, M] when transposed), b stored [K, N] (or [N, K]); c with a padded row.
     const int64_t sa_r = cs.ta ? 1 : cs.K, sa_c = cs.ta ? cs.M : 1;
     const int64_t sb_r = cs.tb ? 1 : cs.N, sb_c = cs.tb ? cs.K : 1;
@@ -68,9 +81,15 @@ TEST(GemmBf16, MatchesTheReferenceOnEveryBlockingEdge) {
     std::vector<float> c(static_cast<size_t>(cs.M * ldc), 7.0f), want = c;
     for (int64_t i = 0; i < cs.M; ++i)
       for (int64_t j = 0; j < cs.N; ++j) c[i * ldc + j] = want[i * ldc + j] = c0[i * cs.N + j];
-    gemm_bf16(cs.M, cs.N, cs.K, a.data(), sa_r, sa_c, b.data(), sb_r, sb_c, c.data(), ldc, cs.accumulate, cs.alpha);
+    std::vector<float> sums(static_cast<size_t>(cs.M), 0.0f), want_sums = sums;
+    gemm_bf16(cs.M, cs.N, cs.K, a.data(), sa_r, sa_c, b.data(), sb_r, sb_c, c.data(), ldc, cs.accumulate, cs.alpha,
+              pbias, sums.data());
+    // A's row sums: f32, k in order, so exactly the plain loop's bits
+    for (int64_t i = 0; i < cs.M; ++i)
+      for (int64_t k = 0; k < cs.K; ++k) want_sums[static_cast<size_t>(i)] += a[static_cast<size_t>(i * sa_r + k * sa_c)];
+    EXPECT_EQ(sums, want_sums) << cs.M << "x" << cs.N << "x" << cs.K << " ta " << cs.ta;
     ref::gemm_bf16(cs.M, cs.N, cs.K, a.data(), sa_r, sa_c, b.data(), sb_r, sb_c, want.data(), ldc, cs.accumulate,
-                   cs.alpha);
+                   cs.alpha, pbias);
     double worst = 0;
     for (int64_t i = 0; i < cs.M; ++i) {
       for (int64_t j = 0; j < cs.N; ++j) {
@@ -80,7 +99,8 @@ TEST(GemmBf16, MatchesTheReferenceOnEveryBlockingEdge) {
       }
       for (int64_t j = cs.N; j < ldc; ++j) ASSERT_EQ(c[i * ldc + j], 7.0f) << "wrote past N";
     }
-    EXPECT_LT(worst, 1.0) << cs.M << "x" << cs.N << "x" << cs.K << " ta " << cs.ta << " tb " << cs.tb;
+    EXPECT_LT(worst, 1.0) << cs.M << "x" << cs.N << "x" << cs.K << " ta " << cs.ta << " tb " << cs.tb << " bias "
+                          << cs.bias;
   }
 }
 
@@ -194,5 +214,98 @@ TEST(GemmBf16, AttentionInBf16IsWithinBf16ToleranceOfF32) {
     const double e = rel_norm_diff(*a, *b);
     EXPECT_LT(e, 1e-2) << name;  // the bound argued for linear above
     EXPECT_GT(e, 1e-6) << name << ": the bf16 path was not taken";
+  }
+}
+
+namespace {
+
+// linear(x, w, b) forward at `threads` threads, x [600, 256], w [520, 256]: 2·600·520·256 FLOPs, enough for
+// gemm_into to split the rows across two threads.
+std::vector<float> linear_forward(MatmulPrecision p, int threads, std::vector<float>& xs, std::vector<float>& ws,
+                                  std::vector<float>& bs) {
+  PrecisionScope scope(p);
+  set_num_threads(threads);
+  Generator g(17);
+  xs = random_vec(600 * 256, g);
+  ws = random_vec(520 * 256, g);
+  bs = random_vec(520, g);
+  const Tensor x = Tensor::from_vector(std::span<const float>(xs), {600, 256});
+  const Tensor w = Tensor::from_vector(std::span<const float>(ws), {520, 256});
+  const Tensor b = Tensor::from_vector(std::span<const float>(bs), {520});
+  const Tensor y = linear(x, w, b);
+  set_num_threads(1);
+  std::vector<float> out(600 * 520);
+  const float* py = y.data<float>();
+  std::copy(py, py + out.size(), out.begin());
+  return out;
+}
+
+}  // namespace
+
+// The bias is added inside the GEMM (bf16: in the micro-kernel's store; f32: written per row block before the
+// BLAS call): the result is the reference's and the same bits at one and two threads.
+TEST(GemmBf16, LinearBiasInTheGemmMatchesTheReferenceAtAnyThreadCount) {
+  std::vector<float> x, w, b;
+  for (MatmulPrecision p : {MatmulPrecision::f32, MatmulPrecision::bf16}) {
+    if (p == MatmulPrecision::bf16 && !cpu_has_avx512_bf16()) continue;
+    const std::vector<float> one = linear_forward(p, 1, x, w, b), two = linear_forward(p, 2, x, w, b);
+    EXPECT_EQ(one, two) << matmul_precision_name(p);
+    std::vector<float> want(one.size());
+    if (p == MatmulPrecision::bf16) {
+      ref::gemm_bf16(600, 520, 256, x.data(), 256, 1, w.data(), 1, 256, want.data(), 520, false, 1.0f, b.data());
+    } else {
+      for (int64_t i = 0; i < 600; ++i)
+        for (int64_t j = 0; j < 520; ++j) {
+          double s = b[static_cast<size_t>(j)];
+          for (int64_t k = 0; k < 256; ++k)
+            s += static_cast<double>(x[static_cast<size_t>(i * 256 + k)]) * w[static_cast<size_t>(j * 256 + k)];
+          want[static_cast<size_t>(i * 520 + j)] = static_cast<float>(s);
+        }
+    }
+    double worst = 0;
+    for (size_t i = 0; i < one.size(); ++i) worst = std::max(worst, static_cast<double>(std::abs(one[i] - want[i])));
+    EXPECT_LT(worst, 4e-7 * 257 + 1e-6) << matmul_precision_name(p);  // f32 summation over K = 256 (see above)
+  }
+}
+
+// in_features = 0 in bf16 too: the output rows are the bias.
+TEST(GemmBf16, LinearWithEmptyContractionIsTheBias) {
+  PrecisionScope scope(MatmulPrecision::bf16);
+  const std::vector<double> bv{1.5, -2.0, 3.25};
+  const Tensor y = linear(Tensor::ones({2, 0}), Tensor::ones({3, 0}), Tensor::from_vector(std::span<const double>(bv), {3}));
+  EXPECT_EQ(y.to_vector(), (std::vector<double>{1.5, -2.0, 3.25, 1.5, -2.0, 3.25}));
+}
+
+// The bias gradient comes out of the weight gradient's GEMM (summed from dYᵀ while it is packed): with dY = r
+// given exactly (loss sum(out * r)), db is the plain row-by-row f32 sum of r, bit for bit, in f32 and bf16
+// precision and at one and two threads (x [1400, 160], w [300, 160]: large enough for dW to split across threads).
+TEST(GemmBf16, LinearBiasGradientIsTheRowOrderSumInEveryPrecision) {
+  Generator g(23);
+  const auto xs = random_vec(1400 * 160, g), ws = random_vec(300 * 160, g), bs = random_vec(300, g),
+             rs = random_vec(1400 * 300, g);
+  std::vector<float> want(300, 0.0f);
+  for (int64_t i = 0; i < 1400; ++i)
+    for (int64_t j = 0; j < 300; ++j) want[static_cast<size_t>(j)] += rs[static_cast<size_t>(i * 300 + j)];
+  for (MatmulPrecision p : {MatmulPrecision::f32, MatmulPrecision::bf16}) {
+    if (p == MatmulPrecision::bf16 && !cpu_has_avx512_bf16()) continue;
+    for (int threads : {1, 2}) {
+      PrecisionScope scope(p);
+      set_num_threads(threads);
+      Tensor x = Tensor::from_vector(std::span<const float>(xs), {1400, 160});
+      Tensor w = Tensor::from_vector(std::span<const float>(ws), {300, 160});
+      Tensor b = Tensor::from_vector(std::span<const float>(bs), {300});
+      for (Tensor* t : {&x, &w, &b}) t->set_requires_grad(true);
+      const Tensor r = Tensor::from_vector(std::span<const float>(rs), {1400, 300});
+      sum(linear(x, w, b) * r).backward();
+      set_num_threads(1);
+      const float* gb = b.grad().data<float>();
+      EXPECT_EQ(std::vector<float>(gb, gb + 300), want) << matmul_precision_name(p) << " threads " << threads;
+      // and without the weight gradient (the bias gradient's own loop)
+      Tensor b2 = Tensor::from_vector(std::span<const float>(bs), {300});
+      b2.set_requires_grad(true);
+      sum(linear(x.detach(), w.detach(), b2) * r).backward();
+      const float* gb2 = b2.grad().data<float>();
+      EXPECT_EQ(std::vector<float>(gb2, gb2 + 300), want) << matmul_precision_name(p) << " no dW";
+    }
   }
 }

@@ -87,6 +87,13 @@ TEST(Matmul, EmptyDims) {
   EXPECT_EQ(matmul(Tensor::ones({2, 3, 0}), Tensor::ones({0, 5})).shape(), (Shape{2, 3, 5}));
   EXPECT_EQ(matmul(Tensor::ones({2, 0, 4}), Tensor::ones({2, 4, 5})).shape(), (Shape{2, 0, 5}));
   EXPECT_EQ(linear(Tensor::ones({0, 4}), Tensor::ones({3, 4}), Tensor::ones({3})).shape(), (Shape{0, 3}));
+  // in_features = 0: every output row is the bias (the GEMM's empty-contraction path with a bias)
+  for (DType dt : {DType::f32, DType::f64}) {
+    const std::vector<double> bv{1.5, -2.0, 3.25};
+    const Tensor bias = Tensor::from_vector(std::span<const double>(bv), {3}, dt);
+    const Tensor y = linear(Tensor::ones({2, 0}, dt), Tensor::ones({3, 0}, dt), bias);
+    EXPECT_EQ(y.to_vector(), (std::vector<double>{1.5, -2.0, 3.25, 1.5, -2.0, 3.25}));
+  }
 }
 
 TEST(MatmulParity, Torch) {

@@ -149,23 +149,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   out_shape[out_shape.size() - 1] = out_f;
   Tensor out = Tensor::empty(out_shape, x.dtype());
   const Tensor out2 = out.as_strided({rows, out_f}, {out_f, 1}, 0);
-  if (has_bias) {
-    // Every output row starts as the bias; the GEMM then accumulates onto it (beta = 1).
-    const Tensor bc = bias.is_contiguous() ? bias : bias.contiguous_copy();
-    XF_DISPATCH_FLOAT(x.dtype(), "linear", [&] {
-      const scalar_t* pb = bc.data<scalar_t>();
-      scalar_t* po = out2.data<scalar_t>();
-      parallel_for(rows, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, out_f)), [&](int64_t r0, int64_t r1) {
-        // An inline loop, not std::copy: rows are short (64-256 values) and a libc memmove call per row cost
-        // more than the copy itself.
-        for (int64_t r = r0; r < r1; ++r) {
-          scalar_t* row = po + r * out_f;
-          for (int64_t c = 0; c < out_f; ++c) row[c] = pb[c];
-        }
-      });
-    });
-  }
-  gemm_into(x2, transposed_view(wp), out2, has_bias);
+  // The bias goes into the GEMM's output as it is stored (bf16 kernel) or just before each row block's GEMM
+  // (BLAS, beta = 1): no separate pass over the output.
+  gemm_into(x2, transposed_view(wp), out2, false, has_bias ? (bias.is_contiguous() ? bias : bias.contiguous_copy())
+                                                           : Tensor());
   if (needs_grad(x, weight, bias)) {
     record("linear", out, {&x, &weight, &bias},
            [x2 = x2.detach(), wp = wp.detach(), x_shape = x.shape()](const Tensor& g, GradSlots& gs) {
@@ -176,13 +163,15 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                gemm_into(g2, wp, gx.as_strided({R, wp.size(1)}, {wp.size(1), 1}, 0), false);
                gs.g[0] = gx;
              }
+             // db = Σ_rows g. Beside dW it is summed inside dW's GEMM, from gᵀ while that is packed (one pass over
+             // g less); each column is summed in row order either way, so the bits do not depend on which.
+             Tensor gb;
+             if (gs.needed[2]) gb = Tensor::zeros({O}, g.dtype());
              if (gs.needed[1]) {  // dW = gᵀ·x
                Tensor gw = Tensor::empty(wp.shape(), g.dtype());
-               gemm_into(transposed_view(g2), x2, gw, false);
+               gemm_into(transposed_view(g2), x2, gw, false, Tensor(), gb);
                gs.g[1] = gw;
-             }
-             if (gs.needed[2]) {  // db = Σ_rows g, parallel over column blocks (each column summed in row order)
-               Tensor gb = Tensor::zeros({O}, g.dtype());
+             } else if (gs.needed[2]) {  // parallel over column blocks (each column summed in row order)
                XF_DISPATCH_FLOAT(g.dtype(), "linear", [&] {
                  const scalar_t* pg = g2.data<scalar_t>();
                  scalar_t* pb = gb.data<scalar_t>();
@@ -194,8 +183,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                    }
                  });
                });
-               gs.g[2] = gb;
              }
+             if (gs.needed[2]) gs.g[2] = gb;
            });
   }
   return out;

@@ -14,8 +14,8 @@ namespace xfmr {
 Tensor matmul(const Tensor& a, const Tensor& b);
 
 // x: [..., in], weight: [out, in], bias: [out] or undefined -> [..., out]   (y = x·Wᵀ + b, as torch's F.linear)
-// One GEMM over all rows (leading dims flattened); the bias is written into the output first and the GEMM adds
-// onto it (beta = 1), so it costs no extra pass. Backward: dx = g·W, dW = gᵀ·x (one GEMM each), db = Σ_rows g.
+// One GEMM over all rows (leading dims flattened); the bias is added by the GEMM itself (gemm_into's bias: in
+// the bf16 kernel's final store, or written into each row block just before its BLAS call with beta = 1). Backward: dx = g·W, dW = gᵀ·x (one GEMM each), db = Σ_rows g.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 
 }  // namespace xfmr

@@ -14,13 +14,18 @@ namespace xfmr::kernels {
 // True when this CPU executes AVX512-F + AVX512-BF16 (checked once).
 bool cpu_has_avx512_bf16();
 
-// c[M, N] = (accumulate ? c : 0) + alpha · bf16(a)[M, K] · bf16(b)[K, N], products summed in f32 (alpha applied to
-// the f32 sums: the attention kernels pass their softmax scale).
+// c[M, N] = (accumulate ? c : bias) + alpha · bf16(a)[M, K] · bf16(b)[K, N], products summed in f32 (alpha applied to
+// the f32 sums: the attention kernels pass their softmax scale). bias: N f32 values added to every row of c (a
+// linear layer's bias, added in the kernel's final store instead of a pass over c), or nullptr for none; ignored
+// when accumulate. a_row_sums (M f32 values, or nullptr): a_row_sums[i] += Σ_k a(i, k), summed in f32 over
+// k = 0, 1, ... in order from the unrounded values, while A is packed (a linear layer's bias gradient Σ_rows dY
+// taken from the dYᵀ operand of its weight gradient, without a pass of its own).
 // a(i, k) = a[i*sa_r + k*sa_c], b(k, j) = b[k*sb_r + j*sb_c] (any strides: transposed operands are read in
 // place while packing); c row-major with leading dimension ldc. Runs on the calling thread; packing buffers are
 // per-thread and kept, so repeated calls allocate nothing once the largest shape has been seen.
 // Requires cpu_has_avx512_bf16().
 void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
-               int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha = 1.0f);
+               int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha = 1.0f,
+               const float* bias = nullptr, float* a_row_sums = nullptr);
 
 }  // namespace xfmr::kernels

@@ -67,11 +67,31 @@ inline void blas_gemm(bool ta, bool tb, int m, int n, int k, const double* a, in
 
 // The bf16 kernel for f32 operands; never reached for f64 (gemm_into only selects it for f32).
 inline void bf16_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t sar, int64_t sac, const float* b,
-                      int64_t sbr, int64_t sbc, float* c, int64_t ldc, bool acc) {
-  kernels::gemm_bf16(m, n, k, a, sar, sac, b, sbr, sbc, c, ldc, acc);
+                      int64_t sbr, int64_t sbc, float* c, int64_t ldc, bool acc, const float* bias, float* sums) {
+  kernels::gemm_bf16(m, n, k, a, sar, sac, b, sbr, sbc, c, ldc, acc, 1.0f, bias, sums);
 }
 inline void bf16_gemm(int64_t, int64_t, int64_t, const double*, int64_t, int64_t, const double*, int64_t, int64_t,
-                      double*, int64_t, bool) {}
+                      double*, int64_t, bool, const double*, double*) {}
+
+// sums[i] += a(i, k) for rows [0, m), k = 0, 1, ... in order (a(i, k) = a[i*sr + k*sc]). With unit row stride
+// (a = dYᵀ) the inner loop runs along memory.
+template <class T>
+void add_row_sums(const T* a, int64_t sr, int64_t sc, int64_t m, int64_t k, T* sums) {
+  for (int64_t kk = 0; kk < k; ++kk) {
+    const T* col = a + kk * sc;
+    for (int64_t i = 0; i < m; ++i) sums[i] += col[i * sr];
+  }
+}
+
+// Rows [0, m) of c (leading dim ldc) set to bias[0, n). An inline loop, not std::copy: rows are short (64-256
+// values) and a libc memmove call per row cost more than the copy itself.
+template <class T>
+void fill_rows(T* c, int64_t ldc, int64_t m, int64_t n, const T* bias) {
+  for (int64_t r = 0; r < m; ++r) {
+    T* row = c + r * ldc;
+    for (int64_t j = 0; j < n; ++j) row[j] = bias[j];
+  }
+}
 
 std::atomic<MatmulPrecision> g_precision{MatmulPrecision::f32};
 
@@ -106,7 +126,8 @@ Tensor transposed_view(const Tensor& t) {
   return t.as_strided(s, st, t.offset());
 }
 
-void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulate) {
+void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulate, const Tensor& bias,
+               const Tensor& a_row_sums) {
   const int rc = c.dim();
   XF_DCHECK(a.dim() >= 2 && b.dim() >= 2 && rc >= 2, "gemm_into: rank < 2");
   const int64_t M = c.size(rc - 2), N = c.size(rc - 1), K = a.size(a.dim() - 1);
@@ -114,13 +135,36 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
             "gemm_into: shapes ", a.shape().str(), " x ", b.shape().str(), " -> ", c.shape().str());
   XF_CHECK(M <= INT_MAX && N <= INT_MAX && K <= INT_MAX, "matmul: matrix extent exceeds the BLAS int range (",
            M, ", ", N, ", ", K, ")");
+  const bool has_bias = bias.defined();
+  XF_DCHECK(!has_bias || (!accumulate && bias.is_contiguous() && bias.numel() == N && bias.dtype() == c.dtype()),
+            "gemm_into: bias ", bias.shape().str(), " for output ", c.shape().str());
+  const bool has_sums = a_row_sums.defined();
+  XF_DCHECK(!has_sums || (rc == 2 && a_row_sums.is_contiguous() && a_row_sums.numel() == M &&
+                          a_row_sums.dtype() == c.dtype()),
+            "gemm_into: row sums ", a_row_sums.shape().str(), " for output ", c.shape().str());
+  if (M == 0) return;
+  if (N == 0 && has_sums && K > 0) {
+    // No product, but A's rows are still summed.
+    MatLayout la0;
+    XF_CHECK(layout_of(a, la0), "internal error: gemm_into: operand not BLAS-compatible");
+    XF_DISPATCH_FLOAT(c.dtype(), "matmul", [&] {
+      add_row_sums(a.data<scalar_t>(), la0.trans ? 1 : la0.ld, la0.trans ? la0.ld : 1, M, K,
+                   a_row_sums.data<scalar_t>());
+    });
+    return;
+  }
   if (c.numel() == 0) return;
   if (K == 0) {
     // An empty contraction: the product is zero (no BLAS call: K = 0 operands have arbitrary strides).
     if (!accumulate) {
       XF_DISPATCH_FLOAT(c.dtype(), "matmul", [&] {
         scalar_t* pc = c.data<scalar_t>();
-        for_each_offset<1>(c.shape(), {c.strides()}, {0}, [&](int64_t o) { pc[o] = 0; });
+        const scalar_t* pbias = has_bias ? bias.data<scalar_t>() : nullptr;
+        int64_t j = 0;  // the column of the element visited (row-major order, last dim fastest)
+        for_each_offset<1>(c.shape(), {c.strides()}, {0}, [&](int64_t o) {
+          pc[o] = pbias ? pbias[j] : scalar_t(0);
+          j = j + 1 == N ? 0 : j + 1;
+        });
       });
     }
     return;
@@ -143,6 +187,7 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
   // thread, so a second thread never slows down a model made of small GEMMs.
   bool c_aliases = false;
   for (int i = 0; i < sc.size(); ++i) c_aliases = c_aliases || (sc[i] == 0 && batch[i] > 1);
+  XF_DCHECK(!(has_bias && c_aliases), "gemm_into: a bias with summed batch dims");
   const int64_t nbatch = batch.numel();
   const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
   const int nt = num_threads();
@@ -165,18 +210,25 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
     const scalar_t* pb = b.data<scalar_t>();
     scalar_t* pc = c.data<scalar_t>();
     const scalar_t beta = accumulate ? scalar_t(1) : scalar_t(0);
+    const scalar_t* pbias = has_bias ? bias.data<scalar_t>() : nullptr;
+    scalar_t* psums = has_sums ? a_row_sums.data<scalar_t>() : nullptr;
     const bool bf16 = std::is_same_v<scalar_t, float> && effective_matmul_precision() == MatmulPrecision::bf16;
     // Rows [m0, m1) of one product: A's rows start at m0 (a column offset when A is stored transposed).
     auto rows = [&](int64_t oa, int64_t ob, int64_t oc, int64_t m0, int64_t m1) {
       const int64_t a_off = la.trans ? m0 : m0 * la.ld;
+      scalar_t* c0 = pc + oc + m0 * lc.ld;
+      scalar_t* sums = psums ? psums + m0 : nullptr;
       if (bf16) {
         bf16_gemm(m1 - m0, N, K, pa + oa + a_off, la.trans ? 1 : la.ld, la.trans ? la.ld : 1, pb + ob,
-                  lb.trans ? 1 : lb.ld, lb.trans ? lb.ld : 1, pc + oc + m0 * lc.ld, lc.ld, accumulate);
+                  lb.trans ? 1 : lb.ld, lb.trans ? lb.ld : 1, c0, lc.ld, accumulate, pbias, sums);
         return;
       }
+      if (sums) add_row_sums(pa + oa + a_off, la.trans ? 1 : la.ld, la.trans ? la.ld : 1, m1 - m0, K, sums);
+      // The bias block is written just before its GEMM reads it back (still in cache), on the thread that owns it.
+      if (pbias) fill_rows(c0, lc.ld, m1 - m0, N, pbias);
       blas_gemm(la.trans, lb.trans, static_cast<int>(m1 - m0), static_cast<int>(N), static_cast<int>(K),
-                pa + oa + a_off, static_cast<int>(la.ld), pb + ob, static_cast<int>(lb.ld), beta,
-                pc + oc + m0 * lc.ld, static_cast<int>(lc.ld));
+                pa + oa + a_off, static_cast<int>(la.ld), pb + ob, static_cast<int>(lb.ld),
+                pbias ? scalar_t(1) : beta, c0, static_cast<int>(lc.ld));
     };
     if (chunks <= 1) {
       for_each_offset<3>(batch, {sa, sb, sc}, {0, 0, 0},

@@ -20,7 +20,15 @@ Tensor blas_ready(const Tensor& t);
 // products over those dims are summed into the same matrix (this is how a backward reduces over broadcast batch
 // dims without materialising them); `accumulate` must then be true and c zero-initialised.
 // Same float dtype (f32 or f64) for all three.
-void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulate);
+// bias (optional: [N], contiguous, same dtype) is added to every row of every product: c = a·b + bias, as a linear
+// layer's forward needs; only without `accumulate` and without summed batch dims. The bf16 kernel adds it in its
+// final store; the BLAS path writes it into each block of c's rows just before that block's GEMM (beta = 1).
+// a_row_sums (optional: [M], contiguous, same dtype, zero-initialised by the caller; one product, no batch):
+// a_row_sums[i] += Σ_k a[i, k], each sum taken in order of k in the working precision, so the result does not depend
+// on the thread count or on the matmul precision. The bf16 kernel takes it from A while packing it (a linear
+// layer's bias gradient from the dYᵀ of its weight gradient); the BLAS path sums each row block before its GEMM.
+void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulate, const Tensor& bias = Tensor(),
+               const Tensor& a_row_sums = Tensor());
 
 // The arithmetic of f32 products in gemm_into (process-wide; f64 products are always f64):
 //   f32:  OpenBLAS sgemm.

@@ -31,10 +31,12 @@ inline float round_to_bf16(float x) { return bf16_to_float(float_to_bf16(x)); }
 
 namespace ref {
 
-// c[M, N] = (accumulate ? c : 0) + alpha · bf16(a)[M, K] · bf16(b)[K, N]. Element (i, k) of a is a[i*sa_r + k*sa_c];
-// element (k, j) of b is b[k*sb_r + j*sb_c]; c is row-major with leading dimension ldc.
+// c[M, N] = (accumulate ? c : bias) + alpha · bf16(a)[M, K] · bf16(b)[K, N]. Element (i, k) of a is a[i*sa_r + k*sa_c];
+// element (k, j) of b is b[k*sb_r + j*sb_c]; c is row-major with leading dimension ldc; bias (N values added to
+// every row, f32) may be nullptr and is ignored when accumulate.
 inline void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
-                      int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha = 1.0f) {
+                      int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha = 1.0f,
+                      const float* bias = nullptr) {
   for (int64_t i = 0; i < M; ++i) {
     for (int64_t j = 0; j < N; ++j) {
       double s = 0.0;
@@ -42,7 +44,11 @@ inline void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t s
         s += static_cast<double>(round_to_bf16(a[i * sa_r + k * sa_c])) *
              static_cast<double>(round_to_bf16(b[k * sb_r + j * sb_c]));
       s *= static_cast<double>(alpha);
-      if (accumulate) s += static_cast<double>(c[i * ldc + j]);
+      if (accumulate) {
+        s += static_cast<double>(c[i * ldc + j]);
+      } else if (bias) {
+        s += static_cast<double>(bias[j]);
+      }
       c[i * ldc + j] = static_cast<float>(s);
     }
   }
