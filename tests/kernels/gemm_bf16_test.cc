@@ -12,6 +12,7 @@
 
 #include "xfmr/core/parallel.h"
 #include "xfmr/core/rng.h"
+#include "xfmr/kernels/cpu/cpu_features.h"
 #include "xfmr/kernels/cpu/gemm_blas.h"
 #include "xfmr/kernels/cpu/gemm_bf16.h"
 #include "xfmr/kernels/ref/gemm_bf16.h"
@@ -200,6 +201,16 @@ AttentionRun run_attention(MatmulPrecision p) {
   normal_(r, 0.0, 1.0, g);
   sum(out * r).backward();
   return {out.to_vector(), q.grad().to_vector(), k.grad().to_vector(), v.grad().to_vector()};
+}
+
+// XFMR_ISA=generic (here its test switch) makes the bf16 kernel unavailable, as on a CPU without AVX512-BF16:
+// a bf16 run then multiplies in f32 (effective_matmul_precision).
+TEST(GemmBf16, GenericIsaTurnsItOff) {
+  const bool native = cpu_has_avx512_bf16();
+  force_generic_isa_for_testing(true);
+  EXPECT_FALSE(cpu_has_avx512_bf16());
+  force_generic_isa_for_testing(false);
+  EXPECT_EQ(cpu_has_avx512_bf16(), native);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -48,23 +49,29 @@ void wake_all(std::atomic<uint32_t>& v, const std::atomic<int>& sleepers) {
 // wake cost tens of microseconds on this VM: with no spinning, 2-thread decoding (5 barriers a layer) ran
 // slower than 1 thread (stories15M q4_0: ~1,100 vs ~3,600 tok/s; 2,000 spins: ~5,400). On a loaded machine
 // the partner is often descheduled and spinning burns the core it needs; Team::run then falls back to one
-// thread (below). Returns whether the wait ended asleep.
+// thread (below). Returns how long the wait slept, in nanoseconds (0: it ended while spinning).
 constexpr int kSpinIters = 2000;
 
-bool wait_change(const std::atomic<uint32_t>& v, uint32_t old, std::atomic<int>& sleepers) {
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t wait_change(const std::atomic<uint32_t>& v, uint32_t old, std::atomic<int>& sleepers) {
   for (int i = 0; i < kSpinIters; ++i) {
-    if (v.load(std::memory_order_acquire) != old) return false;
+    if (v.load(std::memory_order_acquire) != old) return 0;
 #if defined(__x86_64__)
     __builtin_ia32_pause();
 #endif
   }
-  if (v.load(std::memory_order_acquire) != old) return false;
+  if (v.load(std::memory_order_acquire) != old) return 0;
+  const int64_t t0 = now_ns();
   sleep_while(v, old, sleepers);
-  return true;
+  return std::max<int64_t>(1, now_ns() - t0);
 }
 
-// Contention fallback: when most barrier waits of a run outlast the spin (a member was off its core: another
-// process wants it), the team costs more than it gives (measured with one busy process beside 2-thread
+// Contention fallback: when most barrier waits of a run outlast the spin and the members slept for more than
+// half of the run's time (a member was off its core: another process wants it), the team costs more than it gives (measured with one busy process beside 2-thread
 // decoding: 15M q4_0 2,034 tok/s on 2 threads vs 3,509 on 1), so the next kSoloRuns runs go on the caller's
 // thread alone, and then the team is tried again. Results do not change: callers split work so that every
 // team size computes the same values.
@@ -110,11 +117,21 @@ class Team {
     wake_all(job_, sleepers_);
     waits_.store(0, std::memory_order_relaxed);
     slept_.store(0, std::memory_order_relaxed);
+    slept_ns_.store(0, std::memory_order_relaxed);
+    const int64_t t0 = adaptive ? now_ns() : 0;
     f(ctx, 0, nt);
     barrier(nt);  // every member finished: fn_ and ctx_ may change after this
     // Members still leaving their last wait may count after this read: the estimate only steers the fallback.
-    const int waits = waits_.load(std::memory_order_relaxed), slept = slept_.load(std::memory_order_relaxed);
-    if (adaptive && fallback_ && waits >= 4 && 2 * slept > waits) solo_left_ = kSoloRuns;
+    // Both conditions: waits that end asleep are also normal when a decode step is long (110M f32: a member
+    // finishing its share of a DRAM-bound product ~50 µs before its partner), but then the sleeping is a small
+    // part of the step; a descheduled partner makes it most of it. (With only the first condition, 2-thread
+    // 110M f32 decoding on an idle machine went solo for 80 of 128 steps.)
+    if (adaptive && fallback_) {
+      const int waits = waits_.load(std::memory_order_relaxed), slept = slept_.load(std::memory_order_relaxed);
+      const int64_t run_ns = now_ns() - t0;
+      if (waits >= 4 && 2 * slept > waits && 2 * slept_ns_.load(std::memory_order_relaxed) > run_ns)
+        solo_left_ = kSoloRuns;
+    }
   }
 
   TeamStats stats() const {
@@ -137,7 +154,10 @@ class Team {
       return;
     }
     waits_.fetch_add(1, std::memory_order_relaxed);
-    if (wait_change(phase_, ph, sleepers_)) slept_.fetch_add(1, std::memory_order_relaxed);
+    if (const int64_t ns = wait_change(phase_, ph, sleepers_); ns > 0) {
+      slept_.fetch_add(1, std::memory_order_relaxed);
+      slept_ns_.fetch_add(ns, std::memory_order_relaxed);
+    }
   }
 
  private:
@@ -164,6 +184,7 @@ class Team {
   std::atomic<int> arrived_{0};
   std::atomic<int> sleepers_{0};  // threads asleep in a futex wait (on job_ or phase_)
   std::atomic<int> waits_{0}, slept_{0};  // this run's barrier waits, and those that ended asleep
+  std::atomic<int64_t> slept_ns_{0};      // and how long those slept, summed over the members
   std::atomic<int64_t> team_runs_{0}, solo_runs_{0};  // for team_stats
   int solo_left_ = 0;                     // runs left on one thread (contention fallback); guarded by busy_
   bool fallback_ = true;                  // guarded by busy_

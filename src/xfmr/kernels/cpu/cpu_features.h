@@ -42,6 +42,11 @@ namespace xfmr::kernels {
 // XFMR_ISA=generic, and compiled in (XFMR_X86_AVX512_KERNELS). Checked once.
 bool cpu_has_avx512_vnni();
 
+// True when XFMR_ISA=generic is set or force_generic_isa_for_testing(true) is in effect: every hand-written
+// AVX-512 path then reports itself unavailable (also kernels::cpu_has_avx512_bf16, so bf16 matmuls fall back
+// to f32).
+bool generic_isa_forced();
+
 // For tests: pretend the CPU lacks the AVX-512 paths (true) or restore what it has (false). Set it before
 // building anything that chooses a layout by it (infer::LlamaModel packs its weights by cpu_has_avx512_vnni()).
 void force_generic_isa_for_testing(bool generic);

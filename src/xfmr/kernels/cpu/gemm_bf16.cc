@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "xfmr/kernels/cpu/cpu_features.h"
 #include "xfmr/kernels/ref/gemm_bf16.h"
 
 namespace xfmr::kernels {
@@ -343,7 +344,7 @@ XF_BF16_TARGET inline void micro_tile(const PackedA& pa, int64_t ir, int64_t kp,
 
 bool cpu_has_avx512_bf16() {
   static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
-  return has;
+  return has && !generic_isa_forced();  // XFMR_ISA=generic: as on a CPU without it (cpu_features.h)
 }
 
 void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
