@@ -25,7 +25,7 @@ run() { echo "## $* | $(uptime | sed 's/.*average: //')"; "$@" 2>/dev/null | tai
 torch() {  # script, args...
   local s=$1; shift
   if [ "$T" = 1 ]; then run "$PY" "$CPU_TIME" "$P/$s" "$@" --threads 1
-  else run "$PY" "$P/$s" "$@" --threads "$T"; OMP_WAIT_POLICY=passive run "$PY" "$P/$s" "$@" --threads "$T"; fi
+  else run "$PY" "$P/$s" "$@" --threads "$T"; run env OMP_WAIT_POLICY=passive "$PY" "$P/$s" "$@" --threads "$T"; fi
 }
 pair() {  # verb, torch script, args...
   local verb=$1 script=$2; shift 2
