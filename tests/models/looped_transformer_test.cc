@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "support/gradcheck.h"
+#include "support/tensor_compare.h"
 #include "xfmr/core/autograd.h"
 #include "xfmr/models/looped_transformer.h"
 #include "xfmr/ops/elementwise.h"
@@ -11,6 +12,7 @@
 #include "xfmr/ops/view.h"
 
 using namespace xfmr;
+using test::max_abs_diff;
 using models::LoopedTransformer;
 using models::LoopedTransformerConfig;
 
@@ -32,13 +34,6 @@ void randomize(Module& m, uint64_t seed, double std) {
   Generator g(seed);
   NoGradGuard ng;
   for (auto& p : m.named_parameters()) normal_(p.tensor, 0.0, std, g);
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  const Tensor x = contiguous(a), y = contiguous(b);
-  double m = 0;
-  for (int64_t i = 0; i < x.numel(); ++i) m = std::max(m, std::fabs(x.data<double>()[i] - y.data<double>()[i]));
-  return m;
 }
 
 }  // namespace

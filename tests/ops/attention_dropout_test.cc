@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "support/gradcheck.h"
+#include "support/tensor_compare.h"
 #include "xfmr/kernels/cpu/attention_flash.h"
 #include "xfmr/ops/attention.h"
 #include "xfmr/ops/attention_reference.h"
@@ -22,6 +23,7 @@
 #include "xfmr/ops/view.h"
 
 using namespace xfmr;
+using test::max_abs_diff;
 using test::expect_gradcheck;
 
 namespace {
@@ -69,13 +71,6 @@ Tensor composite(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
   Tensor s = matmul(q, transpose(k, 2, 3)) * (1.0 / std::sqrt(static_cast<double>(q.size(3))));
   if (causal) s = s + causal_mask(T, S, q.dtype());
   return matmul(softmax(s, -1) * z, v);
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  const auto x = a.to_vector(), y = b.to_vector();
-  double m = 0;
-  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(x[i] - y[i]));
-  return m;
 }
 
 bool bit_equal(const Tensor& a, const Tensor& b) {

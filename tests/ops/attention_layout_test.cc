@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "support/gradcheck.h"
+#include "support/tensor_compare.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/kernels/cpu/attention_flash.h"
 #include "xfmr/ops/attention.h"
@@ -20,6 +21,7 @@
 #include "xfmr/ops/view.h"
 
 using namespace xfmr;
+using test::max_abs_diff;
 using kernels::FlashAttentionParams;
 using kernels::FlashLayout;
 
@@ -172,13 +174,6 @@ Tensor packed_reference(const Tensor& qkv, int64_t H, bool causal, double p, uin
   o.dropout_p = p;
   o.dropout_seed = seed;
   return reshape(transpose(attention_reference(heads(0), heads(1), heads(2), o), 1, 2), {B, T, C});
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  const auto x = a.to_vector(), y = b.to_vector();
-  double m = 0;
-  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(x[i] - y[i]));
-  return m;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "support/gradcheck.h"
+#include "support/tensor_compare.h"
 #include "support/torch_parity.h"
 #include "xfmr/ops/attention.h"
 #include "xfmr/ops/elementwise.h"
@@ -15,6 +16,7 @@
 #include "xfmr/ops/view.h"
 
 using namespace xfmr;
+using test::max_abs_diff;
 using test::expect_gradcheck;
 
 namespace {
@@ -28,13 +30,6 @@ Tensor composite(const Tensor& qkv, int64_t H, bool causal) {
   AttentionOptions o;
   o.causal = causal;
   return reshape(transpose(scaled_dot_product_attention(heads(0), heads(1), heads(2), o), 1, 2), {B, T, C});
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  const auto x = a.to_vector(), y = b.to_vector();
-  double m = 0;
-  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(x[i] - y[i]));
-  return m;
 }
 
 }  // namespace

@@ -18,12 +18,12 @@
 
 namespace xfmr::vmath {
 
-// e^x: x = n ln2 + r with |r| <= ln2 / 2, e^r by a degree-7 polynomial, 2^n by building the exponent bits.
-inline float exp(float x) {
-  const float xc = x < -103.0f ? -103.0f : (x > 88.72283f ? 88.72283f : x);
+// e^r for x = n ln2 + r with |r| <= ln2 / 2 (xc: x already clamped), n returned: Cody-Waite reduction and a
+// degree-7 polynomial, shared by exp and exp_nonpos below.
+inline float exp_reduced(float xc, float& n) {
   // n = round(x / ln2) by the add-magic trick (exact without -ffast-math, which we do not use).
   const float magic = 12582912.0f;  // 1.5 * 2^23
-  const float n = (xc * 1.44269504088896341f + magic) - magic;
+  n = (xc * 1.44269504088896341f + magic) - magic;
   // r = x - n ln2, with ln2 split in a high part exact in float and a low correction (Cody-Waite).
   const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;
   // Minimax coefficients for (e^r - 1 - r) / r^2 on [-ln2/2, ln2/2] (as in the Cephes expf).
@@ -33,7 +33,14 @@ inline float exp(float x) {
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const float er = p * r * r + r + 1.0f;
+  return p * r * r + r + 1.0f;
+}
+
+// e^x: x = n ln2 + r with |r| <= ln2 / 2, e^r by a degree-7 polynomial, 2^n by building the exponent bits.
+inline float exp(float x) {
+  const float xc = x < -103.0f ? -103.0f : (x > 88.72283f ? 88.72283f : x);
+  float n;
+  const float er = exp_reduced(xc, n);
   // 2^n as two normal powers of two, so n in [-149, 128] works (denormal results come out of the last
   // product).
   const int32_t ni = static_cast<int32_t>(n);
@@ -54,16 +61,8 @@ inline double exp(double x) {
 // reduction and polynomial as exp above, so the same ~2 ulp.
 inline float exp_nonpos(float x) {
   const float xc = x < -87.0f ? -87.0f : x;
-  const float magic = 12582912.0f;  // 1.5 * 2^23
-  const float n = (xc * 1.44269504088896341f + magic) - magic;
-  const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float er = p * r * r + r + 1.0f;
+  float n;
+  const float er = exp_reduced(xc, n);
   // n in [-126, 0]: 2^n is one normal power of two.
   const float s = std::bit_cast<float>(static_cast<int32_t>((static_cast<int32_t>(n) + 127) << 23));
   const float y = er * s;
