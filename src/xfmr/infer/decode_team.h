@@ -15,7 +15,8 @@ namespace xfmr::infer {
 // Runs f(ctx, tid, nt) for tid in [0, nt) on nt threads, the caller being tid 0, and returns when all are
 // done. Runs f(ctx, 0, 1) on the caller when nt <= 1, when another thread is using the team (one team per
 // process), or, for runs with contention_fallback, during the next 128 such runs after one in which most
-// barrier waits ended asleep (contention; see team_set_contention_fallback). So f must compute the same
+// barrier waits ended asleep and the sleeping took more than half of the run's time (contention; see
+// team_set_contention_fallback). So f must compute the same
 // result for every team size it may get (nt or 1).
 // Workers are created on first use and live until exit. No allocation once the team has grown to nt.
 // `contention_fallback`: whether this run may go solo, and whether its waits count as evidence. Decoding
