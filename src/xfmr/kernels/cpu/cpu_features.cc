@@ -1,5 +1,9 @@
 #include "xfmr/kernels/cpu/cpu_features.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -14,9 +18,13 @@ bool env_generic() {
 
 bool detect_avx512_vnni() {
 #if XFMR_X86_AVX512_KERNELS
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
-         __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
+  // __builtin_cpu_supports also checks that the OS saves the AVX-512 state; clang 14 knows no "avx512vnni" or
+  // "f16c" names for it, so those two bits are read from cpuid (leaf 7 sub-leaf 0 ECX bit 11; leaf 1 ECX bit 29).
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  const bool vnni = __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (c & (1u << 11)) != 0;
+  const bool f16c = __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & (1u << 29)) != 0;
+  return vnni && f16c && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
 #else
   return false;
 #endif
