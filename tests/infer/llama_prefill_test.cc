@@ -15,12 +15,12 @@
 #include <tuple>
 
 #include "infer/stories_data.h"
+#include "support/generic_isa.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/infer/llama.h"
 #include "xfmr/infer/load_model.h"
 #include "xfmr/infer/sampler.h"
 #include "xfmr/io/llama_weights.h"
-#include "xfmr/kernels/cpu/cpu_features.h"
 #include "xfmr/kernels/cpu/quant.h"
 
 namespace xfmr::infer {
@@ -64,8 +64,7 @@ double max_diff(const float* a, const float* b, int64_t n) {
 // AVX2-only machine runs (kernels/cpu/cpu_features.h; the weights are then kept row-major, not packed).
 class PerType : public ::testing::TestWithParam<std::tuple<QType, bool>> {
  protected:
-  void SetUp() override { kernels::force_generic_isa_for_testing(std::get<1>(GetParam())); }
-  void TearDown() override { kernels::force_generic_isa_for_testing(false); }
+  test::GenericIsaScope isa_{std::get<1>(GetParam())};
   QType type() const { return std::get<0>(GetParam()); }
 };
 

@@ -10,9 +10,9 @@
 #include <tuple>
 #include <vector>
 
+#include "support/generic_isa.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/core/rng.h"
-#include "xfmr/kernels/cpu/cpu_features.h"
 #include "xfmr/kernels/cpu/gemm_blas.h"
 #include "xfmr/kernels/cpu/gemm_bf16.h"
 #include "xfmr/kernels/ref/gemm_bf16.h"
@@ -207,9 +207,10 @@ AttentionRun run_attention(MatmulPrecision p) {
 // a bf16 run then multiplies in f32 (effective_matmul_precision).
 TEST(GemmBf16, GenericIsaTurnsItOff) {
   const bool native = cpu_has_avx512_bf16();
-  force_generic_isa_for_testing(true);
-  EXPECT_FALSE(cpu_has_avx512_bf16());
-  force_generic_isa_for_testing(false);
+  {
+    test::GenericIsaScope generic(true);
+    EXPECT_FALSE(cpu_has_avx512_bf16());
+  }
   EXPECT_EQ(cpu_has_avx512_bf16(), native);
 }
 

@@ -13,9 +13,9 @@
 #include <tuple>
 #include <vector>
 
+#include "support/generic_isa.h"
 #include "support/quant_data.h"
 #include "xfmr/core/check.h"
-#include "xfmr/kernels/cpu/cpu_features.h"
 #include "xfmr/kernels/cpu/quant.h"
 #include "xfmr/kernels/cpu/quant_packed.h"
 #include "xfmr/kernels/ref/quant.h"
@@ -45,8 +45,7 @@ const std::pair<int64_t, int64_t> kShapes[] = {{8, 32}, {16, 96}, {40, 288}, {24
 // fallbacks an AVX2-only machine runs (kernels/cpu/cpu_features.h).
 class Packed : public ::testing::TestWithParam<std::tuple<QType, bool>> {
  protected:
-  void SetUp() override { kernels::force_generic_isa_for_testing(std::get<1>(GetParam())); }
-  void TearDown() override { kernels::force_generic_isa_for_testing(false); }
+  test::GenericIsaScope isa_{std::get<1>(GetParam())};
   QType type() const { return std::get<0>(GetParam()); }
 };
 

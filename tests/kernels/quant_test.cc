@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "support/generic_isa.h"
 #include "xfmr/core/dtype.h"
 #include "xfmr/core/parallel.h"
-#include "xfmr/kernels/cpu/cpu_features.h"
 #include "xfmr/kernels/cpu/quant.h"
 #include "xfmr/kernels/ref/quant.h"
 
@@ -93,8 +93,7 @@ TEST(QuantKernels, Q4RoundTripWithinHalfAStep) {
 // With the CPU's own kernels and with the plain-loop fallbacks an AVX2-only machine runs (XFMR_ISA=generic).
 class QuantIsa : public ::testing::TestWithParam<bool> {
  protected:
-  void SetUp() override { kernels::force_generic_isa_for_testing(GetParam()); }
-  void TearDown() override { kernels::force_generic_isa_for_testing(false); }
+  test::GenericIsaScope isa_{GetParam()};
 };
 
 TEST_P(QuantIsa, MatvecMatchesReference) {
