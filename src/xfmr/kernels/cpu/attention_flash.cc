@@ -1,5 +1,11 @@
 #include "xfmr/kernels/cpu/attention_flash.h"
 
+// GCC 12 reports its own _mm512_undefined_epi32() inside the lane-shuffle intrinsics of simd::transpose16 as
+// maybe-uninitialized when they are inlined (as in gemm_bf16.cc); the value is never read.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -14,6 +20,7 @@
 #include "xfmr/core/parallel.h"
 #include "xfmr/core/rng.h"
 #include "xfmr/kernels/cpu/attention_gemm.h"
+#include "xfmr/kernels/cpu/simd_transpose.h"
 #include "xfmr/kernels/cpu/vmath.h"
 
 namespace xfmr::kernels {
@@ -246,6 +253,14 @@ inline void prefetch_rows(const T* base, int64_t ld, int64_t rows, int64_t width
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t w = 0; w < width; w += kLine) __builtin_prefetch(base + r * ld + w);
 }
+// The same for rows the next item will write (out, dq, dk, dv): their lines are fetched for ownership ahead of
+// the stores, which otherwise each wait on a read of the line from memory.
+template <class T>
+inline void prefetch_rows_for_write(T* base, int64_t ld, int64_t rows, int64_t width) {
+  constexpr int64_t kLine = 64 / sizeof(T);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t w = 0; w < width; w += kLine) __builtin_prefetch(base + r * ld + w, 1);
+}
 
 // Row passes over ns = round16(S) entries in blocks of 16 with the block length a constant, so they compile to
 // whole vectors (runtime-length loops over 22 entries spent most of their time in scalar tails; a max reduction
@@ -274,22 +289,67 @@ inline T max16(const T* row, int64_t ns) {
   return r;
 }
 
-// row[j] = exp(row[j] - shift) for j < ns; returns their sum.
+// Sum of row[j] for j < ns: lane l of 16 takes j = l, l + 16, ..., then the lanes are added pairwise (not a
+// chain of 16 dependent adds).
 template <class T>
-inline T exp_sum16(T* row, int64_t ns, T shift) {
+inline T sum16(const T* row, int64_t ns) {
   T s[16] = {};
+  for (int64_t j0 = 0; j0 < ns; j0 += 16)
+#pragma omp simd
+    for (int l = 0; l < 16; ++l) s[l] += row[j0 + l];
+  for (int w = 8; w > 0; w /= 2)
+    for (int l = 0; l < w; ++l) s[l] += s[l + w];
+  return s[0];
+}
+
+// Sum of x[j] y[j] for j < n (a multiple of 16), over 16 lanes added pairwise as in sum16.
+template <class T>
+inline T dot16(const T* x, const T* y, int64_t n) {
+  T s[16] = {};
+  for (int64_t j0 = 0; j0 < n; j0 += 16)
+#pragma omp simd
+    for (int l = 0; l < 16; ++l) s[l] += x[j0 + l] * y[j0 + l];
+  for (int w = 8; w > 0; w /= 2)
+    for (int l = 0; l < w; ++l) s[l] += s[l + w];
+  return s[0];
+}
+
+#if defined(__AVX512F__)
+// f32 with AVX-512: the same lanes and the same pairwise order (_mm512_reduce_add_ps adds lane l + 8, then
+// l + 4, l + 2, l + 1), in registers: GCC 12 compiled the lane arrays above to stack loops, ~12% of the forward.
+inline float max16(const float* row, int64_t ns) {
+  __m512 m = _mm512_loadu_ps(row);
+  for (int64_t j0 = 16; j0 < ns; j0 += 16) m = _mm512_max_ps(_mm512_loadu_ps(row + j0), m);
+  return _mm512_reduce_max_ps(m);
+}
+inline float sum16(const float* row, int64_t ns) {
+  __m512 s = _mm512_loadu_ps(row);
+  for (int64_t j0 = 16; j0 < ns; j0 += 16) s = _mm512_add_ps(s, _mm512_loadu_ps(row + j0));
+  return _mm512_reduce_add_ps(s);
+}
+inline float dot16(const float* x, const float* y, int64_t n) {
+  __m512 s = _mm512_setzero_ps();
+  for (int64_t j0 = 0; j0 < n; j0 += 16) s = _mm512_fmadd_ps(_mm512_loadu_ps(x + j0), _mm512_loadu_ps(y + j0), s);
+  return _mm512_reduce_add_ps(s);
+}
+#endif
+
+// ln of a softmax row's sum of exp(x - max): at least 1 (the max term), so a positive normal number.
+inline float log_of_sum(float s) { return vmath::log_positive(s); }  // libm's logf was ~5% of the forward
+inline double log_of_sum(double s) { return std::log(s); }
+
+// e^x for the softmax arguments x = score - max or scale·score - lse: at most a few ulp above 0, often -inf.
+inline float exp_softmax(float x) { return vmath::exp_nonpos(x); }  // no overflow path to pay for
+inline double exp_softmax(double x) { return std::exp(x); }
+
+// row[j] = exp(row[j] - shift) for j < ns.
+template <class T>
+inline void exp16(T* row, int64_t ns, T shift) {
   for (int64_t j0 = 0; j0 < ns; j0 += 16) {
     T* r = row + j0;
 #pragma omp simd
-    for (int l = 0; l < 16; ++l) {
-      const T e = vmath::exp(r[l] - shift);
-      r[l] = e;
-      s[l] += e;
-    }
+    for (int l = 0; l < 16; ++l) r[l] = exp_softmax(r[l] - shift);
   }
-  for (int w = 8; w > 0; w /= 2)  // pairwise: not a chain of 16 dependent adds
-    for (int l = 0; l < w; ++l) s[l] += s[l + w];
-  return s[0];
 }
 
 // dst[d * ns + s] = src row s element d for s < S (rows `ld` apart), zero for S <= s < ns; 16 rows at a time, so
@@ -306,6 +366,25 @@ void transpose_rows(const T* src, int64_t ld, int64_t S, int64_t D, int64_t ns, 
     }
   }
 }
+
+#if defined(__AVX512F__)
+// f32 with AVX-512: 16 x 16 blocks transposed in registers (kernels/cpu/simd_transpose.h). The loop above
+// compiles to one scalar load and store per element, which cost as much as the head's Q Kᵀ product.
+inline void transpose_rows(const float* src, int64_t ld, int64_t S, int64_t D, int64_t ns, float* dst) {
+  for (int64_t s0 = 0; s0 < ns; s0 += 16) {
+    for (int64_t d0 = 0; d0 < D; d0 += 16) {
+      const int64_t nd = std::min<int64_t>(16, D - d0);
+      const __mmask16 dm = static_cast<__mmask16>((1u << nd) - 1);
+      __m512i r[16];
+      for (int64_t i = 0; i < 16; ++i)
+        r[i] = s0 + i < S ? _mm512_castps_si512(_mm512_maskz_loadu_ps(dm, src + (s0 + i) * ld + d0))
+                          : _mm512_setzero_si512();
+      simd::transpose16(r);
+      for (int64_t i = 0; i < nd; ++i) _mm512_storeu_si512(dst + (d0 + i) * ns + s0, r[i]);
+    }
+  }
+}
+#endif
 
 // out[i, w] = sum_{j < n} c[i * c_rs + j * c_js] * r[j * r_js + w] for i < R, w < W: R * W accumulators that stay
 // in registers across the whole sum, R independent rows sharing each load of r (a loop that updates an output row
@@ -390,6 +469,7 @@ void small_forward(const FlashAttentionParams& p, const T* q, const T* k, const 
         prefetch_rows(row_at(q, lq, bn, hn, 0), lq.t, p.T, p.D);
         prefetch_rows(row_at(k, lk, bn, hn / group, 0), lk.t, p.S, p.D);
         prefetch_rows(row_at(v, lv, bn, hn / group, 0), lv.t, p.S, p.Dv);
+        prefetch_rows_for_write(row_at(out, lo, bn, hn, 0), lo.t, p.T, p.Dv);
       }
       if (kt_of != b * p.Hkv + g) {
         transpose_rows(row_at(k, lk, b, g, 0), lk.t, p.S, p.D, ns, kt);
@@ -397,23 +477,35 @@ void small_forward(const FlashAttentionParams& p, const T* q, const T* k, const 
       }
       block_product(p.T, row_at(q, lq, b, h, 0), lq.t, 1, kt, ns, ns, P, ns, FullRange{p.D}, visible16);  // Q Kᵀ
       T* L = lse + u * p.T;
-      T inv_l[kSmallMax];
+      // The softmax in passes over all rows, each pass's rows independent of one another: row by row, every
+      // row was one dependent chain (max reduction, exp, sum reduction, log) that the core could not overlap
+      // with the next row's.
+      T row_max[kSmallMax], inv_l[kSmallMax];
+      for (int64_t t = 0; t < p.T; ++t)  // keys past the visible ones at -inf, so exp gives 0 (whole rows of ns)
+        affine_or_neg_inf(P + t * ns, ns, visible_keys(p.causal, t, off, 0, p.S), scale, T(0));
+      for (int64_t t = 0; t < p.T; ++t) row_max[t] = max16(P + t * ns, ns);
       for (int64_t t = 0; t < p.T; ++t) {
-        const int64_t nvis = visible_keys(p.causal, t, off, 0, p.S);
         T* row = P + t * ns;
-        // Whole rows of ns (a multiple of 16: no loop tails), keys past the visible ones at -inf so exp gives 0.
-        affine_or_neg_inf(row, ns, nvis, scale, T(0));
-        const T m = max16(row, ns);
-        if (m == -kInf<T>) {  // sees no key: output 0, lse +inf (backward then passes no gradient)
-          std::fill(row, row + ns, T(0));
+        if (row_max[t] == -kInf<T>)
+          std::fill(row, row + ns, T(0));  // sees no key: output 0, lse +inf (backward then passes no gradient)
+        else
+          exp16(row, ns, row_max[t]);
+      }
+      for (int64_t t = 0; t < p.T; ++t) {
+        if (row_max[t] == -kInf<T>) {
           L[t] = kInf<T>;
           inv_l[t] = 0;
           continue;
         }
-        const T sum = exp_sum16(row, ns, m);
-        if (drop.on) drop.row(b, h, t, 0, nvis, [row](int64_t c, T z) { row[c] *= z; });
-        L[t] = m + std::log(sum);
+        const T sum = sum16(P + t * ns, ns);
+        L[t] = row_max[t] + log_of_sum(sum);
         inv_l[t] = T(1) / sum;
+      }
+      if (drop.on) {
+        for (int64_t t = 0; t < p.T; ++t) {
+          T* row = P + t * ns;
+          drop.row(b, h, t, 0, visible_keys(p.causal, t, off, 0, p.S), [row](int64_t c, T z) { row[c] *= z; });
+        }
       }
       T* O = row_at(out, lo, b, h, 0);
       block_product(p.T, P, ns, 1, row_at(v, lv, b, g, 0), lv.t, p.Dv, O, lo.t, causal_band);  // P V
@@ -459,10 +551,13 @@ void small_backward(const FlashAttentionParams& p, const T* q, const T* k, const
         const int64_t gn = (u + 1) % p.Hkv, bn = (u + 1) / p.Hkv;
         prefetch_rows(row_at(k, lk, bn, gn, 0), lk.t, p.S, p.D);
         prefetch_rows(row_at(v, lv, bn, gn, 0), lv.t, p.S, p.Dv);
+        prefetch_rows_for_write(row_at(dk, ldk, bn, gn, 0), ldk.t, p.S, p.D);
+        prefetch_rows_for_write(row_at(dv, ldv, bn, gn, 0), ldv.t, p.S, p.Dv);
         for (int64_t h = gn * group; h < (gn + 1) * group; ++h) {
           prefetch_rows(row_at(q, lq, bn, h, 0), lq.t, p.T, p.D);
           prefetch_rows(row_at(dout, ldo, bn, h, 0), ldo.t, p.T, p.Dv);
-          prefetch_rows(row_at(out, lo, bn, h, 0), lo.t, p.T, p.Dv);
+          if (drop.on) prefetch_rows(row_at(out, lo, bn, h, 0), lo.t, p.T, p.Dv);  // only read for dropout's delta
+          prefetch_rows_for_write(row_at(dq, ldq, bn, h, 0), ldq.t, p.T, p.D);
         }
       }
       const T* K = row_at(k, lk, b, g, 0);
@@ -471,9 +566,14 @@ void small_backward(const FlashAttentionParams& p, const T* q, const T* k, const
       transpose_rows(V, lv.t, p.S, p.Dv, ns, vt);
       T* dK = row_at(dk, ldk, b, g, 0);
       T* dV = row_at(dv, ldv, b, g, 0);
-      for (int64_t s = 0; s < p.S; ++s) {
-        std::fill_n(dK + s * ldk.t, p.D, T(0));
-        std::fill_n(dV + s * ldv.t, p.Dv, T(0));
+      // One query head per kv head (no GQA): its products are dK and dV themselves, written in place below;
+      // otherwise each head's products are added into zeroed rows.
+      const bool direct = group == 1;
+      if (!direct) {
+        for (int64_t s = 0; s < p.S; ++s) {
+          std::fill_n(dK + s * ldk.t, p.D, T(0));
+          std::fill_n(dV + s * ldv.t, p.Dv, T(0));
+        }
       }
       for (int64_t h = g * group; h < (g + 1) * group; ++h) {
         const int64_t bh = b * p.Hq + h;
@@ -482,33 +582,54 @@ void small_backward(const FlashAttentionParams& p, const T* q, const T* k, const
         const T* O = row_at(out, lo, b, h, 0);
         block_product(p.T, Q, lq.t, 1, kt, ns, ns, P, ns, FullRange{p.D}, visible16);      // Q Kᵀ
         block_product(p.T, dO, ldo.t, 1, vt, ns, ns, dS, ns, FullRange{p.Dv}, visible16);  // dP = dO Vᵀ
+        // Row passes as in the forward (independent rows within each pass).
+        bool dead[kSmallMax];  // a row that saw nothing passes no gradient
+        for (int64_t t = 0; t < p.T; ++t)
+          dead[t] = visible_keys(p.causal, t, off, 0, p.S) == 0 || lse[bh * p.T + t] == kInf<T>;
+        // Whole rows of ns as in the forward: exp(-inf) = 0 past the visible keys, and so dS = 0 there.
+        for (int64_t t = 0; t < p.T; ++t) {
+          T* pr = P + t * ns;
+          if (dead[t]) {
+            std::fill(pr, pr + ns, T(0));
+            continue;
+          }
+          affine_or_neg_inf(pr, ns, visible_keys(p.causal, t, off, 0, p.S), scale, -lse[bh * p.T + t]);
+          exp16(pr, ns, T(0));
+        }
+        // delta = rowsum(dO ∘ O) (FA-2, Alg. 2 line 4) = rowsum(P ∘ dP), since O = P V and dP = dO Vᵀ. A head here
+        // is one tile, so the whole P and dP rows are at hand in cache: the second form spares reading O back
+        // from memory. With dropout (O = (Z∘P) V) the first form stays: its P ∘ dP would need the mask twice.
+        T delta[kSmallMax];
+        for (int64_t t = 0; t < p.T; ++t) {
+          T dl = 0;
+          if (drop.on) {
+            const T* go = dO + t * ldo.t;
+            const T* o = O + t * lo.t;
+#pragma omp simd reduction(+ : dl)
+            for (int64_t e = 0; e < p.Dv; ++e) dl += o[e] * go[e];
+          } else if (!dead[t]) {
+            dl = dot16(P + t * ns, dS + t * ns, round16(visible_keys(p.causal, t, off, 0, p.S)));
+          }
+          delta[t] = dl;
+        }
         for (int64_t t = 0; t < p.T; ++t) {
           const int64_t nvis = visible_keys(p.causal, t, off, 0, p.S);
-          const T Lt = lse[bh * p.T + t];
           T* pr = P + t * ns;
           T* ds = dS + t * ns;
-          if (nvis == 0 || Lt == kInf<T>) {  // a row that saw nothing passes no gradient
-            std::fill(pr, pr + ns, T(0));
+          if (dead[t]) {
             std::fill(ds, ds + ns, T(0));
             continue;
           }
-          const T* go = dO + t * ldo.t;
-          const T* o = O + t * lo.t;
-          T delta = 0;  // rowsum(dO ∘ O) = rowsum(P ∘ dP) (FA-2, Alg. 2 line 4)
-#pragma omp simd reduction(+ : delta)
-          for (int64_t e = 0; e < p.Dv; ++e) delta += o[e] * go[e];
-          // Whole rows of ns as in the forward: exp(-inf) = 0 past the visible keys, and so dS = 0 there.
-          affine_or_neg_inf(pr, ns, nvis, scale, -Lt);
-          exp_sum16(pr, ns, T(0));
+          const T dl = delta[t];
           // dS carries the softmax scale (dQ = scale dS K, dK = scale dSᵀ Q), so neither product needs a pass.
           if (!drop.on) {
             const int64_t n16 = round16(nvis);  // columns past it were not computed
 #pragma omp simd
-            for (int64_t j = 0; j < n16; ++j) ds[j] = scale * (pr[j] * (ds[j] - delta));
+            for (int64_t j = 0; j < n16; ++j) ds[j] = scale * (pr[j] * (ds[j] - dl));
             std::fill(ds + n16, ds + ns, T(0));
           } else {
-            drop.row(b, h, t, 0, nvis, [pr, ds, delta, scale](int64_t c, T z) {
-              ds[c] = scale * (pr[c] * (z * ds[c] - delta));
+            drop.row(b, h, t, 0, nvis, [pr, ds, dl, scale](int64_t c, T z) {
+              ds[c] = scale * (pr[c] * (z * ds[c] - dl));
               pr[c] *= z;
             });
             std::fill(ds + nvis, ds + ns, T(0));
@@ -516,6 +637,11 @@ void small_backward(const FlashAttentionParams& p, const T* q, const T* k, const
         }
         T* dQ = row_at(dq, ldq, b, h, 0);
         block_product(p.T, dS, ns, 1, K, lk.t, p.D, dQ, ldq.t, query_band);  // dQ = (scale dS) K
+        if (direct) {
+          block_product(p.S, P, 1, ns, dO, ldo.t, p.Dv, dV, ldv.t, key_band);  // dV = (Z∘P)ᵀ dO
+          block_product(p.S, dS, 1, ns, Q, lq.t, p.D, dK, ldk.t, key_band);    // dK = (scale dS)ᵀ Q
+          continue;
+        }
         block_product(p.S, P, 1, ns, dO, ldo.t, p.Dv, acc, width, key_band);  // dV += (Z∘P)ᵀ dO
         for (int64_t s = 0; s < p.S; ++s)
           for (int64_t e = 0; e < p.Dv; ++e) dV[s * ldv.t + e] += acc[s * width + e];

@@ -69,6 +69,25 @@ inline float exp_nonpos(float x) {
   return x < -87.0f ? 0.0f : y;
 }
 
+// ln x for a positive normal float x (callers guarantee it: 0, denormals, inf and NaN are not handled), within
+// ~2 ulp of the rounded value; plain arithmetic, so a loop of it vectorises. x = 2^e m with m in [√½, √2), and
+// ln m = 2 atanh(u) = 2 (u + u³/3 + u⁵/5 + ...), u = (m - 1) / (m + 1), |u| <= 0.1716: the terms through u¹¹
+// leave a truncation error below 2e-10 relative.
+inline float log_positive(float x) {
+  const int32_t bits = std::bit_cast<int32_t>(x);
+  const int32_t e = (bits - 0x3f3504f3) >> 23;  // 0x3f3504f3 = √½: m = x / 2^e lands in [√½, √2)
+  const float m = std::bit_cast<float>(bits - (e << 23));
+  const float u = (m - 1.0f) / (m + 1.0f), u2 = u * u;
+  float p = 1.0f / 11.0f;
+  p = p * u2 + 1.0f / 9.0f;
+  p = p * u2 + 1.0f / 7.0f;
+  p = p * u2 + 1.0f / 5.0f;
+  p = p * u2 + 1.0f / 3.0f;
+  const float ef = static_cast<float>(e);
+  // e ln2 with ln2 split as in exp_reduced: the high part has 9 significant bits, so e times it is exact.
+  return ef * 0.693359375f + (2.0f * u + (2.0f * u * u2 * p + ef * -2.12194440e-4f));
+}
+
 inline float tanh(float x) {
   const float ax = x < 0 ? -x : x;
   // Small |x|: odd minimax polynomial (Cephes tanhf coefficients), full relative accuracy near 0.
