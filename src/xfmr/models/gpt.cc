@@ -7,6 +7,7 @@
 #include "xfmr/ops/dropout.h"
 #include "xfmr/ops/elementwise.h"
 #include "xfmr/ops/embedding.h"
+#include "xfmr/ops/linear_fused.h"
 #include "xfmr/ops/matmul.h"
 #include "xfmr/ops/view.h"
 
@@ -40,11 +41,13 @@ class GptAttention : public Module {
   // x: [B, T, C] -> [B, T, C]
   // Dropout on the attention probabilities (nanoGPT's attn_dropout, HF's attn_pdrop; inside the fused kernel,
   // keyed by one draw from g) and on the residual branch (resid_dropout / resid_pdrop), training mode only.
-  Tensor forward(const Tensor& x, Generator* g) const {
+  // residual + the branch. Without residual dropout the add runs in c_proj's GEMM epilogue.
+  Tensor forward_residual(const Tensor& x, const Tensor& residual, Generator* g) const {
     const double pa = training() ? dropout : 0.0;
     const uint64_t seed = pa > 0 ? gen_or_default(g).next_u64() : 0;
-    Tensor y = c_proj.forward(packed_self_attention(c_attn.forward(x), n_head, /*causal=*/true, pa, seed));
-    return dropout > 0 ? xfmr::dropout(y, dropout, training(), gen_or_default(g)) : y;
+    const Tensor heads = packed_self_attention(c_attn.forward(x), n_head, /*causal=*/true, pa, seed);
+    if (dropout > 0) return residual + xfmr::dropout(c_proj.forward(heads), dropout, training(), gen_or_default(g));
+    return c_proj.forward_residual(heads, residual);
   }
   int64_t n_head;
   double dropout;
@@ -61,9 +64,12 @@ class GptMlp : public Module {
     register_module("c_fc", c_fc);
     register_module("c_proj", c_proj);
   }
-  Tensor forward(const Tensor& x, Generator* g) const {
-    Tensor y = c_proj.forward(gelu(c_fc.forward(x), approx));
-    return dropout > 0 ? xfmr::dropout(y, dropout, training(), gen_or_default(g)) : y;
+  // residual + the branch, c_fc and its GELU in one op (ops/linear_fused.h); without residual dropout the add
+  // runs in c_proj's GEMM epilogue.
+  Tensor forward_residual(const Tensor& x, const Tensor& residual, Generator* g) const {
+    const Tensor hidden = linear_gelu(x, c_fc.weight, c_fc.bias, approx);
+    if (dropout > 0) return residual + xfmr::dropout(c_proj.forward(hidden), dropout, training(), gen_or_default(g));
+    return c_proj.forward_residual(hidden, residual);
   }
   double dropout;
   GeluApprox approx;
@@ -95,8 +101,8 @@ class GptBlock : public Module {
     register_module("mlp", mlp);
   }
   Tensor forward(const Tensor& x, Generator* g) const {
-    Tensor h = x + attn.forward(ln_1.forward(x), g);
-    return h + mlp.forward(ln_2.forward(h), g);
+    const Tensor h = attn.forward_residual(ln_1.forward(x), x, g);
+    return mlp.forward_residual(ln_2.forward(h), h, g);
   }
   nn::LayerNorm ln_1;
   GptAttention attn;

@@ -12,13 +12,21 @@ CausalSelfAttention::CausalSelfAttention(int64_t dim_, int64_t n_head_, Generato
   register_module("proj", proj);
 }
 
-Tensor CausalSelfAttention::forward(const Tensor& x, Generator* dropout_gen) const {
+Tensor CausalSelfAttention::heads(const Tensor& x, Generator* dropout_gen) const {
   XF_CHECK(x.dim() == 3 && x.size(2) == dim, "CausalSelfAttention: expected input [B, T, ", dim, "], got ",
            x.shape().str());
   // qkv: [B, T, 3*dim] -> causal attention per head -> [B, T, dim] (heads split and merged inside the op)
   const double p = training() ? attn_dropout : 0.0;
   const uint64_t seed = p > 0 ? (dropout_gen ? *dropout_gen : default_generator()).next_u64() : 0;
-  return proj.forward(packed_self_attention(qkv.forward(x), n_head, /*causal=*/true, p, seed));
+  return packed_self_attention(qkv.forward(x), n_head, /*causal=*/true, p, seed);
+}
+
+Tensor CausalSelfAttention::forward(const Tensor& x, Generator* dropout_gen) const {
+  return proj.forward(heads(x, dropout_gen));
+}
+
+Tensor CausalSelfAttention::forward_residual(const Tensor& x, const Tensor& residual, Generator* dropout_gen) const {
+  return proj.forward_residual(heads(x, dropout_gen), residual);
 }
 
 }  // namespace xfmr::nn

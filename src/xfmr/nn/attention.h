@@ -12,9 +12,14 @@ class CausalSelfAttention : public Module {
   // x: [B, T, dim] -> [B, T, dim]. In training mode with attn_dropout > 0 the attention probabilities are
   // dropped (ops/attention.h), the mask keyed by one draw from dropout_gen (nullptr: the default generator).
   Tensor forward(const Tensor& x, Generator* dropout_gen = nullptr) const;
+  // residual + forward(x), the add fused into proj's GEMM (a pre-LN block's first residual connection).
+  Tensor forward_residual(const Tensor& x, const Tensor& residual, Generator* dropout_gen = nullptr) const;
   int64_t dim, n_head;
   double attn_dropout = 0;  // in [0, 1)
   Linear qkv, proj;
+
+ private:
+  Tensor heads(const Tensor& x, Generator* dropout_gen) const;  // the merged heads, before proj
 };
 
 }  // namespace xfmr::nn

@@ -1,5 +1,6 @@
 #include "xfmr/nn/linear.h"
 
+#include "xfmr/ops/linear_fused.h"
 #include "xfmr/ops/matmul.h"
 
 namespace xfmr::nn {
@@ -15,5 +16,9 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias, Genera
 }
 
 Tensor Linear::forward(const Tensor& x) const { return linear(x, weight, bias); }
+
+Tensor Linear::forward_residual(const Tensor& x, const Tensor& residual) const {
+  return linear_residual(x, weight, bias, residual);
+}
 
 }  // namespace xfmr::nn

@@ -12,6 +12,8 @@ class Linear : public Module {
          DType dtype = DType::f32);
   // x: [..., in] -> [..., out]
   Tensor forward(const Tensor& x) const;
+  // residual + forward(x) with the add in the GEMM's epilogue (ops/linear_fused.h); residual: [..., out].
+  Tensor forward_residual(const Tensor& x, const Tensor& residual) const;
 
   Tensor weight;  // [out, in]
   Tensor bias;    // [out] or undefined

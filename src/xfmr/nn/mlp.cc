@@ -1,5 +1,7 @@
 #include "xfmr/nn/mlp.h"
 
+#include "xfmr/ops/linear_fused.h"
+
 namespace xfmr::nn {
 
 MLP::MLP(int64_t dim, int64_t hidden, Generator& gen, GeluApprox approx_, double proj_std, DType dtype)
@@ -8,6 +10,11 @@ MLP::MLP(int64_t dim, int64_t hidden, Generator& gen, GeluApprox approx_, double
   register_module("proj", proj);
 }
 
-Tensor MLP::forward(const Tensor& x) const { return proj.forward(gelu(fc.forward(x), approx)); }
+// fc and its GELU in one op (ops/linear_fused.h): the hidden activations are written once.
+Tensor MLP::forward(const Tensor& x) const { return proj.forward(linear_gelu(x, fc.weight, fc.bias, approx)); }
+
+Tensor MLP::forward_residual(const Tensor& x, const Tensor& residual) const {
+  return proj.forward_residual(linear_gelu(x, fc.weight, fc.bias, approx), residual);
+}
 
 }  // namespace xfmr::nn

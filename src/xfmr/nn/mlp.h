@@ -10,6 +10,8 @@ class MLP : public Module {
   MLP(int64_t dim, int64_t hidden, Generator& gen, GeluApprox approx = GeluApprox::none, double proj_std = 0.02,
       DType dtype = DType::f32);
   Tensor forward(const Tensor& x) const;  // x: [..., dim] -> [..., dim]
+  // residual + forward(x), the add fused into proj's GEMM (a pre-LN block's second residual connection).
+  Tensor forward_residual(const Tensor& x, const Tensor& residual) const;
   Linear fc, proj;
   GeluApprox approx;
 };

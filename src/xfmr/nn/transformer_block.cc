@@ -22,8 +22,9 @@ PreLNBlock::PreLNBlock(int64_t dim, int64_t n_head, int64_t n_layer, Generator& 
 }
 
 Tensor PreLNBlock::forward(const Tensor& x) const {
-  Tensor h = x + attn.forward(ln1.forward(x));
-  return h + mlp.forward(ln2.forward(h));
+  // Each residual add runs in its projection's GEMM epilogue (the same values as x + attn(ln1(x)), etc.).
+  const Tensor h = attn.forward_residual(ln1.forward(x), x);
+  return mlp.forward_residual(ln2.forward(h), h);
 }
 
 }  // namespace xfmr::nn

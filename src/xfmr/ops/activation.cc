@@ -5,6 +5,7 @@
 #include "xfmr/core/autograd.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/kernels/cpu/vmath.h"
+#include "xfmr/ops/activation_impl.h"
 #include "xfmr/ops/elementwise_impl.h"
 
 namespace xfmr {
@@ -76,6 +77,56 @@ void gelu_with_slope(const T* x, T* y, T* dy, int64_t n, GeluApprox approx) {
 }
 }  // namespace
 
+namespace detail {
+
+namespace {
+// One row in place: x -> gelu(x), with the slope into dy when dy is given.
+template <class T, GeluApprox A>
+void gelu_row_inplace(T* y, T* __restrict dy, int64_t n) {
+  if (dy) {
+    for (int64_t i = 0; i < n; ++i) {
+      T yv, dv;
+      gelu_value_slope(y[i], A, yv, dv);
+      y[i] = yv;
+      dy[i] = dv;
+    }
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    T yv, dv;
+    gelu_value_slope(y[i], A, yv, dv);  // the same values as the training path (dv: dead code, dropped)
+    y[i] = yv;
+  }
+}
+}  // namespace
+
+template <class T>
+void gelu_rows_inplace(T* y, int64_t ldy, T* dy, int64_t lddy, int64_t rows, int64_t cols, GeluApprox approx) {
+  for (int64_t r = 0; r < rows; ++r) {
+    T* d = dy ? dy + r * lddy : nullptr;
+    if (approx == GeluApprox::tanh)
+      gelu_row_inplace<T, GeluApprox::tanh>(y + r * ldy, d, cols);
+    else
+      gelu_row_inplace<T, GeluApprox::none>(y + r * ldy, d, cols);
+  }
+}
+template void gelu_rows_inplace<float>(float*, int64_t, float*, int64_t, int64_t, int64_t, GeluApprox);
+template void gelu_rows_inplace<double>(double*, int64_t, double*, int64_t, int64_t, int64_t, GeluApprox);
+
+Tensor times_slope(const Tensor& g, const Tensor& slope) {
+  if (!g.is_contiguous()) return map2(g, slope, "gelu", [](auto gv, auto d) { return gv * d; });
+  XF_DISPATCH_FLOAT(g.dtype(), "gelu", [&] {
+    const scalar_t* pg = g.data<scalar_t>();
+    scalar_t* ps = slope.data<scalar_t>();
+    parallel_for(slope.numel(), kernels::kGrain, [pg, ps](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) ps[i] *= pg[i];
+    });
+  });
+  return slope;
+}
+
+}  // namespace detail
+
 Tensor gelu(const Tensor& x, GeluApprox approx) {
   check_float(x, "gelu");
   if (needs_grad(x)) {
@@ -92,20 +143,7 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
     // The graph is single-use (autograd.h), so the closure owns `slope` alone and runs once: the product
     // g * slope overwrites it in place. That spares a fresh output buffer, whose first write would read each
     // cache line in from memory before writing it (the training step's largest elementwise tensor).
-    record("gelu", out, {&x}, [slope](const Tensor& g, GradSlots& gs) {
-      if (!g.is_contiguous()) {
-        gs.g[0] = map2(g, slope, "gelu", [](auto gv, auto d) { return gv * d; });
-        return;
-      }
-      XF_DISPATCH_FLOAT(g.dtype(), "gelu", [&] {
-        const scalar_t* pg = g.data<scalar_t>();
-        scalar_t* ps = slope.data<scalar_t>();
-        parallel_for(slope.numel(), kernels::kGrain, [pg, ps](int64_t b, int64_t e) {
-          for (int64_t i = b; i < e; ++i) ps[i] *= pg[i];
-        });
-      });
-      gs.g[0] = slope;
-    });
+    record("gelu", out, {&x}, [slope](const Tensor& g, GradSlots& gs) { gs.g[0] = detail::times_slope(g, slope); });
     return out;
   }
   if (approx == GeluApprox::tanh) {

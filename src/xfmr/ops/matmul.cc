@@ -5,6 +5,7 @@
 #include "xfmr/core/autograd.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/kernels/cpu/gemm_blas.h"
+#include "xfmr/ops/linear_impl.h"
 #include "xfmr/ops/view.h"
 
 namespace xfmr {
@@ -128,63 +129,80 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return matmul_nd(a, b);
 }
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  check_float(x, "linear");
-  check_same_dtype(x, weight, "linear");
-  XF_CHECK(x.dim() >= 1 && weight.dim() == 2, "linear: expected input [..., in] and weight [out, in], got ",
+namespace detail {
+
+LinearOperands linear_operands(const Tensor& x, const Tensor& weight, const Tensor& bias, const char* op) {
+  check_float(x, op);
+  check_same_dtype(x, weight, op);
+  XF_CHECK(x.dim() >= 1 && weight.dim() == 2, op, ": expected input [..., in] and weight [out, in], got ",
            x.shape().str(), " and ", weight.shape().str());
   const int64_t in = x.size(-1), out_f = weight.size(0);
-  XF_CHECK(weight.size(1) == in, "linear: input ", x.shape().str(), " and weight ", weight.shape().str(),
+  XF_CHECK(weight.size(1) == in, op, ": input ", x.shape().str(), " and weight ", weight.shape().str(),
            " are incompatible (in_features ", in, " vs ", weight.size(1), ")");
-  const bool has_bias = bias.defined();
-  if (has_bias) {
-    check_same_dtype(x, bias, "linear");
-    XF_CHECK(bias.dim() == 1 && bias.size(0) == out_f, "linear: bias ", bias.shape().str(), " does not match weight ",
+  LinearOperands o;
+  if (bias.defined()) {
+    check_same_dtype(x, bias, op);
+    XF_CHECK(bias.dim() == 1 && bias.size(0) == out_f, op, ": bias ", bias.shape().str(), " does not match weight ",
              weight.shape().str(), " (expected [", out_f, "])");
+    o.bias = bias.is_contiguous() ? bias : bias.contiguous_copy();
   }
-  const Tensor x2 = blas_ready(as_rows(x, false));  // [rows, in]
-  const Tensor wp = blas_ready(weight);             // [out, in]
-  const int64_t rows = x2.size(0);
-  Shape out_shape = x.shape();
-  out_shape[out_shape.size() - 1] = out_f;
-  Tensor out = Tensor::empty(out_shape, x.dtype());
-  const Tensor out2 = out.as_strided({rows, out_f}, {out_f, 1}, 0);
+  o.x2 = blas_ready(as_rows(x, false));  // [rows, in]
+  o.wp = blas_ready(weight);             // [out, in]
+  o.out_shape = x.shape();
+  o.out_shape[o.out_shape.size() - 1] = out_f;
+  return o;
+}
+
+void linear_forward_into(const LinearOperands& o, const Tensor& out, kernels::GemmEpilogue epilogue) {
+  const int64_t rows = o.x2.size(0), out_f = o.wp.size(0);
   // The bias goes into the GEMM's output as it is stored (bf16 kernel) or just before each row block's GEMM
   // (BLAS, beta = 1): no separate pass over the output.
-  gemm_into(x2, transposed_view(wp), out2, false, has_bias ? (bias.is_contiguous() ? bias : bias.contiguous_copy())
-                                                           : Tensor());
+  gemm_into(o.x2, transposed_view(o.wp), out.as_strided({rows, out_f}, {out_f, 1}, 0), false, o.bias, Tensor(),
+            epilogue);
+}
+
+void linear_backward(const Tensor& g, const Tensor& x2, const Tensor& wp, const Shape& x_shape, GradSlots& gs) {
+  const Tensor g2 = blas_ready(as_rows(g, true));  // [rows, out], row-major
+  const int64_t R = g2.size(0), O = g2.size(1);
+  if (gs.needed[0]) {  // dx = g·W
+    Tensor gx = Tensor::empty(x_shape, g.dtype());
+    gemm_into(g2, wp, gx.as_strided({R, wp.size(1)}, {wp.size(1), 1}, 0), false);
+    gs.g[0] = gx;
+  }
+  // db = Σ_rows g. Beside dW it is summed inside dW's GEMM, from gᵀ while that is packed (one pass over
+  // g less); each column is summed in row order either way, so the bits do not depend on which.
+  Tensor gb;
+  if (gs.needed[2]) gb = Tensor::zeros({O}, g.dtype());
+  if (gs.needed[1]) {  // dW = gᵀ·x
+    Tensor gw = Tensor::empty(wp.shape(), g.dtype());
+    gemm_into(transposed_view(g2), x2, gw, false, Tensor(), gb);
+    gs.g[1] = gw;
+  } else if (gs.needed[2]) {  // parallel over column blocks (each column summed in row order)
+    XF_DISPATCH_FLOAT(g.dtype(), "linear", [&] {
+      const scalar_t* pg = g2.data<scalar_t>();
+      scalar_t* pb = gb.data<scalar_t>();
+      const int64_t ld = g2.stride(0);
+      parallel_for(O, std::max<int64_t>(64, (1 << 16) / std::max<int64_t>(1, R)), [&](int64_t c0, int64_t c1) {
+        for (int64_t r = 0; r < R; ++r) {
+          const scalar_t* row = pg + r * ld;
+          for (int64_t c = c0; c < c1; ++c) pb[c] += row[c];
+        }
+      });
+    });
+  }
+  if (gs.needed[2]) gs.g[2] = gb;
+}
+
+}  // namespace detail
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  const detail::LinearOperands o = detail::linear_operands(x, weight, bias, "linear");
+  Tensor out = Tensor::empty(o.out_shape, x.dtype());
+  detail::linear_forward_into(o, out);
   if (needs_grad(x, weight, bias)) {
     record("linear", out, {&x, &weight, &bias},
-           [x2 = x2.detach(), wp = wp.detach(), x_shape = x.shape()](const Tensor& g, GradSlots& gs) {
-             const Tensor g2 = blas_ready(as_rows(g, true));  // [rows, out], row-major
-             const int64_t R = g2.size(0), O = g2.size(1);
-             if (gs.needed[0]) {  // dx = g·W
-               Tensor gx = Tensor::empty(x_shape, g.dtype());
-               gemm_into(g2, wp, gx.as_strided({R, wp.size(1)}, {wp.size(1), 1}, 0), false);
-               gs.g[0] = gx;
-             }
-             // db = Σ_rows g. Beside dW it is summed inside dW's GEMM, from gᵀ while that is packed (one pass over
-             // g less); each column is summed in row order either way, so the bits do not depend on which.
-             Tensor gb;
-             if (gs.needed[2]) gb = Tensor::zeros({O}, g.dtype());
-             if (gs.needed[1]) {  // dW = gᵀ·x
-               Tensor gw = Tensor::empty(wp.shape(), g.dtype());
-               gemm_into(transposed_view(g2), x2, gw, false, Tensor(), gb);
-               gs.g[1] = gw;
-             } else if (gs.needed[2]) {  // parallel over column blocks (each column summed in row order)
-               XF_DISPATCH_FLOAT(g.dtype(), "linear", [&] {
-                 const scalar_t* pg = g2.data<scalar_t>();
-                 scalar_t* pb = gb.data<scalar_t>();
-                 const int64_t ld = g2.stride(0);
-                 parallel_for(O, std::max<int64_t>(64, (1 << 16) / std::max<int64_t>(1, R)), [&](int64_t c0, int64_t c1) {
-                   for (int64_t r = 0; r < R; ++r) {
-                     const scalar_t* row = pg + r * ld;
-                     for (int64_t c = c0; c < c1; ++c) pb[c] += row[c];
-                   }
-                 });
-               });
-             }
-             if (gs.needed[2]) gs.g[2] = gb;
+           [x2 = o.x2.detach(), wp = o.wp.detach(), x_shape = x.shape()](const Tensor& g, GradSlots& gs) {
+             detail::linear_backward(g, x2, wp, x_shape, gs);
            });
   }
   return out;

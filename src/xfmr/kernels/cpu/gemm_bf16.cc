@@ -349,7 +349,7 @@ bool cpu_has_avx512_bf16() {
 
 void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
                int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha, const float* bias,
-               float* a_row_sums) {
+               float* a_row_sums, GemmEpilogue epilogue, int64_t row_base) {
   if (M <= 0) return;
   if (N <= 0) {
     if (a_row_sums)
@@ -364,6 +364,7 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, in
         for (int64_t j = 0; j < N; ++j) row[j] = bias ? bias[j] : 0.0f;
       }
     }
+    if (epilogue) epilogue.fn(epilogue.ctx, c, ldc, row_base, M, 0, N);
     return;
   }
   if (accumulate) bias = nullptr;  // documented as ignored
@@ -395,6 +396,8 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, in
             micro_tile(pa, ir, kp, bp, cp, ldc, mr, nr, load, alpha, bias_j);
           }
         }
+        // The block's values are final after the last K block: the epilogue reads them from L1/L2.
+        if (epilogue && k0 + kc >= K) epilogue.fn(epilogue.ctx, c + i0 * ldc + j0, ldc, row_base + i0, mc, j0, nc);
       }
     }
   }

@@ -11,6 +11,18 @@
 
 namespace xfmr::kernels {
 
+// A pass a GEMM's caller runs over each finished block of C while it is still in cache: fn(ctx, c, ldc, row0,
+// rows, col0, cols) with c pointing at element (row0, col0) of the whole output, of the GEMM's element type
+// (float here; gemm_into also calls it for double), and row0/col0 indexing that output, so the pass finds its
+// own operands at the same positions. Called once per block, after its final values are stored, on the thread
+// that computed it; blocks are disjoint. A linear layer's activation (GELU with its slope) or residual add run
+// this way instead of as a separate pass that reads the output back from memory.
+struct GemmEpilogue {
+  void (*fn)(const void* ctx, void* c, int64_t ldc, int64_t row0, int64_t rows, int64_t col0, int64_t cols) = nullptr;
+  const void* ctx = nullptr;
+  explicit operator bool() const { return fn != nullptr; }
+};
+
 // True when this CPU executes AVX512-F + AVX512-BF16 (checked once).
 bool cpu_has_avx512_bf16();
 
@@ -23,9 +35,12 @@ bool cpu_has_avx512_bf16();
 // a(i, k) = a[i*sa_r + k*sa_c], b(k, j) = b[k*sb_r + j*sb_c] (any strides: transposed operands are read in
 // place while packing); c row-major with leading dimension ldc. Runs on the calling thread; packing buffers are
 // per-thread and kept, so repeated calls allocate nothing once the largest shape has been seen.
+// epilogue (optional): run over each finished block of C (rows [row_base + i0, ...) as the caller numbers them:
+// row_base is added to the block's first row, for callers that hand the kernel a slice of a larger output).
 // Requires cpu_has_avx512_bf16().
 void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
                int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha = 1.0f,
-               const float* bias = nullptr, float* a_row_sums = nullptr);
+               const float* bias = nullptr, float* a_row_sums = nullptr, GemmEpilogue epilogue = {},
+               int64_t row_base = 0);
 
 }  // namespace xfmr::kernels

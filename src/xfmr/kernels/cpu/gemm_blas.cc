@@ -67,11 +67,15 @@ inline void blas_gemm(bool ta, bool tb, int m, int n, int k, const double* a, in
 
 // The bf16 kernel for f32 operands; never reached for f64 (gemm_into only selects it for f32).
 inline void bf16_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t sar, int64_t sac, const float* b,
-                      int64_t sbr, int64_t sbc, float* c, int64_t ldc, bool acc, const float* bias, float* sums) {
-  kernels::gemm_bf16(m, n, k, a, sar, sac, b, sbr, sbc, c, ldc, acc, 1.0f, bias, sums);
+                      int64_t sbr, int64_t sbc, float* c, int64_t ldc, bool acc, const float* bias, float* sums,
+                      kernels::GemmEpilogue ep, int64_t row_base) {
+  kernels::gemm_bf16(m, n, k, a, sar, sac, b, sbr, sbc, c, ldc, acc, 1.0f, bias, sums, ep, row_base);
 }
 inline void bf16_gemm(int64_t, int64_t, int64_t, const double*, int64_t, int64_t, const double*, int64_t, int64_t,
-                      double*, int64_t, bool, const double*, double*) {}
+                      double*, int64_t, bool, const double*, double*, kernels::GemmEpilogue, int64_t) {}
+
+// Rows per BLAS call when an epilogue follows: the block it then reads back is still in L2.
+constexpr int64_t kEpilogueRows = 128;
 
 // sums[i] += a(i, k) for rows [0, m), k = 0, 1, ... in order (a(i, k) = a[i*sr + k*sc]). With unit row stride
 // (a = dYᵀ) the inner loop runs along memory.
@@ -127,7 +131,7 @@ Tensor transposed_view(const Tensor& t) {
 }
 
 void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulate, const Tensor& bias,
-               const Tensor& a_row_sums) {
+               const Tensor& a_row_sums, kernels::GemmEpilogue epilogue) {
   const int rc = c.dim();
   XF_DCHECK(a.dim() >= 2 && b.dim() >= 2 && rc >= 2, "gemm_into: rank < 2");
   const int64_t M = c.size(rc - 2), N = c.size(rc - 1), K = a.size(a.dim() - 1);
@@ -142,6 +146,7 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
   XF_DCHECK(!has_sums || (rc == 2 && a_row_sums.is_contiguous() && a_row_sums.numel() == M &&
                           a_row_sums.dtype() == c.dtype()),
             "gemm_into: row sums ", a_row_sums.shape().str(), " for output ", c.shape().str());
+  XF_DCHECK(!epilogue || rc == 2, "gemm_into: an epilogue with batch dims, output ", c.shape().str());
   if (M == 0) return;
   if (N == 0 && has_sums && K > 0) {
     // No product, but A's rows are still summed.
@@ -167,6 +172,7 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
         });
       });
     }
+    if (epilogue) epilogue.fn(epilogue.ctx, c.raw_data(), c.stride(0), 0, M, 0, N);
     return;
   }
   MatLayout la, lb, lc;
@@ -220,15 +226,23 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
       scalar_t* sums = psums ? psums + m0 : nullptr;
       if (bf16) {
         bf16_gemm(m1 - m0, N, K, pa + oa + a_off, la.trans ? 1 : la.ld, la.trans ? la.ld : 1, pb + ob,
-                  lb.trans ? 1 : lb.ld, lb.trans ? lb.ld : 1, c0, lc.ld, accumulate, pbias, sums);
+                  lb.trans ? 1 : lb.ld, lb.trans ? lb.ld : 1, c0, lc.ld, accumulate, pbias, sums, epilogue, m0);
         return;
       }
       if (sums) add_row_sums(pa + oa + a_off, la.trans ? 1 : la.ld, la.trans ? la.ld : 1, m1 - m0, K, sums);
-      // The bias block is written just before its GEMM reads it back (still in cache), on the thread that owns it.
-      if (pbias) fill_rows(c0, lc.ld, m1 - m0, N, pbias);
-      blas_gemm(la.trans, lb.trans, static_cast<int>(m1 - m0), static_cast<int>(N), static_cast<int>(K),
-                pa + oa + a_off, static_cast<int>(la.ld), pb + ob, static_cast<int>(lb.ld),
-                pbias ? scalar_t(1) : beta, c0, static_cast<int>(lc.ld));
+      // With an epilogue, blocks of kEpilogueRows rows, each followed by its epilogue while it is in cache.
+      const int64_t step = epilogue ? kEpilogueRows : m1 - m0;
+      for (int64_t r0 = m0; r0 < m1; r0 += step) {
+        const int64_t r1 = std::min(m1, r0 + step);
+        const int64_t ar = la.trans ? r0 : r0 * la.ld;
+        scalar_t* cr = pc + oc + r0 * lc.ld;
+        // The bias block is written just before its GEMM reads it back (still in cache), on the thread that owns it.
+        if (pbias) fill_rows(cr, lc.ld, r1 - r0, N, pbias);
+        blas_gemm(la.trans, lb.trans, static_cast<int>(r1 - r0), static_cast<int>(N), static_cast<int>(K),
+                  pa + oa + ar, static_cast<int>(la.ld), pb + ob, static_cast<int>(lb.ld),
+                  pbias ? scalar_t(1) : beta, cr, static_cast<int>(lc.ld));
+        if (epilogue) epilogue.fn(epilogue.ctx, cr, lc.ld, r0, r1 - r0, 0, N);
+      }
     };
     if (chunks <= 1) {
       for_each_offset<3>(batch, {sa, sb, sc}, {0, 0, 0},

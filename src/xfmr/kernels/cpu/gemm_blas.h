@@ -5,6 +5,7 @@
 #include <string>
 
 #include "xfmr/core/tensor.h"
+#include "xfmr/kernels/cpu/gemm_bf16.h"
 
 namespace xfmr {
 
@@ -27,8 +28,10 @@ Tensor blas_ready(const Tensor& t);
 // a_row_sums[i] += Σ_k a[i, k], each sum taken in order of k in the working precision, so the result does not depend
 // on the thread count or on the matmul precision. The bf16 kernel takes it from A while packing it (a linear
 // layer's bias gradient from the dYᵀ of its weight gradient); the BLAS path sums each row block before its GEMM.
+// epilogue (optional; one product, no batch dims): run over each finished block of c's rows while it is in
+// cache (kernels::GemmEpilogue): per block of the bf16 kernel, per block of at most 128 rows on the BLAS path.
 void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulate, const Tensor& bias = Tensor(),
-               const Tensor& a_row_sums = Tensor());
+               const Tensor& a_row_sums = Tensor(), kernels::GemmEpilogue epilogue = {});
 
 // The arithmetic of f32 products in gemm_into (process-wide; f64 products are always f64):
 //   f32:  OpenBLAS sgemm.
