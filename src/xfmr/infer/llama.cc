@@ -237,44 +237,42 @@ std::shared_ptr<const LlamaPackedWeights> pack_weights(io::LlamaWeights& w) {
     pw.any_x8 |= x8;
     const auto owner = sole_owner(w, m.data);
     const bool own = owner != w.keep.end();
-    // A buffer the model alone owns is copied ~256 KB of rows at a time (whole 8-row groups: rows [r0, r1) pack to
-    // out + r0 * row_bytes), each piece's pages given back once copied (MADV_DONTNEED: its bytes read as zeros
-    // after, but nothing reads them before the buffer is freed), so not even the largest matrix (the tied
-    // output, 26 MB in 110M q8_0) is held twice.
+    // The original is not read again (a tied output matrix is also the embedding table, but embed() reads the
+    // copy): it is copied ~256 KB of rows at a time (whole 8-row groups: rows [r0, r1) pack to out + r0 *
+    // row_bytes) and each piece's pages are given back once copied, so not even the largest matrix (the tied
+    // output, 26 MB in 110M q8_0) is held twice. A buffer the model alone owns: MADV_DONTNEED on its whole
+    // pages (they read as zeros after, but nothing reads them before the buffer is freed below). Else
+    // MADV_PAGEOUT, which never loses data: file-backed pages leave the resident set and fault back from the
+    // file if read; anonymous ones (weights another owner keeps) stay where there is no swap. Only whole pages:
+    // one shared with a norm vector, paged out, faults back with its neighbours (fault-around maps 64 KB), ~2.5
+    // MB over 110M's norms.
     const int64_t rb = m.row_bytes();
     const int64_t step =
-        own ? std::max<int64_t>(kern::kPackRows, (int64_t{1} << 18) / rb / kern::kPackRows * kern::kPackRows)
-            : m.rows;
+        std::max<int64_t>(kern::kPackRows, (int64_t{1} << 18) / rb / kern::kPackRows * kern::kPackRows);
     const uintptr_t pg = 4096, base = reinterpret_cast<uintptr_t>(m.data);
-    uintptr_t dropped = (base + pg - 1) & ~(pg - 1);  // pages below this were given back
+    uintptr_t done = (base + pg - 1) & ~(pg - 1);  // whole pages below this were given back
+    const auto give_back = [&](int64_t r) {
+      const uintptr_t end = (base + static_cast<uintptr_t>(r * rb)) & ~(pg - 1);
+      if (end <= done) return;
+#if defined(MADV_DONTNEED) && defined(MADV_PAGEOUT)
+      ::madvise(reinterpret_cast<void*>(done), end - done, own ? MADV_DONTNEED : MADV_PAGEOUT);
+#endif
+      done = end;
+    };
     for (int64_t r0 = 0; r0 < m.rows; r0 += step) {
       const int64_t r1 = std::min(m.rows, r0 + step);
       if (x8)
         kern::pack_x8(m.type, m.data + r0 * rb, r1 - r0, m.cols, out + r0 * rb);
       else
         std::memcpy(out + r0 * rb, m.data + r0 * rb, static_cast<size_t>((r1 - r0) * rb));
-#ifdef MADV_DONTNEED
-      const uintptr_t end = (base + static_cast<uintptr_t>(r1 * rb)) & ~(pg - 1);
-      if (own && end > dropped) {
-        ::madvise(reinterpret_cast<void*>(dropped), end - dropped, MADV_DONTNEED);
-        dropped = end;
-      }
-#endif
+      // Page-out one piece behind: MADV_PAGEOUT leaves pages just read resident (6 MB of 110M f32 when not).
+      give_back(own ? r1 : r0);
     }
+    give_back(m.rows);
     if (own) {
       w.keep.erase(owner);  // frees the buffer
       m.data = nullptr;
-      return {out, x8};
     }
-#ifdef MADV_PAGEOUT
-    // The original is not read again (a tied output matrix is also the embedding table, but only one row of
-    // it a token): let the kernel reclaim its pages, so the model does not hold both copies. MADV_PAGEOUT never
-    // loses data: file-backed pages leave the resident set and fault back from the file if read; anonymous
-    // ones (weights built in memory) stay where there is no swap.
-    const uintptr_t page = 4096, a = (reinterpret_cast<uintptr_t>(m.data) + page - 1) & ~(page - 1),
-                    b = (reinterpret_cast<uintptr_t>(m.data) + static_cast<uintptr_t>(m.bytes())) & ~(page - 1);
-    if (a < b) ::madvise(reinterpret_cast<void*>(a), b - a, MADV_PAGEOUT);
-#endif
     return {out, x8};
   };
   for (size_t l = 0; l < w.layers.size(); ++l) {
