@@ -26,8 +26,15 @@ TEST(BenchDecodeCli, PrintsOneJsonRecordWithThePeerFields) {
     for (const char* f : {"prefill_ms", "prefill_tokens_per_s", "decode_ms_per_token", "decode_tokens_per_s",
                           "params", "prompt", "gen", "threads", "last_token", "peak_rss_mb", "rss_mb",
                           "weight_bytes", "kv_cache_bytes", "memory_need_mb", "rss_over_need",
+                          "peak_rss_over_need", "baseline_rss_mb", "peak_rss_over_need_above_baseline",
                           "weight_bytes_per_token"})
       EXPECT_TRUE(j.contains(f)) << f;
+    // The baseline (the process before the weights) is part of the peak.
+    const double base = j["baseline_rss_mb"].get<double>(), need = j["memory_need_mb"].get<double>();
+    EXPECT_GT(base, 0);
+    EXPECT_LT(base, j["peak_rss_mb"].get<double>());
+    EXPECT_NEAR(j["peak_rss_over_need_above_baseline"].get<double>(),
+                (j["peak_rss_mb"].get<double>() - base) / need, 1e-9);
     EXPECT_EQ(j["dtype"], dtype);
     EXPECT_EQ(j["dim"], 64);
     EXPECT_EQ(j["n_layer"], 2);

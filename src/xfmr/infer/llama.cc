@@ -109,7 +109,7 @@ struct LlamaPackedWeights {
 };
 
 namespace {
-std::shared_ptr<const LlamaPackedWeights> pack_weights(const io::LlamaWeights& w);
+std::shared_ptr<const LlamaPackedWeights> pack_weights(io::LlamaWeights& w);
 }  // namespace
 
 LlamaModel::LlamaModel(io::LlamaWeights w, int64_t max_context, std::shared_ptr<const LlamaPackedWeights> packed)
@@ -117,6 +117,15 @@ LlamaModel::LlamaModel(io::LlamaWeights w, int64_t max_context, std::shared_ptr<
   const io::LlamaConfig& c = w_.cfg;
   io::validate_llama_config(c, "LlamaModel");
   ctx_ = max_context <= 0 ? c.seq_len : std::min(max_context, c.seq_len);
+  madds_per_token_ = w_.output.rows * w_.output.cols;
+  for (const auto& L : w_.layers)
+    for (const auto* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_down, &L.w_up})
+      madds_per_token_ += m->rows * m->cols;
+  // The copies first, the KV cache after: while packing frees the originals piece by piece, the arena's
+  // huge pages run up to 2 MB ahead of them, a transient the not yet allocated cache makes up for.
+  packed_ = packed ? std::move(packed) : pack_weights(w_);
+  XF_CHECK(packed_->layers.size() == w_.layers.size(), "LlamaModel: shared packed weights of ",
+           packed_->layers.size(), " layers for a model of ", w_.layers.size());
   const auto n = [](int64_t v) { return static_cast<size_t>(v); };
   const int64_t hs = c.head_size();
   x_.resize(n(c.dim));
@@ -141,13 +150,6 @@ LlamaModel::LlamaModel(io::LlamaWeights w, int64_t max_context, std::shared_ptr<
       rope_cos_[n(p * hs / 2 + i)] = std::cos(a);
       rope_sin_[n(p * hs / 2 + i)] = std::sin(a);
     }
-  madds_per_token_ = w_.output.rows * w_.output.cols;
-  for (const auto& L : w_.layers)
-    for (const auto* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_down, &L.w_up})
-      madds_per_token_ += m->rows * m->cols;
-  packed_ = packed ? std::move(packed) : pack_weights(w_);
-  XF_CHECK(packed_->layers.size() == w_.layers.size(), "LlamaModel: shared packed weights of ",
-           packed_->layers.size(), " layers for a model of ", w_.layers.size());
   reserve_threads(1);
 }
 
@@ -174,7 +176,18 @@ std::vector<std::pair<uintptr_t, uintptr_t>> file_mappings() {
 
 namespace {
 
-std::shared_ptr<const LlamaPackedWeights> pack_weights(const io::LlamaWeights& w) {
+// The keep entry that alone owns the buffer at `data` (aliasing it, shared with no other LlamaWeights: see
+// io::LlamaWeights::keep), or keep.end() for a file mapping or a buffer someone else holds too.
+std::vector<std::shared_ptr<const void>>::iterator sole_owner(io::LlamaWeights& w, const uint8_t* data) {
+  for (auto it = w.keep.begin(); it != w.keep.end(); ++it)
+    if (it->get() == data) return it->use_count() == 1 ? it : w.keep.end();
+  return w.keep.end();
+}
+
+// Copies / repacks the weight matrices (see LlamaModel). A copied matrix that w alone owns (in-memory weights
+// moved into the model, as `bench decode` builds its presets) is freed at once and its data set to null, so
+// the model never holds both: q4_0 / q8_0 presets had a peak RSS of 1.6-1.7x their weights + KV cache.
+std::shared_ptr<const LlamaPackedWeights> pack_weights(io::LlamaWeights& w) {
   auto result = std::make_shared<LlamaPackedWeights>();
   LlamaPackedWeights& pw = *result;
   pw.layers.assign(w.layers.size(), {});
@@ -202,43 +215,75 @@ std::shared_ptr<const LlamaPackedWeights> pack_weights(const io::LlamaWeights& w
   if (wanted(w.output)) total += padded(w.output.bytes());
   if (total == 0) return result;
   constexpr size_t kHuge = size_t{2} << 20;
+  const size_t used = total, head = used / kHuge * kHuge;
   total = (total + kHuge - 1) / kHuge * kHuge;
   auto* arena = static_cast<uint8_t*>(std::aligned_alloc(kHuge, total));
   XF_CHECK(arena != nullptr, "LlamaModel: cannot allocate ", total, " bytes for packed weights");
   pw.arena.reset(arena);
 #ifdef MADV_HUGEPAGE
-  ::madvise(arena, total, MADV_HUGEPAGE);
+  // Huge pages where whole ones fit; the tail past the last whole one in 4 KB pages, so the arena's resident
+  // size is that of the weights (a huge last page made up to 2 MB more resident: 20% of stories15M q4_0's).
+  if (head > 0) ::madvise(arena, head, MADV_HUGEPAGE);
+#ifdef MADV_NOHUGEPAGE
+  if (head < total) ::madvise(arena + head, total - head, MADV_NOHUGEPAGE);
+#endif
 #endif
   size_t off = 0;
-  const auto pack = [&](const io::WeightRef& m) -> PackedMatrix {
+  const auto pack = [&](io::WeightRef& m) -> PackedMatrix {
     if (!wanted(m)) return {};
     uint8_t* out = arena + off;
     off += padded(m.bytes());
     const bool x8 = packable(m);
-    if (x8) {
-      kern::pack_x8(m.type, m.data, m.rows, m.cols, out);
-      pw.any_x8 = true;
-    } else {
-      std::memcpy(out, m.data, static_cast<size_t>(m.bytes()));
-    }
-#ifdef MADV_PAGEOUT
-    // The original is not read again (a tied output matrix is also the embedding table, but only one row of
-    // it a token): let the kernel reclaim its pages, so the model does not hold both copies. MADV_PAGEOUT never
-    // loses data: file-backed pages leave the resident set and fault back from the file if read; anonymous
-    // ones (weights built in memory) stay where there is no swap.
-    const uintptr_t page = 4096, a = (reinterpret_cast<uintptr_t>(m.data) + page - 1) & ~(page - 1),
-                    b = (reinterpret_cast<uintptr_t>(m.data) + static_cast<uintptr_t>(m.bytes())) & ~(page - 1);
-    if (a < b) ::madvise(reinterpret_cast<void*>(a), b - a, MADV_PAGEOUT);
+    pw.any_x8 |= x8;
+    const auto owner = sole_owner(w, m.data);
+    const bool own = owner != w.keep.end();
+    // The original is not read again (a tied output matrix is also the embedding table, but embed() reads the
+    // copy): it is copied ~256 KB of rows at a time (whole 8-row groups: rows [r0, r1) pack to out + r0 *
+    // row_bytes) and each piece's pages are given back once copied, so not even the largest matrix (the tied
+    // output, 26 MB in 110M q8_0) is held twice. A buffer the model alone owns: MADV_DONTNEED on its whole
+    // pages (they read as zeros after, but nothing reads them before the buffer is freed below). Else
+    // MADV_PAGEOUT, which never loses data: file-backed pages leave the resident set and fault back from the
+    // file if read; anonymous ones (weights another owner keeps) stay where there is no swap. Only whole pages:
+    // one shared with a norm vector, paged out, faults back with its neighbours (fault-around maps 64 KB), ~2.5
+    // MB over 110M's norms.
+    const int64_t rb = m.row_bytes();
+    const int64_t step =
+        std::max<int64_t>(kern::kPackRows, (int64_t{1} << 18) / rb / kern::kPackRows * kern::kPackRows);
+    const uintptr_t pg = 4096, base = reinterpret_cast<uintptr_t>(m.data);
+    uintptr_t done = (base + pg - 1) & ~(pg - 1);  // whole pages below this were given back
+    const auto give_back = [&](int64_t r) {
+      const uintptr_t end = (base + static_cast<uintptr_t>(r * rb)) & ~(pg - 1);
+      if (end <= done) return;
+#if defined(MADV_DONTNEED) && defined(MADV_PAGEOUT)
+      ::madvise(reinterpret_cast<void*>(done), end - done, own ? MADV_DONTNEED : MADV_PAGEOUT);
 #endif
+      done = end;
+    };
+    for (int64_t r0 = 0; r0 < m.rows; r0 += step) {
+      const int64_t r1 = std::min(m.rows, r0 + step);
+      if (x8)
+        kern::pack_x8(m.type, m.data + r0 * rb, r1 - r0, m.cols, out + r0 * rb);
+      else
+        std::memcpy(out + r0 * rb, m.data + r0 * rb, static_cast<size_t>((r1 - r0) * rb));
+      // Page-out one piece behind: MADV_PAGEOUT leaves pages just read resident (6 MB of 110M f32 when not).
+      give_back(own ? r1 : r0);
+    }
+    give_back(m.rows);
+    if (own) {
+      w.keep.erase(owner);  // frees the buffer
+      m.data = nullptr;
+    }
     return {out, x8};
   };
   for (size_t l = 0; l < w.layers.size(); ++l) {
-    const io::LlamaLayer& L = w.layers[l];
+    io::LlamaLayer& L = w.layers[l];
     int i = 0;
-    for (const io::WeightRef* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_down, &L.w_up})
+    for (io::WeightRef* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_down, &L.w_up})
       pw.layers[l][static_cast<size_t>(i++)] = pack(*m);
   }
   pw.output = pack(w.output);
+  // A tied embedding is read from the output matrix's copy (embed()): freed with it.
+  if (w.tied && w.output.data == nullptr) w.tok_embd.data = nullptr;
   return result;
 }
 

@@ -17,7 +17,8 @@
 // Weights: the constructor repacks q4_0 / q8_0 matrices 8 rows at a time (kernels/cpu/quant_packed.h; decode
 // and prefill then use its VNNI kernels) and copies f32 / f16 matrices from a file mapping, all into one
 // huge-page arena, releasing the originals' pages (see pack_weights); models over the same weights share that
-// arena (packed(), infer::LoadedModel::decoder).
+// arena (packed(), infer::LoadedModel::decoder). An original that the model alone owns (in-memory weights moved
+// in, e.g. `bench decode`'s random presets) is freed once copied, so the weights are held once.
 // Buffers: activations and the KV cache are allocated in the constructor, the prefill block buffers on the
 // first prefill, per-thread scratch when the thread count first grows: steady-state decoding allocates nothing.
 #pragma once
@@ -48,6 +49,9 @@ class LlamaModel : public Decoder {
  public:
   // max_context: positions the KV cache holds (0 or more than cfg.seq_len: cfg.seq_len). `packed`: the
   // packed copies of another LlamaModel over the same `w` (its packed()), shared instead of built again.
+  // When this constructor builds the copies, each matrix buffer of `w` that it copied and that no other
+  // LlamaWeights shares (io::LlamaWeights::keep: the caller moved its in-memory weights in) is freed, its
+  // data set to null in weights() (with a tied embedding's, read from the output copy instead).
   explicit LlamaModel(io::LlamaWeights w, int64_t max_context = 0,
                       std::shared_ptr<const LlamaPackedWeights> packed = nullptr);
 
@@ -55,6 +59,7 @@ class LlamaModel : public Decoder {
   const std::shared_ptr<const LlamaPackedWeights>& packed() const { return packed_; }
 
   const io::LlamaConfig& config() const { return w_.cfg; }
+  // The weights as decoded: a matrix freed after copying (see the constructor) has data == nullptr.
   const io::LlamaWeights& weights() const { return w_; }
   int64_t context_length() const override { return ctx_; }
   int64_t vocab_size() const override { return w_.cfg.vocab_size; }

@@ -1,5 +1,6 @@
 #include "xfmr/io/llama_weights.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -43,14 +44,25 @@ LlamaWeights load_llama_weights(const std::string& path) {
 
 namespace {
 
-// Stores `rows x cols` f32 values as `type` (f16 when a block type does not divide the row) in a buffer owned
-// by w.
-WeightRef store_matrix(LlamaWeights& w, const float* x, int64_t rows, int64_t cols, QType type) {
+// Stores a `rows x cols` matrix as `type` (f16 when a block type does not divide the row) in a buffer owned by
+// w, its f32 values made kChunkRows rows at a time by fill(r0, r1, x) into x [r1 - r0, cols]: the f32 staging
+// stays small (a whole 32000 x 768 embedding in f32 is 98 MB, more than stories110M's q4_0 weights and KV
+// cache together, and it set the peak RSS of `bench decode`). The keep entry aliases the buffer's data
+// (get() == data): this matrix alone owns it (see LlamaWeights::keep).
+template <class Fill>
+WeightRef store_matrix(LlamaWeights& w, int64_t rows, int64_t cols, QType type, Fill&& fill) {
   if ((type == QType::q8_0 || type == QType::q4_0) && cols % kernels::kQBlock != 0) type = QType::f16;
-  auto buf = std::make_shared<std::vector<uint8_t>>(
-      static_cast<size_t>(rows * kernels::qtype_row_bytes(type, cols)));
-  kern::quantize_rows(type, x, buf->data(), rows, cols);
-  w.keep.push_back(buf);
+  const int64_t rb = kernels::qtype_row_bytes(type, cols);
+  auto buf = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(rows * rb));
+  // A multiple of 4 rows keeps each chunk a whole number of Philox blocks (4 values each) for the random fill.
+  const int64_t chunk = std::max<int64_t>(4, (int64_t{1} << 16) / cols / 4 * 4);
+  std::vector<float> x(static_cast<size_t>(std::min(rows, chunk) * cols));
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const int64_t r1 = std::min(rows, r0 + chunk);
+    fill(r0, r1, x.data());
+    kern::quantize_rows(type, x.data(), buf->data() + r0 * rb, r1 - r0, cols);
+  }
+  w.keep.push_back(std::shared_ptr<const void>(buf, buf->data()));
   return WeightRef{type, buf->data(), rows, cols};
 }
 
@@ -61,9 +73,9 @@ const float* store_vector(LlamaWeights& w, const float* x, int64_t n) {
 }
 
 WeightRef requantize(LlamaWeights& w, const WeightRef& m, QType type) {
-  std::vector<float> f(static_cast<size_t>(m.rows * m.cols));
-  for (int64_t r = 0; r < m.rows; ++r) kern::dequantize_row(m.type, m.data, r, f.data() + r * m.cols, m.cols);
-  return store_matrix(w, f.data(), m.rows, m.cols, type);
+  return store_matrix(w, m.rows, m.cols, type, [&](int64_t r0, int64_t r1, float* x) {
+    for (int64_t r = r0; r < r1; ++r) kern::dequantize_row(m.type, m.data, r, x + (r - r0) * m.cols, m.cols);
+  });
 }
 
 }  // namespace
@@ -77,14 +89,15 @@ LlamaWeights random_llama_weights(const LlamaConfig& cfg, QType type, uint64_t s
   Generator g(seed);
   // Uniform on [-a, a] with a = 0.02 * sqrt(3) (std 0.02): four values per Philox block.
   const auto matrix = [&](int64_t rows, int64_t cols) {
-    std::vector<float> x(static_cast<size_t>(rows * cols));
     const float a = 0.02f * std::sqrt(3.0f);
-    for (size_t i = 0; i < x.size(); i += 4) {
-      const auto b = g.block(g.advance(1));
-      for (size_t j = 0; j < 4 && i + j < x.size(); ++j)
-        x[i + j] = a * (2.0f * static_cast<float>(b[j] >> 8) * (1.0f / 16777216.0f) - 1.0f);
-    }
-    return store_matrix(w, x.data(), rows, cols, type);
+    return store_matrix(w, rows, cols, type, [&](int64_t r0, int64_t r1, float* x) {
+      const int64_t n = (r1 - r0) * cols;
+      for (int64_t i = 0; i < n; i += 4) {
+        const auto b = g.block(g.advance(1));
+        for (int64_t j = 0; j < 4 && i + j < n; ++j)
+          x[i + j] = a * (2.0f * static_cast<float>(b[j] >> 8) * (1.0f / 16777216.0f) - 1.0f);
+      }
+    });
   };
   const std::vector<float> ones(static_cast<size_t>(cfg.dim), 1.0f);
   w.tok_embd = matrix(cfg.vocab_size, cfg.dim);

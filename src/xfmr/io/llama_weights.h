@@ -57,7 +57,10 @@ struct LlamaWeights {
   WeightRef output;                    // [vocab, dim]; the same buffer as tok_embd when tied
   bool tied = true;
   std::string source;                             // file name, for messages
-  std::vector<std::shared_ptr<const void>> keep;  // owners of the buffers above
+  // Owners of the buffers above. An entry whose get() is a matrix's data owns that matrix's buffer alone (the
+  // in-memory weights of random_llama_weights / requantize_llama_weights): a consumer that holds the only
+  // reference and no longer reads the matrix may free it (infer::LlamaModel does once it has repacked it).
+  std::vector<std::shared_ptr<const void>> keep;
 };
 
 // Reads a .gguf (magic "GGUF"), a llama2.c .bin checkpoint, or a Hugging Face Llama model folder

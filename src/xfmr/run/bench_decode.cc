@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <vector>
 
@@ -17,6 +16,7 @@
 #include "xfmr/infer/sampler.h"
 #include "xfmr/io/llama2c.h"
 #include "xfmr/run/bench.h"
+#include "xfmr/run/bench_cost.h"
 
 namespace xfmr {
 
@@ -32,16 +32,6 @@ double cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-// Resident set size now (VmRSS), in MiB: unlike the peak it excludes the f32 staging buffers that building a
-// preset's random weights frees again.
-double current_rss_mb() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
 }
 
 // A checkpoint file, a Llama model folder (config.json + model.safetensors), or the first .gguf (else .bin)
@@ -100,6 +90,7 @@ nlohmann::ordered_json bench_decode(const DecodeBench& opt) {
   kernels::QType type = kernels::QType::f32;
   XF_CHECK(opt.dtype.empty() || kernels::qtype_from_name(opt.dtype, &type), "bench decode: unknown --dtype '",
            opt.dtype, "' (known: f32, f16, q8_0, q4_0)");
+  const double baseline_mb = current_rss_mb();  // code, libraries, thread stacks: before any weight exists
   io::LlamaWeights w;
   std::string preset = opt.preset;
   if (!opt.model.empty()) {
@@ -165,7 +156,7 @@ nlohmann::ordered_json bench_decode(const DecodeBench& opt) {
   run(&tp, &td);
   const int64_t decoded = gen - 1;  // the first generated token comes from the prefill pass
   const double need_mb = static_cast<double>(weight_bytes + norm_bytes + kv_bytes) / (1024.0 * 1024.0);
-  const double rss = current_rss_mb();
+  const double rss = current_rss_mb(), peak = peak_rss_mb();
 
   nlohmann::ordered_json j;
   j["bench"] = "xfmr_decode";
@@ -199,10 +190,12 @@ nlohmann::ordered_json bench_decode(const DecodeBench& opt) {
   j["weight_bytes"] = weight_bytes;
   j["kv_cache_bytes"] = kv_bytes;
   j["memory_need_mb"] = need_mb;
-  j["peak_rss_mb"] = peak_rss_mb();
+  j["peak_rss_mb"] = peak;
   j["rss_mb"] = rss;
   j["rss_over_need"] = rss / need_mb;
-  j["peak_rss_over_need"] = peak_rss_mb() / need_mb;
+  j["peak_rss_over_need"] = peak / need_mb;
+  j["baseline_rss_mb"] = baseline_mb;
+  j["peak_rss_over_need_above_baseline"] = (peak - baseline_mb) / need_mb;
   // Weight bytes streamed per decoded token (every matrix once; the embedding is one row): divide by a
   // memory bandwidth (bench_machine's STREAM triad) for the fraction of the machine that decoding uses.
   const io::WeightRef& emb = model.weights().tok_embd;
