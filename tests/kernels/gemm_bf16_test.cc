@@ -5,6 +5,7 @@
 // operands (which select the A layout: row-major or pair-major).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <tuple>
@@ -89,6 +90,19 @@ TEST(GemmBf16, MatchesTheReferenceOnEveryBlockingEdge) {
     for (int64_t i = 0; i < cs.M; ++i)
       for (int64_t k = 0; k < cs.K; ++k) want_sums[static_cast<size_t>(i)] += a[static_cast<size_t>(i * sa_r + k * sa_c)];
     EXPECT_EQ(sums, want_sums) << cs.M << "x" << cs.N << "x" << cs.K << " ta " << cs.ta;
+    // B packed ahead (gemm_bf16_pack_b, in panel-aligned column ranges as threads would) gives the same bits
+    {
+      std::vector<uint32_t> packed(static_cast<size_t>(gemm_bf16_packed_b_words(cs.K, cs.N)) + 1, 0xdeadbeefu);
+      const int64_t step = 2 * gemm_bf16_panel_columns();
+      for (int64_t j0 = 0; j0 < cs.N; j0 += step)
+        gemm_bf16_pack_b(cs.K, cs.N, j0, std::min(cs.N, j0 + step), b.data(), sb_r, sb_c, packed.data());
+      ASSERT_EQ(packed.back(), 0xdeadbeefu) << "packed past gemm_bf16_packed_b_words";
+      std::vector<float> c2 = want, sums2(static_cast<size_t>(cs.M), 0.0f);
+      gemm_bf16_packed(cs.M, cs.N, cs.K, a.data(), sa_r, sa_c, packed.data(), c2.data(), ldc, cs.accumulate,
+                       cs.alpha, pbias, sums2.data());
+      EXPECT_EQ(c2, c) << "packed B: " << cs.M << "x" << cs.N << "x" << cs.K << " ta " << cs.ta << " tb " << cs.tb;
+      EXPECT_EQ(sums2, want_sums) << "packed B: " << cs.M << "x" << cs.N << "x" << cs.K;
+    }
     ref::gemm_bf16(cs.M, cs.N, cs.K, a.data(), sa_r, sa_c, b.data(), sb_r, sb_c, want.data(), ldc, cs.accumulate,
                    cs.alpha, pbias);
     double worst = 0;
@@ -319,5 +333,51 @@ TEST(GemmBf16, LinearBiasGradientIsTheRowOrderSumInEveryPrecision) {
       const float* gb2 = b2.grad().data<float>();
       EXPECT_EQ(std::vector<float>(gb2, gb2 + 300), want) << matmul_precision_name(p) << " no dW";
     }
+  }
+}
+
+// In bf16 a linear layer packs its input in the forward for its weight gradient (pack_bf16_b, kept instead of x):
+// dW is the same bits as the bf16 GEMM on x itself, at one and two threads (x [1400, 160] row-major and a
+// transposed view [1401, 70], odd rows: the last K pair half empty; w [300, 160] splits dW's rows across threads).
+TEST(GemmBf16, LinearWeightGradientFromTheInputPackedInTheForwardIsTheGemmOfTheInput) {
+  if (!cpu_has_avx512_bf16()) GTEST_SKIP() << "CPU lacks AVX512-BF16";
+  for (bool transposed : {false, true}) {
+    const int64_t R = transposed ? 1401 : 1400, in = transposed ? 70 : 160;
+    Generator g(29);
+    const auto xs = random_vec(R * in, g), ws = random_vec(300 * in, g), rs = random_vec(R * 300, g);
+    for (int threads : {1, 2}) {
+      PrecisionScope scope(MatmulPrecision::bf16);
+      set_num_threads(threads);
+      Tensor x = transposed ? transpose(Tensor::from_vector(std::span<const float>(xs), {in, R}), 0, 1)
+                            : Tensor::from_vector(std::span<const float>(xs), {R, in});
+      Tensor w = Tensor::from_vector(std::span<const float>(ws), {300, in});
+      w.set_requires_grad(true);
+      const Tensor r = Tensor::from_vector(std::span<const float>(rs), {R, 300});
+      sum(linear(x, w) * r).backward();
+      // dW = rᵀ·x through gemm_into on the f32 operands
+      Tensor want = Tensor::empty({300, in});
+      gemm_into(transposed_view(r), x, want, false);
+      set_num_threads(1);
+      const float* got = w.grad().data<float>();
+      const float* pw = want.data<float>();
+      EXPECT_EQ(std::vector<float>(got, got + 300 * in), std::vector<float>(pw, pw + 300 * in))
+          << "threads " << threads << " transposed " << transposed;
+    }
+  }
+}
+
+// The packed operand's own checks: its shape names the layout, and an operand that is not f32 is refused.
+TEST(GemmBf16, PackedOperandShapeAndBadInput) {
+  if (!cpu_has_avx512_bf16()) GTEST_SKIP() << "CPU lacks AVX512-BF16";
+  PrecisionScope scope(MatmulPrecision::bf16);
+  const Tensor p = pack_bf16_b(Tensor::ones({7, 40}));
+  EXPECT_EQ(p.shape(), (Shape{2, 4, 32, 2}));
+  EXPECT_EQ(p.dtype(), DType::bf16);
+  EXPECT_THROW(pack_bf16_b(Tensor::ones({7, 40}, DType::f64)), Error);
+  try {
+    gemm_packed_b_into(Tensor::ones({3, 9}), p, Tensor::empty({3, 40}));  // K = 9, p packed for K = 7
+    FAIL() << "no throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("gemm_packed_b_into"), std::string::npos) << e.what();
   }
 }

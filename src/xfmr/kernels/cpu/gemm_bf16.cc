@@ -128,7 +128,8 @@ inline uint32_t pair_word(float lo, float hi) {
 }
 
 // B block (kc rows, nc columns) into NR-column panels: for each K pair p, NR 32-bit words
-// (bf16 b(2p, j), bf16 b(2p+1, j)), zero-padded past kc and nc.
+// (bf16 b(2p, j), bf16 b(2p+1, j)), zero-padded past kc and nc. Panel q starts at out + q·kp·NR (kp = the
+// block's K pairs): the layout gemm_bf16_packed reads when the whole of K is one block.
 XF_BF16_TARGET void pack_b(const float* b, int64_t sb_r, int64_t sb_c, int64_t kc, int64_t nc, uint32_t* out) {
   const int64_t kp = (kc + 1) / 2;
   if (sb_c == 1) {
@@ -347,9 +348,15 @@ bool cpu_has_avx512_bf16() {
   return has && !generic_isa_forced();  // XFMR_ISA=generic: as on a CPU without it (cpu_features.h)
 }
 
-void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
-               int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha, const float* bias,
-               float* a_row_sums) {
+namespace {
+
+// The blocked product. B comes either as f32 (b with strides sb_r, sb_c; packed block by block here) or already
+// packed over its whole K (b_packed, the layout of gemm_bf16_pack_b: panel q at q·ceil(K/2)·NR words, pair p at
+// p·NR within it), in which case the K block starting at k0 (even) of panel q is the kp pairs at
+// b_packed + q·ceil(K/2)·NR + k0/2·NR: the same words pack_b would write for that block, so both give the same bits.
+void gemm_blocked(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
+                  int64_t sb_r, int64_t sb_c, const uint32_t* b_packed, float* c, int64_t ldc, bool accumulate,
+                  float alpha, const float* bias, float* a_row_sums) {
   if (M <= 0) return;
   if (N <= 0) {
     if (a_row_sums)
@@ -372,21 +379,24 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, in
   const int64_t kc_max = ((K + nk - 1) / nk + 1) / 2 * 2;  // the K block: even, nk of them cover K
   const int64_t nc_max = std::min(kNC, (N + kNR - 1) / kNR * kNR);
   // words: kc/2 pairs per column of the B block; the A block takes kMC rows of kARow words in either layout
-  const size_t need_b = static_cast<size_t>(kc_max / 2 * nc_max), need_a = static_cast<size_t>(kMC * kARow);
+  const size_t need_b = b_packed ? 0 : static_cast<size_t>(kc_max / 2 * nc_max);
+  const size_t need_a = static_cast<size_t>(kMC * kARow);
   if (buf.b.size() < need_b) buf.b.resize(need_b);
   if (buf.a.size() < need_a) buf.a.resize(need_a);
+  const int64_t panel_words = (K + 1) / 2 * kNR;  // one panel of b_packed
   for (int64_t j0 = 0; j0 < N; j0 += kNC) {
     const int64_t nc = std::min(kNC, N - j0);
     for (int64_t k0 = 0; k0 < K; k0 += kc_max) {
       const int64_t kc = std::min(kc_max, K - k0), kp = (kc + 1) / 2;
       const bool load = accumulate || k0 > 0;
-      pack_b(b + k0 * sb_r + j0 * sb_c, sb_r, sb_c, kc, nc, buf.b.data());
+      if (!b_packed) pack_b(b + k0 * sb_r + j0 * sb_c, sb_r, sb_c, kc, nc, buf.b.data());
       for (int64_t i0 = 0; i0 < M; i0 += kMC) {
         const int64_t mc = std::min(kMC, M - i0);
         float* sums = a_row_sums && j0 == 0 ? a_row_sums + i0 : nullptr;  // each A block is summed once
         const PackedA pa = pack_a(a + i0 * sa_r + k0 * sa_c, sa_r, sa_c, mc, kc, buf.a.data(), sums);
         for (int64_t jr = 0; jr < nc; jr += kNR) {
-          const uint32_t* bp = buf.b.data() + (jr / kNR) * kp * kNR;
+          const uint32_t* bp = b_packed ? b_packed + (j0 + jr) / kNR * panel_words + k0 / 2 * kNR
+                                        : buf.b.data() + (jr / kNR) * kp * kNR;
           const float* bias_j = bias ? bias + j0 + jr : nullptr;
           const int64_t nr = std::min(kNR, nc - jr);
           for (int64_t ir = 0; ir < mc; ir += kMR) {
@@ -398,6 +408,33 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, in
       }
     }
   }
+}
+
+}  // namespace
+
+void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
+               int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha, const float* bias,
+               float* a_row_sums) {
+  gemm_blocked(M, N, K, a, sa_r, sa_c, b, sb_r, sb_c, nullptr, c, ldc, accumulate, alpha, bias, a_row_sums);
+}
+
+int64_t gemm_bf16_packed_b_words(int64_t K, int64_t N) {
+  return K <= 0 || N <= 0 ? 0 : (N + kNR - 1) / kNR * kNR * ((K + 1) / 2);
+}
+
+int64_t gemm_bf16_panel_columns() { return kNR; }
+
+void gemm_bf16_pack_b(int64_t K, int64_t N, int64_t j0, int64_t j1, const float* b, int64_t sb_r, int64_t sb_c,
+                      uint32_t* out) {
+  if (K <= 0 || j1 <= j0) return;
+  // Columns [j0, j1) of B as one kc = K, nc = j1 - j0 block: its panels have the stride of the whole operand's.
+  pack_b(b + j0 * sb_c, sb_r, sb_c, K, std::min(j1, N) - j0, out + j0 / kNR * ((K + 1) / 2 * kNR));
+}
+
+void gemm_bf16_packed(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c,
+                      const uint32_t* b_packed, float* c, int64_t ldc, bool accumulate, float alpha, const float* bias,
+                      float* a_row_sums) {
+  gemm_blocked(M, N, K, a, sa_r, sa_c, nullptr, 0, 0, b_packed, c, ldc, accumulate, alpha, bias, a_row_sums);
 }
 
 }  // namespace xfmr::kernels
