@@ -381,3 +381,53 @@ TEST(GemmBf16, PackedOperandShapeAndBadInput) {
     EXPECT_NE(std::string(e.what()).find("gemm_packed_b_into"), std::string::npos) << e.what();
   }
 }
+
+// gemm_bf16_packing_a: the product of gemm_bf16 and, block by block, A packed as gemm_bf16_pack_b packs the
+// [M, K] operand, also when the rows come in two calls (two threads' row blocks, split at an even row). Every
+// blocking edge of A: rows past one 96-row block and odd M (the last pair half empty), K not a multiple of the
+// 32-column panel, K past one K block (packed in one pass before the product), N past one N block, A transposed.
+TEST(GemmBf16, PackingAWhileMultiplyingGivesTheProductAndThePackedOperand) {
+  if (!cpu_has_avx512_bf16()) GTEST_SKIP() << "CPU lacks AVX512-BF16";
+  struct PackCase {
+    int64_t M, N, K;
+    bool ta;
+    int64_t split;  // first call's rows (even), 0 for one call
+  };
+  const PackCase cases[] = {{1, 1, 1, false, 0},     {2, 33, 32, false, 0},    {13, 40, 70, false, 0},
+                            {1408, 64, 64, false, 704}, {1407, 70, 256, false, 702}, {193, 45, 96, true, 96},
+                            {97, 2100, 33, false, 48}, {31, 20, 2049, false, 0}, {30, 21, 2100, true, 14},
+                            {200, 3, 5, true, 0}};
+  Generator g(31);
+  for (const PackCase& cs : cases) {
+    const auto a = random_vec(cs.M * cs.K, g), b = random_vec(cs.K * cs.N, g), bias = random_vec(cs.N, g);
+    const int64_t sa_r = cs.ta ? 1 : cs.K, sa_c = cs.ta ? cs.M : 1;
+    const int64_t words = gemm_bf16_packed_b_words(cs.M, cs.K);
+    std::vector<uint32_t> want_packed(static_cast<size_t>(words)), packed(static_cast<size_t>(words) + 1, 0xdeadbeefu);
+    gemm_bf16_pack_b(cs.M, cs.K, 0, cs.K, a.data(), sa_r, sa_c, want_packed.data());
+    // the layout itself, from the scalar rounding: word (pair p, column k) of panel k / 32, zero past M and K
+    const int64_t nr = gemm_bf16_panel_columns(), pairs = (cs.M + 1) / 2;
+    for (int64_t q = 0; q < (cs.K + nr - 1) / nr; ++q)
+      for (int64_t p = 0; p < pairs; ++p)
+        for (int64_t j = 0; j < nr; ++j) {
+          const int64_t k = q * nr + j;
+          auto half = [&](int64_t i) -> uint32_t {
+            return i < cs.M && k < cs.K ? float_to_bf16(a[static_cast<size_t>(i * sa_r + k * sa_c)]) : 0u;
+          };
+          ASSERT_EQ(want_packed[static_cast<size_t>((q * pairs + p) * nr + j)], half(2 * p) | half(2 * p + 1) << 16)
+              << "pair " << p << " column " << k << " of " << cs.M << "x" << cs.K;
+        }
+    std::vector<float> want(static_cast<size_t>(cs.M * cs.N)), c(want.size());
+    gemm_bf16(cs.M, cs.N, cs.K, a.data(), sa_r, sa_c, b.data(), cs.N, 1, want.data(), cs.N, false, 1.0f, bias.data());
+    int64_t r0 = 0;
+    for (int64_t r1 : {cs.split, cs.M}) {
+      if (r1 <= r0) continue;
+      gemm_bf16_packing_a(r1 - r0, cs.N, cs.K, a.data() + r0 * sa_r, sa_r, sa_c, b.data(), cs.N, 1,
+                          c.data() + r0 * cs.N, cs.N, bias.data(), packed.data(), cs.M, r0);
+      r0 = r1;
+    }
+    EXPECT_EQ(packed.back(), 0xdeadbeefu) << "packed past the operand";
+    packed.pop_back();
+    EXPECT_EQ(packed, want_packed) << cs.M << "x" << cs.N << "x" << cs.K << " ta " << cs.ta;
+    EXPECT_EQ(c, want) << cs.M << "x" << cs.N << "x" << cs.K << " ta " << cs.ta;
+  }
+}

@@ -149,18 +149,22 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   out_shape[out_shape.size() - 1] = out_f;
   Tensor out = Tensor::empty(out_shape, x.dtype());
   const Tensor out2 = out.as_strided({rows, out_f}, {out_f, 1}, 0);
+  // In bf16 the weight gradient gᵀ·x reads x as its B operand, rounded to bf16 and packed in K pairs (rows of
+  // x). It is packed here, by this product's GEMM while it has each block of x in cache, and kept instead of x:
+  // in the backward x would come back from L3 or DRAM as f32 (twice the bytes) only to be converted (that
+  // packing was 6% of the ICL-small bf16 step). The precision in effect now is the one the weight gradient gets.
+  const bool pack_x = needs_grad(x, weight, bias) && weight.requires_grad() && x.dtype() == DType::f32 &&
+                      rows > 0 && in > 0 && out_f > 0 && effective_matmul_precision() == MatmulPrecision::bf16;
   // The bias goes into the GEMM's output as it is stored (bf16 kernel) or just before each row block's GEMM
   // (BLAS, beta = 1): no separate pass over the output.
-  gemm_into(x2, transposed_view(wp), out2, false, has_bias ? (bias.is_contiguous() ? bias : bias.contiguous_copy())
-                                                           : Tensor());
+  const Tensor b1 = has_bias ? (bias.is_contiguous() ? bias : bias.contiguous_copy()) : Tensor();
+  Tensor x_packed;
+  if (pack_x) {
+    x_packed = gemm_into_packing_a(x2, transposed_view(wp), out2, b1);
+  } else {
+    gemm_into(x2, transposed_view(wp), out2, false, b1);
+  }
   if (needs_grad(x, weight, bias)) {
-    // In bf16 the weight gradient gᵀ·x reads x as its B operand, rounded to bf16 and packed in K pairs (rows of
-    // x). It is packed here, while x is still in cache from this product, and kept instead of x: in the backward
-    // x would come back from L3 or DRAM as f32 (twice the bytes) only to be converted (the packing was 6% of the
-    // ICL-small bf16 step). The precision in effect now is the one the weight gradient gets.
-    const bool pack_x = weight.requires_grad() && x.dtype() == DType::f32 && rows > 0 && in > 0 &&
-                        effective_matmul_precision() == MatmulPrecision::bf16;
-    const Tensor x_packed = pack_x ? pack_bf16_b(x2) : Tensor();
     record("linear", out, {&x, &weight, &bias},
            [x2 = pack_x ? Tensor() : x2.detach(), x_packed, wp = wp.detach(),
             x_shape = x.shape()](const Tensor& g, GradSlots& gs) {

@@ -128,20 +128,43 @@ inline uint32_t pair_word(float lo, float hi) {
 }
 
 // B block (kc rows, nc columns) into NR-column panels: for each K pair p, NR 32-bit words
-// (bf16 b(2p, j), bf16 b(2p+1, j)), zero-padded past kc and nc. Panel q starts at out + q·kp·NR (kp = the
-// block's K pairs): the layout gemm_bf16_packed reads when the whole of K is one block.
-XF_BF16_TARGET void pack_b(const float* b, int64_t sb_r, int64_t sb_c, int64_t kc, int64_t nc, uint32_t* out) {
+// (bf16 b(2p, j), bf16 b(2p+1, j)), zero-padded past kc and nc. Panel q starts at out + q·panel words (0: the
+// block's own kp·NR; a larger stride writes these kc rows into part of a longer operand's panels, the layout of
+// gemm_bf16_pack_b).
+// `prefetch`: ask for the rows a few pairs ahead (B read from L3 or DRAM); off where the block was just read by
+// pack_a and is in L1 or L2.
+XF_BF16_TARGET void pack_b(const float* b, int64_t sb_r, int64_t sb_c, int64_t kc, int64_t nc, uint32_t* out,
+                           int64_t panel = 0, bool prefetch = true) {
   const int64_t kp = (kc + 1) / 2;
+  if (panel == 0) panel = kp * kNR;
   if (sb_c == 1) {
     // Rows of B are contiguous: two rows give 16 words at once. The K pairs are the outer loop, so each pair of
     // rows is read front to back once instead of a panel's width at a time (no measurable change on the
     // char-GPT step, but no worse).
+    alignas(64) static constexpr uint16_t kIdx[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                      8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    const __m512i idx = _mm512_load_si512(kIdx);
+    const int64_t nfull = nc / kNR * kNR;  // whole panels of the fast loop
     for (int64_t p = 0; p < kp; ++p) {
       const float* r0 = b + 2 * p * sb_r;
       const float* r1 = 2 * p + 1 < kc ? r0 + sb_r : nullptr;
-      const bool pf = 2 * (p + kPrefetchPairs) + 1 < kc;
-      for (int64_t j0 = 0; j0 < nc; j0 += kNR) {
-        uint32_t* dst = out + (j0 / kNR) * kp * kNR + p * kNR;
+      const bool pf = prefetch && 2 * (p + kPrefetchPairs) + 1 < kc;
+      int64_t j0 = 0;
+      if (r1) {
+        // Both rows there, whole panels: plain loads, no masks (on a hot block of a linear layer's input the
+        // masks and branches of the general loop were most of the cost).
+        for (; j0 < nfull; j0 += kNR) {
+          uint32_t* dst = out + (j0 / kNR) * panel + p * kNR;
+          if (pf) prefetch_pair(r0 + j0, sb_r, kPrefetchPairs, kNR);
+          const __m512i w0 = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(r1 + j0), _mm512_loadu_ps(r0 + j0));
+          const __m512i w1 =
+              (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(r1 + j0 + 16), _mm512_loadu_ps(r0 + j0 + 16));
+          _mm512_storeu_si512(dst, _mm512_permutexvar_epi16(idx, w0));
+          _mm512_storeu_si512(dst + 16, _mm512_permutexvar_epi16(idx, w1));
+        }
+      }
+      for (; j0 < nc; j0 += kNR) {
+        uint32_t* dst = out + (j0 / kNR) * panel + p * kNR;
         if (pf) prefetch_pair(r0 + j0, sb_r, kPrefetchPairs, std::min(kNR, nc - j0));
         for (int64_t h = 0; h < kNR; h += 16)
           _mm512_storeu_si512(dst + h, cvt_interleave(r0 + j0 + h, r1 ? r1 + j0 + h : nullptr, nc - j0 - h));
@@ -151,7 +174,7 @@ XF_BF16_TARGET void pack_b(const float* b, int64_t sb_r, int64_t sb_c, int64_t k
   }
   for (int64_t j0 = 0; j0 < nc; j0 += kNR) {
     const int64_t nr = std::min(kNR, nc - j0);
-    uint32_t* panel = out + (j0 / kNR) * kp * kNR;
+    uint32_t* panel_out = out + (j0 / kNR) * panel;
     if (sb_r == 1) {
       // Columns of B are contiguous (B = Wᵀ of a row-major W): 16 columns x 16 K pairs are converted along the
       // columns and transposed in registers into 16 panel rows.
@@ -162,18 +185,18 @@ XF_BF16_TARGET void pack_b(const float* b, int64_t sb_r, int64_t sb_c, int64_t k
           for (int64_t j = 0; j < 16; ++j)
             v[j] = h + j < nr ? cvt_pairs(b + (j0 + h + j) * sb_c + 2 * p0, nf) : _mm512_setzero_si512();
           transpose16(v);
-          for (int64_t q = 0; q < nq; ++q) _mm512_storeu_si512(panel + (p0 + q) * kNR + h, v[q]);
+          for (int64_t q = 0; q < nq; ++q) _mm512_storeu_si512(panel_out + (p0 + q) * kNR + h, v[q]);
         }
       }
     } else {
       for (int64_t p = 0; p < kp; ++p) {
         for (int64_t j = 0; j < kNR; ++j) {
           if (j >= nr) {
-            panel[p * kNR + j] = 0;
+            panel_out[p * kNR + j] = 0;
             continue;
           }
           const float* src = b + 2 * p * sb_r + (j0 + j) * sb_c;
-          panel[p * kNR + j] = pair_word(src[0], 2 * p + 1 < kc ? src[sb_r] : 0.0f);
+          panel_out[p * kNR + j] = pair_word(src[0], 2 * p + 1 < kc ? src[sb_r] : 0.0f);
         }
       }
     }
@@ -354,10 +377,18 @@ namespace {
 // packed over its whole K (b_packed, the layout of gemm_bf16_pack_b: panel q at q·ceil(K/2)·NR words, pair p at
 // p·NR within it), in which case the K block starting at k0 (even) of panel q is the kp pairs at
 // b_packed + q·ceil(K/2)·NR + k0/2·NR: the same words pack_b would write for that block, so both give the same bits.
+// a_as_b (or nullptr): A is also written in the layout of gemm_bf16_pack_b, as the B operand of a product that
+// contracts over A's rows (panel stride a_as_b_panel words; see gemm_bf16.h).
 void gemm_blocked(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
                   int64_t sb_r, int64_t sb_c, const uint32_t* b_packed, float* c, int64_t ldc, bool accumulate,
-                  float alpha, const float* bias, float* a_row_sums) {
+                  float alpha, const float* bias, float* a_row_sums, uint32_t* a_as_b, int64_t a_as_b_panel) {
   if (M <= 0) return;
+  if (a_as_b && K > 0 && (N <= 0 || K > kKCMax)) {
+    // No A blocks to pack it beside (N = 0), or A blocks that cover only part of a row (K past one block, whose
+    // column offsets are not panel-aligned): the whole of A in one pass.
+    pack_b(a, sa_r, sa_c, M, K, a_as_b, a_as_b_panel);
+    a_as_b = nullptr;
+  }
   if (N <= 0) {
     if (a_row_sums)
       for (int64_t k = 0; k < K; ++k)
@@ -394,6 +425,9 @@ void gemm_blocked(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r,
         const int64_t mc = std::min(kMC, M - i0);
         float* sums = a_row_sums && j0 == 0 ? a_row_sums + i0 : nullptr;  // each A block is summed once
         const PackedA pa = pack_a(a + i0 * sa_r + k0 * sa_c, sa_r, sa_c, mc, kc, buf.a.data(), sums);
+        // A's rows paired for the B layout while the block is in L1/L2 from pack_a (K is one block here, i0 even);
+        // a separate pass over A later would read it back from L3 or DRAM.
+        if (a_as_b && j0 == 0) pack_b(a + i0 * sa_r, sa_r, sa_c, mc, K, a_as_b + i0 / 2 * kNR, a_as_b_panel, false);
         for (int64_t jr = 0; jr < nc; jr += kNR) {
           const uint32_t* bp = b_packed ? b_packed + (j0 + jr) / kNR * panel_words + k0 / 2 * kNR
                                         : buf.b.data() + (jr / kNR) * kp * kNR;
@@ -415,7 +449,15 @@ void gemm_blocked(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r,
 void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
                int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha, const float* bias,
                float* a_row_sums) {
-  gemm_blocked(M, N, K, a, sa_r, sa_c, b, sb_r, sb_c, nullptr, c, ldc, accumulate, alpha, bias, a_row_sums);
+  gemm_blocked(M, N, K, a, sa_r, sa_c, b, sb_r, sb_c, nullptr, c, ldc, accumulate, alpha, bias, a_row_sums, nullptr,
+               0);
+}
+
+void gemm_bf16_packing_a(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
+                         int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, const float* bias, uint32_t* a_packed,
+                         int64_t M_total, int64_t row0) {
+  gemm_blocked(M, N, K, a, sa_r, sa_c, b, sb_r, sb_c, nullptr, c, ldc, false, 1.0f, bias, nullptr,
+               a_packed + row0 / 2 * kNR, (M_total + 1) / 2 * kNR);
 }
 
 int64_t gemm_bf16_packed_b_words(int64_t K, int64_t N) {
@@ -434,7 +476,8 @@ void gemm_bf16_pack_b(int64_t K, int64_t N, int64_t j0, int64_t j1, const float*
 void gemm_bf16_packed(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c,
                       const uint32_t* b_packed, float* c, int64_t ldc, bool accumulate, float alpha, const float* bias,
                       float* a_row_sums) {
-  gemm_blocked(M, N, K, a, sa_r, sa_c, nullptr, 0, 0, b_packed, c, ldc, accumulate, alpha, bias, a_row_sums);
+  gemm_blocked(M, N, K, a, sa_r, sa_c, nullptr, 0, 0, b_packed, c, ldc, accumulate, alpha, bias, a_row_sums,
+               nullptr, 0);
 }
 
 }  // namespace xfmr::kernels

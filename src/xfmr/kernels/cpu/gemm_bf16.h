@@ -42,6 +42,13 @@ int64_t gemm_bf16_panel_columns();
 // Requires cpu_has_avx512_bf16().
 void gemm_bf16_pack_b(int64_t K, int64_t N, int64_t j0, int64_t j1, const float* b, int64_t sb_r, int64_t sb_c,
                       uint32_t* out);
+// gemm_bf16 (no accumulate, alpha 1) that also packs A, as gemm_bf16_pack_b would pack the [M_total, K] operand of
+// which a holds rows [row0, row0 + M), into a_packed (the whole operand's buffer; row0 even, so that row blocks
+// on different threads write different K pairs): the forward of a linear layer packs its input for its weight
+// gradient while the GEMM has each block of it in cache.
+void gemm_bf16_packing_a(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
+                         int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, const float* bias, uint32_t* a_packed,
+                         int64_t M_total, int64_t row0);
 // gemm_bf16 with B given packed (gemm_bf16_pack_b over all its columns, for the same K and N).
 void gemm_bf16_packed(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c,
                       const uint32_t* b_packed, float* c, int64_t ldc, bool accumulate, float alpha = 1.0f,

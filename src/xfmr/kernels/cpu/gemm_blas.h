@@ -35,6 +35,10 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
 // K pair, column, half of the pair). A linear layer keeps its input this way for its weight gradient. Requires
 // effective_matmul_precision() == bf16 and K, N > 0; column panels are packed in parallel when large.
 Tensor pack_bf16_b(const Tensor& b);
+// gemm_into(a, b, c, false, bias) for one product (rank 2, f32, bf16 precision) that returns pack_bf16_b(a) as
+// well, packed block by block while the GEMM has a's rows in cache (the forward of a linear layer, whose input is
+// the B of its weight gradient). The same bits as the two calls, at any thread count. Requires K, N > 0.
+Tensor gemm_into_packing_a(const Tensor& a, const Tensor& b, const Tensor& c, const Tensor& bias = Tensor());
 // c[M, N] = a[M, K] · B in bf16, B given as pack_bf16_b of a [K, N] operand; a blas_compatible f32, c f32 row-major
 // (rank 2, no batch); a_row_sums as in gemm_into. The same bits as gemm_into in bf16 precision on the unpacked B,
 // at any thread count (rows of c are split across threads as gemm_into splits them). Requires the CPU's bf16 kernel.
