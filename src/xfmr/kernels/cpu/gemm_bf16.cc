@@ -67,14 +67,14 @@ XF_BF16_TARGET inline __m512i cvt_pairs(const float* x, int64_t n) {
 
 // 16 pair words (bf16 x[i] | bf16 y[i] << 16) for i < n (n <= 16), zero beyond; y == nullptr counts as zeros
 // (the odd last K index).
+// bf16 word w of an interleaved pair vector takes word kInterleave[w] of [x0..x15 | y0..y15] (VCVTNE2PS2BF16's order).
+alignas(64) constexpr uint16_t kInterleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                  8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
 XF_BF16_TARGET inline __m512i cvt_interleave(const float* x, const float* y, int64_t n) {
-  // bf16 word w of the output takes word idx[w] of [x0..x15 | y0..y15]
-  alignas(64) static constexpr uint16_t kIdx[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
-                                                    8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
   const __mmask16 m = lanes(n);
   const __m512 vx = _mm512_maskz_loadu_ps(m, x), vy = y ? _mm512_maskz_loadu_ps(m, y) : _mm512_setzero_ps();
   const __m512i w = (__m512i)_mm512_cvtne2ps_pbh(vy, vx);
-  return _mm512_permutexvar_epi16(_mm512_load_si512(kIdx), w);
+  return _mm512_permutexvar_epi16(_mm512_load_si512(kInterleave), w);
 }
 
 // In-register transpose of a 16 x 16 matrix of 32-bit words (r[i] = row i on entry, column i on return):
@@ -141,9 +141,7 @@ XF_BF16_TARGET void pack_b(const float* b, int64_t sb_r, int64_t sb_c, int64_t k
     // Rows of B are contiguous: two rows give 16 words at once. The K pairs are the outer loop, so each pair of
     // rows is read front to back once instead of a panel's width at a time (no measurable change on the
     // char-GPT step, but no worse).
-    alignas(64) static constexpr uint16_t kIdx[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
-                                                      8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-    const __m512i idx = _mm512_load_si512(kIdx);
+    const __m512i idx = _mm512_load_si512(kInterleave);
     const int64_t nfull = nc / kNR * kNR;  // whole panels of the fast loop
     for (int64_t p = 0; p < kp; ++p) {
       const float* r0 = b + 2 * p * sb_r;
@@ -240,12 +238,23 @@ XF_BF16_TARGET PackedA pack_a(const float* a, int64_t sa_r, int64_t sa_c, int64_
       const float* k1 = 2 * p + 1 < kc ? k0 + sa_c : nullptr;
       uint32_t* dst = out + p * ld;
       if (2 * (p + kPrefetchPairs) + 1 < kc) prefetch_pair(k0, sa_c, kPrefetchPairs, mc);
-      for (int64_t i = 0; i < ld; i += 16)
-        _mm512_storeu_si512(dst + i, cvt_interleave(k0 + i, k1 ? k1 + i : nullptr, mc - i));
+      int64_t i = 0;
+      if (k1) {
+        // Whole 16-row groups of a full pair: plain loads, no masks, and the row sums from the same registers
+        // (the masks, branches and second loads of the general loops were as costly as the conversion).
+        const __m512i idx = _mm512_load_si512(kInterleave);
+        for (; i + 16 <= mc; i += 16) {
+          const __m512 x = _mm512_loadu_ps(k0 + i), y = _mm512_loadu_ps(k1 + i);
+          _mm512_storeu_si512(dst + i, _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(y, x)));
+          if (sums) _mm512_storeu_ps(sums + i, _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(sums + i), x), y));
+        }
+      }
+      for (int64_t j = i; j < ld; j += 16)
+        _mm512_storeu_si512(dst + j, cvt_interleave(k0 + j, k1 ? k1 + j : nullptr, mc - j));
       if (sums) {
         // Row 2p, then row 2p + 1, into each sum: the order of a row-by-row loop (a linear layer's bias gradient,
         // the same bits as its f32 path).
-        for (int64_t i = 0; i < mc; i += 16) {
+        for (; i < mc; i += 16) {
           const __mmask16 m = lanes(mc - i);
           __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, sums + i), _mm512_maskz_loadu_ps(m, k0 + i));
           if (k1) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, k1 + i));
@@ -261,7 +270,16 @@ XF_BF16_TARGET PackedA pack_a(const float* a, int64_t sa_r, int64_t sa_c, int64_
       const float* row = a + i * sa_r;
       uint32_t* dst = out + i * kARow;
       const float* ahead = i + kPrefetchRows < mc ? row + kPrefetchRows * sa_r : nullptr;
-      for (int64_t p0 = 0; p0 < kp; p0 += 16) {
+      int64_t p0 = 0;
+      for (; 2 * p0 + 32 <= kc; p0 += 16) {  // whole 32-value pieces: plain loads, no masks
+        if (ahead) {
+          __builtin_prefetch(ahead + 2 * p0);
+          __builtin_prefetch(ahead + 2 * p0 + 16);
+        }
+        _mm512_storeu_si512(
+            dst + p0, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + 2 * p0 + 16), _mm512_loadu_ps(row + 2 * p0)));
+      }
+      for (; p0 < kp; p0 += 16) {
         if (ahead) {
           __builtin_prefetch(ahead + 2 * p0);
           __builtin_prefetch(ahead + 2 * p0 + 16);
