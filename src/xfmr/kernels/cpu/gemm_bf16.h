@@ -29,8 +29,9 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, in
                const float* bias = nullptr, float* a_row_sums = nullptr);
 
 // B packed ahead of its product, for an operand that is known before the product that reads it: a linear layer's
-// input X is the B of its weight gradient dW = dYᵀ·X, and is packed in the forward, while it is still in cache,
-// instead of being read back from L3 or DRAM as f32 in the backward (and it is kept in half the bytes).
+// input X is the B of its weight gradient dW = dYᵀ·X, and is packed in the forward (gemm_bf16_packing_a: by the
+// forward product, block by block, while each block is in cache) instead of being read back from L3 or DRAM as
+// f32 in the backward (and it is kept in half the bytes).
 // Layout: ceil(N / NR) panels of NR = gemm_bf16_panel_columns() columns; panel q holds, for each K pair p,
 // NR 32-bit words (bf16 b(2p, j) | bf16 b(2p+1, j) << 16) for j = q·NR ... q·NR + NR - 1, zero past K and N.
 // gemm_bf16_packed_b_words(K, N) words in all (0 when K or N is 0).
