@@ -5,6 +5,7 @@
 // operands (which select the A layout: row-major or pair-major).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <tuple>
@@ -89,6 +90,19 @@ TEST(GemmBf16, MatchesTheReferenceOnEveryBlockingEdge) {
     for (int64_t i = 0; i < cs.M; ++i)
       for (int64_t k = 0; k < cs.K; ++k) want_sums[static_cast<size_t>(i)] += a[static_cast<size_t>(i * sa_r + k * sa_c)];
     EXPECT_EQ(sums, want_sums) << cs.M << "x" << cs.N << "x" << cs.K << " ta " << cs.ta;
+    // B packed ahead (gemm_bf16_pack_b, in panel-aligned column ranges as threads would) gives the same bits
+    {
+      std::vector<uint32_t> packed(static_cast<size_t>(gemm_bf16_packed_b_words(cs.K, cs.N)) + 1, 0xdeadbeefu);
+      const int64_t step = 2 * gemm_bf16_panel_columns();
+      for (int64_t j0 = 0; j0 < cs.N; j0 += step)
+        gemm_bf16_pack_b(cs.K, cs.N, j0, std::min(cs.N, j0 + step), b.data(), sb_r, sb_c, packed.data());
+      ASSERT_EQ(packed.back(), 0xdeadbeefu) << "packed past gemm_bf16_packed_b_words";
+      std::vector<float> c2 = want, sums2(static_cast<size_t>(cs.M), 0.0f);
+      gemm_bf16_packed(cs.M, cs.N, cs.K, a.data(), sa_r, sa_c, packed.data(), c2.data(), ldc, cs.accumulate,
+                       cs.alpha, pbias, sums2.data());
+      EXPECT_EQ(c2, c) << "packed B: " << cs.M << "x" << cs.N << "x" << cs.K << " ta " << cs.ta << " tb " << cs.tb;
+      EXPECT_EQ(sums2, want_sums) << "packed B: " << cs.M << "x" << cs.N << "x" << cs.K;
+    }
     ref::gemm_bf16(cs.M, cs.N, cs.K, a.data(), sa_r, sa_c, b.data(), sb_r, sb_c, want.data(), ldc, cs.accumulate,
                    cs.alpha, pbias);
     double worst = 0;
@@ -319,5 +333,101 @@ TEST(GemmBf16, LinearBiasGradientIsTheRowOrderSumInEveryPrecision) {
       const float* gb2 = b2.grad().data<float>();
       EXPECT_EQ(std::vector<float>(gb2, gb2 + 300), want) << matmul_precision_name(p) << " no dW";
     }
+  }
+}
+
+// In bf16 a linear layer packs its input in the forward for its weight gradient (pack_bf16_b, kept instead of x):
+// dW is the same bits as the bf16 GEMM on x itself, at one and two threads (x [1400, 160] row-major and a
+// transposed view [1401, 70], odd rows: the last K pair half empty; w [300, 160] splits dW's rows across threads).
+TEST(GemmBf16, LinearWeightGradientFromTheInputPackedInTheForwardIsTheGemmOfTheInput) {
+  if (!cpu_has_avx512_bf16()) GTEST_SKIP() << "CPU lacks AVX512-BF16";
+  for (bool transposed : {false, true}) {
+    const int64_t R = transposed ? 1401 : 1400, in = transposed ? 70 : 160;
+    Generator g(29);
+    const auto xs = random_vec(R * in, g), ws = random_vec(300 * in, g), rs = random_vec(R * 300, g);
+    for (int threads : {1, 2}) {
+      PrecisionScope scope(MatmulPrecision::bf16);
+      set_num_threads(threads);
+      Tensor x = transposed ? transpose(Tensor::from_vector(std::span<const float>(xs), {in, R}), 0, 1)
+                            : Tensor::from_vector(std::span<const float>(xs), {R, in});
+      Tensor w = Tensor::from_vector(std::span<const float>(ws), {300, in});
+      w.set_requires_grad(true);
+      const Tensor r = Tensor::from_vector(std::span<const float>(rs), {R, 300});
+      sum(linear(x, w) * r).backward();
+      // dW = rᵀ·x through gemm_into on the f32 operands
+      Tensor want = Tensor::empty({300, in});
+      gemm_into(transposed_view(r), x, want, false);
+      set_num_threads(1);
+      const float* got = w.grad().data<float>();
+      const float* pw = want.data<float>();
+      EXPECT_EQ(std::vector<float>(got, got + 300 * in), std::vector<float>(pw, pw + 300 * in))
+          << "threads " << threads << " transposed " << transposed;
+    }
+  }
+}
+
+// The packed operand's own checks: its shape names the layout, and an operand that is not f32 is refused.
+TEST(GemmBf16, PackedOperandShapeAndBadInput) {
+  if (!cpu_has_avx512_bf16()) GTEST_SKIP() << "CPU lacks AVX512-BF16";
+  PrecisionScope scope(MatmulPrecision::bf16);
+  const Tensor p = pack_bf16_b(Tensor::ones({7, 40}));
+  EXPECT_EQ(p.shape(), (Shape{2, 4, 32, 2}));
+  EXPECT_EQ(p.dtype(), DType::bf16);
+  EXPECT_THROW(pack_bf16_b(Tensor::ones({7, 40}, DType::f64)), Error);
+  try {
+    gemm_packed_b_into(Tensor::ones({3, 9}), p, Tensor::empty({3, 40}));  // K = 9, p packed for K = 7
+    FAIL() << "no throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("gemm_packed_b_into"), std::string::npos) << e.what();
+  }
+}
+
+// gemm_bf16_packing_a: the product of gemm_bf16 and, block by block, A packed as gemm_bf16_pack_b packs the
+// [M, K] operand, also when the rows come in two calls (two threads' row blocks, split at an even row). Every
+// blocking edge of A: rows past one 96-row block and odd M (the last pair half empty), K not a multiple of the
+// 32-column panel, K past one K block (packed in one pass before the product), N past one N block, A transposed.
+TEST(GemmBf16, PackingAWhileMultiplyingGivesTheProductAndThePackedOperand) {
+  if (!cpu_has_avx512_bf16()) GTEST_SKIP() << "CPU lacks AVX512-BF16";
+  struct PackCase {
+    int64_t M, N, K;
+    bool ta;
+    int64_t split;  // first call's rows (even), 0 for one call
+  };
+  const PackCase cases[] = {{1, 1, 1, false, 0},     {2, 33, 32, false, 0},    {13, 40, 70, false, 0},
+                            {1408, 64, 64, false, 704}, {1407, 70, 256, false, 702}, {193, 45, 96, true, 96},
+                            {97, 2100, 33, false, 48}, {31, 20, 2049, false, 0}, {30, 21, 2100, true, 14},
+                            {200, 3, 5, true, 0}};
+  Generator g(31);
+  for (const PackCase& cs : cases) {
+    const auto a = random_vec(cs.M * cs.K, g), b = random_vec(cs.K * cs.N, g), bias = random_vec(cs.N, g);
+    const int64_t sa_r = cs.ta ? 1 : cs.K, sa_c = cs.ta ? cs.M : 1;
+    const int64_t words = gemm_bf16_packed_b_words(cs.M, cs.K);
+    std::vector<uint32_t> want_packed(static_cast<size_t>(words)), packed(static_cast<size_t>(words) + 1, 0xdeadbeefu);
+    gemm_bf16_pack_b(cs.M, cs.K, 0, cs.K, a.data(), sa_r, sa_c, want_packed.data());
+    // the layout itself, from the scalar rounding: word (pair p, column k) of panel k / 32, zero past M and K
+    const int64_t nr = gemm_bf16_panel_columns(), pairs = (cs.M + 1) / 2;
+    for (int64_t q = 0; q < (cs.K + nr - 1) / nr; ++q)
+      for (int64_t p = 0; p < pairs; ++p)
+        for (int64_t j = 0; j < nr; ++j) {
+          const int64_t k = q * nr + j;
+          auto half = [&](int64_t i) -> uint32_t {
+            return i < cs.M && k < cs.K ? float_to_bf16(a[static_cast<size_t>(i * sa_r + k * sa_c)]) : 0u;
+          };
+          ASSERT_EQ(want_packed[static_cast<size_t>((q * pairs + p) * nr + j)], half(2 * p) | half(2 * p + 1) << 16)
+              << "pair " << p << " column " << k << " of " << cs.M << "x" << cs.K;
+        }
+    std::vector<float> want(static_cast<size_t>(cs.M * cs.N)), c(want.size());
+    gemm_bf16(cs.M, cs.N, cs.K, a.data(), sa_r, sa_c, b.data(), cs.N, 1, want.data(), cs.N, false, 1.0f, bias.data());
+    int64_t r0 = 0;
+    for (int64_t r1 : {cs.split, cs.M}) {
+      if (r1 <= r0) continue;
+      gemm_bf16_packing_a(r1 - r0, cs.N, cs.K, a.data() + r0 * sa_r, sa_r, sa_c, b.data(), cs.N, 1,
+                          c.data() + r0 * cs.N, cs.N, bias.data(), packed.data(), cs.M, r0);
+      r0 = r1;
+    }
+    EXPECT_EQ(packed.back(), 0xdeadbeefu) << "packed past the operand";
+    packed.pop_back();
+    EXPECT_EQ(packed, want_packed) << cs.M << "x" << cs.N << "x" << cs.K << " ta " << cs.ta;
+    EXPECT_EQ(c, want) << cs.M << "x" << cs.N << "x" << cs.K << " ta " << cs.ta;
   }
 }

@@ -44,16 +44,16 @@ Tensor linear_gelu(const Tensor& x, const Tensor& weight, const Tensor& bias, Ge
   const int64_t out_f = weight.size(0);
   Tensor out = Tensor::empty(o.out_shape, x.dtype());
   Tensor slope = grad ? Tensor::empty(o.out_shape, x.dtype()) : Tensor();
+  detail::LinearSaved saved;
   XF_DISPATCH_FLOAT(x.dtype(), op, [&] {
     const GeluEpilogue<scalar_t> ctx{grad ? slope.data<scalar_t>() : nullptr, out_f, approx};
-    detail::linear_forward_into(o, out, {&GeluEpilogue<scalar_t>::run, &ctx});
+    saved = detail::linear_forward_into(o, out, grad, weight.requires_grad(), {&GeluEpilogue<scalar_t>::run, &ctx});
   });
   if (grad) {
-    record(op, out, {&x, &weight, &bias},
-           [x2 = o.x2.detach(), wp = o.wp.detach(), slope, x_shape = x.shape()](const Tensor& g, GradSlots& gs) {
-             // dL/d(pre-activation) = g ∘ gelu', over the closure's own slope buffer as in gelu()'s backward.
-             detail::linear_backward(detail::times_slope(g, slope), x2, wp, x_shape, gs);
-           });
+    record(op, out, {&x, &weight, &bias}, [saved = std::move(saved), slope](const Tensor& g, GradSlots& gs) {
+      // dL/d(pre-activation) = g ∘ gelu', over the closure's own slope buffer as in gelu()'s backward.
+      detail::linear_backward(detail::times_slope(g, slope), saved, gs);
+    });
   }
   return out;
 }
@@ -67,16 +67,17 @@ Tensor linear_residual(const Tensor& x, const Tensor& weight, const Tensor& bias
   const Tensor rc = residual.is_contiguous() ? residual.detach() : residual.contiguous_copy();
   const int64_t out_f = weight.size(0);
   Tensor out = Tensor::empty(o.out_shape, x.dtype());
+  const bool grad = needs_grad(x, weight, bias, residual);
+  detail::LinearSaved saved;
   XF_DISPATCH_FLOAT(x.dtype(), op, [&] {
     const ResidualEpilogue<scalar_t> ctx{rc.data<scalar_t>(), out_f};
-    detail::linear_forward_into(o, out, {&ResidualEpilogue<scalar_t>::run, &ctx});
+    saved = detail::linear_forward_into(o, out, grad, weight.requires_grad(), {&ResidualEpilogue<scalar_t>::run, &ctx});
   });
-  if (needs_grad(x, weight, bias, residual)) {
-    record(op, out, {&x, &weight, &bias, &residual},
-           [x2 = o.x2.detach(), wp = o.wp.detach(), x_shape = x.shape()](const Tensor& g, GradSlots& gs) {
-             detail::linear_backward(g, x2, wp, x_shape, gs);
-             if (gs.needed[3]) gs.g[3] = g;  // d(residual) = g, as the unfused add passes it
-           });
+  if (grad) {
+    record(op, out, {&x, &weight, &bias, &residual}, [saved = std::move(saved)](const Tensor& g, GradSlots& gs) {
+      detail::linear_backward(g, saved, gs);
+      if (gs.needed[3]) gs.g[3] = g;  // d(residual) = g, as the unfused add passes it
+    });
   }
   return out;
 }

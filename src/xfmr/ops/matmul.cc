@@ -148,24 +148,43 @@ LinearOperands linear_operands(const Tensor& x, const Tensor& weight, const Tens
   }
   o.x2 = blas_ready(as_rows(x, false));  // [rows, in]
   o.wp = blas_ready(weight);             // [out, in]
+  o.x_shape = x.shape();
   o.out_shape = x.shape();
   o.out_shape[o.out_shape.size() - 1] = out_f;
   return o;
 }
 
-void linear_forward_into(const LinearOperands& o, const Tensor& out, kernels::GemmEpilogue epilogue) {
-  const int64_t rows = o.x2.size(0), out_f = o.wp.size(0);
+LinearSaved linear_forward_into(const LinearOperands& o, const Tensor& out, bool grad, bool weight_grad,
+                                kernels::GemmEpilogue epilogue) {
+  const int64_t rows = o.x2.size(0), in = o.x2.size(1), out_f = o.wp.size(0);
+  const Tensor out2 = out.as_strided({rows, out_f}, {out_f, 1}, 0);
+  // In bf16 the weight gradient gᵀ·x reads x as its B operand, rounded to bf16 and packed in K pairs (rows of
+  // x). It is packed here, by this product's GEMM while it has each block of x in cache, and kept instead of x:
+  // in the backward x would come back from L3 or DRAM as f32 (twice the bytes) only to be converted (that
+  // packing was 6% of the ICL-small bf16 step). The precision in effect now is the one the weight gradient gets.
+  const bool pack_x = grad && weight_grad && o.x2.dtype() == DType::f32 && rows > 0 && in > 0 && out_f > 0 &&
+                      effective_matmul_precision() == MatmulPrecision::bf16;
   // The bias goes into the GEMM's output as it is stored (bf16 kernel) or just before each row block's GEMM
   // (BLAS, beta = 1): no separate pass over the output.
-  gemm_into(o.x2, transposed_view(o.wp), out.as_strided({rows, out_f}, {out_f, 1}, 0), false, o.bias, Tensor(),
-            epilogue);
+  LinearSaved saved;
+  if (pack_x)
+    saved.x_packed = gemm_into_packing_a(o.x2, transposed_view(o.wp), out2, o.bias, epilogue);
+  else
+    gemm_into(o.x2, transposed_view(o.wp), out2, false, o.bias, Tensor(), epilogue);
+  if (grad) {
+    if (!pack_x) saved.x2 = o.x2.detach();
+    saved.wp = o.wp.detach();
+    saved.x_shape = o.x_shape;
+  }
+  return saved;
 }
 
-void linear_backward(const Tensor& g, const Tensor& x2, const Tensor& wp, const Shape& x_shape, GradSlots& gs) {
+void linear_backward(const Tensor& g, const LinearSaved& s, GradSlots& gs) {
   const Tensor g2 = blas_ready(as_rows(g, true));  // [rows, out], row-major
   const int64_t R = g2.size(0), O = g2.size(1);
+  const Tensor& wp = s.wp;
   if (gs.needed[0]) {  // dx = g·W
-    Tensor gx = Tensor::empty(x_shape, g.dtype());
+    Tensor gx = Tensor::empty(s.x_shape, g.dtype());
     gemm_into(g2, wp, gx.as_strided({R, wp.size(1)}, {wp.size(1), 1}, 0), false);
     gs.g[0] = gx;
   }
@@ -175,7 +194,10 @@ void linear_backward(const Tensor& g, const Tensor& x2, const Tensor& wp, const 
   if (gs.needed[2]) gb = Tensor::zeros({O}, g.dtype());
   if (gs.needed[1]) {  // dW = gᵀ·x
     Tensor gw = Tensor::empty(wp.shape(), g.dtype());
-    gemm_into(transposed_view(g2), x2, gw, false, Tensor(), gb);
+    if (s.x_packed.defined())
+      gemm_packed_b_into(transposed_view(g2), s.x_packed, gw, gb);
+    else
+      gemm_into(transposed_view(g2), s.x2, gw, false, Tensor(), gb);
     gs.g[1] = gw;
   } else if (gs.needed[2]) {  // parallel over column blocks (each column summed in row order)
     XF_DISPATCH_FLOAT(g.dtype(), "linear", [&] {
@@ -198,12 +220,11 @@ void linear_backward(const Tensor& g, const Tensor& x2, const Tensor& wp, const 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const detail::LinearOperands o = detail::linear_operands(x, weight, bias, "linear");
   Tensor out = Tensor::empty(o.out_shape, x.dtype());
-  detail::linear_forward_into(o, out);
-  if (needs_grad(x, weight, bias)) {
+  const bool grad = needs_grad(x, weight, bias);
+  detail::LinearSaved saved = detail::linear_forward_into(o, out, grad, weight.requires_grad());
+  if (grad) {
     record("linear", out, {&x, &weight, &bias},
-           [x2 = o.x2.detach(), wp = o.wp.detach(), x_shape = x.shape()](const Tensor& g, GradSlots& gs) {
-             detail::linear_backward(g, x2, wp, x_shape, gs);
-           });
+           [saved = std::move(saved)](const Tensor& g, GradSlots& gs) { detail::linear_backward(g, saved, gs); });
   }
   return out;
 }

@@ -67,14 +67,14 @@ XF_BF16_TARGET inline __m512i cvt_pairs(const float* x, int64_t n) {
 
 // 16 pair words (bf16 x[i] | bf16 y[i] << 16) for i < n (n <= 16), zero beyond; y == nullptr counts as zeros
 // (the odd last K index).
+// bf16 word w of an interleaved pair vector takes word kInterleave[w] of [x0..x15 | y0..y15] (VCVTNE2PS2BF16's order).
+alignas(64) constexpr uint16_t kInterleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                  8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
 XF_BF16_TARGET inline __m512i cvt_interleave(const float* x, const float* y, int64_t n) {
-  // bf16 word w of the output takes word idx[w] of [x0..x15 | y0..y15]
-  alignas(64) static constexpr uint16_t kIdx[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
-                                                    8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
   const __mmask16 m = lanes(n);
   const __m512 vx = _mm512_maskz_loadu_ps(m, x), vy = y ? _mm512_maskz_loadu_ps(m, y) : _mm512_setzero_ps();
   const __m512i w = (__m512i)_mm512_cvtne2ps_pbh(vy, vx);
-  return _mm512_permutexvar_epi16(_mm512_load_si512(kIdx), w);
+  return _mm512_permutexvar_epi16(_mm512_load_si512(kInterleave), w);
 }
 
 // In-register transpose of a 16 x 16 matrix of 32-bit words (r[i] = row i on entry, column i on return):
@@ -128,19 +128,41 @@ inline uint32_t pair_word(float lo, float hi) {
 }
 
 // B block (kc rows, nc columns) into NR-column panels: for each K pair p, NR 32-bit words
-// (bf16 b(2p, j), bf16 b(2p+1, j)), zero-padded past kc and nc.
-XF_BF16_TARGET void pack_b(const float* b, int64_t sb_r, int64_t sb_c, int64_t kc, int64_t nc, uint32_t* out) {
+// (bf16 b(2p, j), bf16 b(2p+1, j)), zero-padded past kc and nc. Panel q starts at out + q·panel words (0: the
+// block's own kp·NR; a larger stride writes these kc rows into part of a longer operand's panels, the layout of
+// gemm_bf16_pack_b).
+// `prefetch`: ask for the rows a few pairs ahead (B read from L3 or DRAM); off where the block was just read by
+// pack_a and is in L1 or L2.
+XF_BF16_TARGET void pack_b(const float* b, int64_t sb_r, int64_t sb_c, int64_t kc, int64_t nc, uint32_t* out,
+                           int64_t panel = 0, bool prefetch = true) {
   const int64_t kp = (kc + 1) / 2;
+  if (panel == 0) panel = kp * kNR;
   if (sb_c == 1) {
     // Rows of B are contiguous: two rows give 16 words at once. The K pairs are the outer loop, so each pair of
     // rows is read front to back once instead of a panel's width at a time (no measurable change on the
     // char-GPT step, but no worse).
+    const __m512i idx = _mm512_load_si512(kInterleave);
+    const int64_t nfull = nc / kNR * kNR;  // whole panels of the fast loop
     for (int64_t p = 0; p < kp; ++p) {
       const float* r0 = b + 2 * p * sb_r;
       const float* r1 = 2 * p + 1 < kc ? r0 + sb_r : nullptr;
-      const bool pf = 2 * (p + kPrefetchPairs) + 1 < kc;
-      for (int64_t j0 = 0; j0 < nc; j0 += kNR) {
-        uint32_t* dst = out + (j0 / kNR) * kp * kNR + p * kNR;
+      const bool pf = prefetch && 2 * (p + kPrefetchPairs) + 1 < kc;
+      int64_t j0 = 0;
+      if (r1) {
+        // Both rows there, whole panels: plain loads, no masks (on a hot block of a linear layer's input the
+        // masks and branches of the general loop were most of the cost).
+        for (; j0 < nfull; j0 += kNR) {
+          uint32_t* dst = out + (j0 / kNR) * panel + p * kNR;
+          if (pf) prefetch_pair(r0 + j0, sb_r, kPrefetchPairs, kNR);
+          const __m512i w0 = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(r1 + j0), _mm512_loadu_ps(r0 + j0));
+          const __m512i w1 =
+              (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(r1 + j0 + 16), _mm512_loadu_ps(r0 + j0 + 16));
+          _mm512_storeu_si512(dst, _mm512_permutexvar_epi16(idx, w0));
+          _mm512_storeu_si512(dst + 16, _mm512_permutexvar_epi16(idx, w1));
+        }
+      }
+      for (; j0 < nc; j0 += kNR) {
+        uint32_t* dst = out + (j0 / kNR) * panel + p * kNR;
         if (pf) prefetch_pair(r0 + j0, sb_r, kPrefetchPairs, std::min(kNR, nc - j0));
         for (int64_t h = 0; h < kNR; h += 16)
           _mm512_storeu_si512(dst + h, cvt_interleave(r0 + j0 + h, r1 ? r1 + j0 + h : nullptr, nc - j0 - h));
@@ -150,7 +172,7 @@ XF_BF16_TARGET void pack_b(const float* b, int64_t sb_r, int64_t sb_c, int64_t k
   }
   for (int64_t j0 = 0; j0 < nc; j0 += kNR) {
     const int64_t nr = std::min(kNR, nc - j0);
-    uint32_t* panel = out + (j0 / kNR) * kp * kNR;
+    uint32_t* panel_out = out + (j0 / kNR) * panel;
     if (sb_r == 1) {
       // Columns of B are contiguous (B = Wᵀ of a row-major W): 16 columns x 16 K pairs are converted along the
       // columns and transposed in registers into 16 panel rows.
@@ -161,18 +183,18 @@ XF_BF16_TARGET void pack_b(const float* b, int64_t sb_r, int64_t sb_c, int64_t k
           for (int64_t j = 0; j < 16; ++j)
             v[j] = h + j < nr ? cvt_pairs(b + (j0 + h + j) * sb_c + 2 * p0, nf) : _mm512_setzero_si512();
           transpose16(v);
-          for (int64_t q = 0; q < nq; ++q) _mm512_storeu_si512(panel + (p0 + q) * kNR + h, v[q]);
+          for (int64_t q = 0; q < nq; ++q) _mm512_storeu_si512(panel_out + (p0 + q) * kNR + h, v[q]);
         }
       }
     } else {
       for (int64_t p = 0; p < kp; ++p) {
         for (int64_t j = 0; j < kNR; ++j) {
           if (j >= nr) {
-            panel[p * kNR + j] = 0;
+            panel_out[p * kNR + j] = 0;
             continue;
           }
           const float* src = b + 2 * p * sb_r + (j0 + j) * sb_c;
-          panel[p * kNR + j] = pair_word(src[0], 2 * p + 1 < kc ? src[sb_r] : 0.0f);
+          panel_out[p * kNR + j] = pair_word(src[0], 2 * p + 1 < kc ? src[sb_r] : 0.0f);
         }
       }
     }
@@ -216,12 +238,23 @@ XF_BF16_TARGET PackedA pack_a(const float* a, int64_t sa_r, int64_t sa_c, int64_
       const float* k1 = 2 * p + 1 < kc ? k0 + sa_c : nullptr;
       uint32_t* dst = out + p * ld;
       if (2 * (p + kPrefetchPairs) + 1 < kc) prefetch_pair(k0, sa_c, kPrefetchPairs, mc);
-      for (int64_t i = 0; i < ld; i += 16)
-        _mm512_storeu_si512(dst + i, cvt_interleave(k0 + i, k1 ? k1 + i : nullptr, mc - i));
+      int64_t i = 0;
+      if (k1) {
+        // Whole 16-row groups of a full pair: plain loads, no masks, and the row sums from the same registers
+        // (the masks, branches and second loads of the general loops were as costly as the conversion).
+        const __m512i idx = _mm512_load_si512(kInterleave);
+        for (; i + 16 <= mc; i += 16) {
+          const __m512 x = _mm512_loadu_ps(k0 + i), y = _mm512_loadu_ps(k1 + i);
+          _mm512_storeu_si512(dst + i, _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(y, x)));
+          if (sums) _mm512_storeu_ps(sums + i, _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(sums + i), x), y));
+        }
+      }
+      for (int64_t j = i; j < ld; j += 16)
+        _mm512_storeu_si512(dst + j, cvt_interleave(k0 + j, k1 ? k1 + j : nullptr, mc - j));
       if (sums) {
         // Row 2p, then row 2p + 1, into each sum: the order of a row-by-row loop (a linear layer's bias gradient,
         // the same bits as its f32 path).
-        for (int64_t i = 0; i < mc; i += 16) {
+        for (; i < mc; i += 16) {
           const __mmask16 m = lanes(mc - i);
           __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, sums + i), _mm512_maskz_loadu_ps(m, k0 + i));
           if (k1) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, k1 + i));
@@ -237,7 +270,16 @@ XF_BF16_TARGET PackedA pack_a(const float* a, int64_t sa_r, int64_t sa_c, int64_
       const float* row = a + i * sa_r;
       uint32_t* dst = out + i * kARow;
       const float* ahead = i + kPrefetchRows < mc ? row + kPrefetchRows * sa_r : nullptr;
-      for (int64_t p0 = 0; p0 < kp; p0 += 16) {
+      int64_t p0 = 0;
+      for (; 2 * p0 + 32 <= kc; p0 += 16) {  // whole 32-value pieces: plain loads, no masks
+        if (ahead) {
+          __builtin_prefetch(ahead + 2 * p0);
+          __builtin_prefetch(ahead + 2 * p0 + 16);
+        }
+        _mm512_storeu_si512(
+            dst + p0, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + 2 * p0 + 16), _mm512_loadu_ps(row + 2 * p0)));
+      }
+      for (; p0 < kp; p0 += 16) {
         if (ahead) {
           __builtin_prefetch(ahead + 2 * p0);
           __builtin_prefetch(ahead + 2 * p0 + 16);
@@ -347,10 +389,25 @@ bool cpu_has_avx512_bf16() {
   return has && !generic_isa_forced();  // XFMR_ISA=generic: as on a CPU without it (cpu_features.h)
 }
 
-void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
-               int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha, const float* bias,
-               float* a_row_sums, GemmEpilogue epilogue, int64_t row_base) {
+namespace {
+
+// The blocked product. B comes either as f32 (b with strides sb_r, sb_c; packed block by block here) or already
+// packed over its whole K (b_packed, the layout of gemm_bf16_pack_b: panel q at q·ceil(K/2)·NR words, pair p at
+// p·NR within it), in which case the K block starting at k0 (even) of panel q is the kp pairs at
+// b_packed + q·ceil(K/2)·NR + k0/2·NR: the same words pack_b would write for that block, so both give the same bits.
+// a_as_b (or nullptr): A is also written in the layout of gemm_bf16_pack_b, as the B operand of a product that
+// contracts over A's rows (panel stride a_as_b_panel words; see gemm_bf16.h).
+void gemm_blocked(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
+                  int64_t sb_r, int64_t sb_c, const uint32_t* b_packed, float* c, int64_t ldc, bool accumulate,
+                  float alpha, const float* bias, float* a_row_sums, uint32_t* a_as_b, int64_t a_as_b_panel,
+                  GemmEpilogue epilogue, int64_t row_base) {
   if (M <= 0) return;
+  if (a_as_b && K > 0 && (N <= 0 || K > kKCMax)) {
+    // No A blocks to pack it beside (N = 0), or A blocks that cover only part of a row (K past one block, whose
+    // column offsets are not panel-aligned): the whole of A in one pass.
+    pack_b(a, sa_r, sa_c, M, K, a_as_b, a_as_b_panel);
+    a_as_b = nullptr;
+  }
   if (N <= 0) {
     if (a_row_sums)
       for (int64_t k = 0; k < K; ++k)
@@ -373,21 +430,27 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, in
   const int64_t kc_max = ((K + nk - 1) / nk + 1) / 2 * 2;  // the K block: even, nk of them cover K
   const int64_t nc_max = std::min(kNC, (N + kNR - 1) / kNR * kNR);
   // words: kc/2 pairs per column of the B block; the A block takes kMC rows of kARow words in either layout
-  const size_t need_b = static_cast<size_t>(kc_max / 2 * nc_max), need_a = static_cast<size_t>(kMC * kARow);
+  const size_t need_b = b_packed ? 0 : static_cast<size_t>(kc_max / 2 * nc_max);
+  const size_t need_a = static_cast<size_t>(kMC * kARow);
   if (buf.b.size() < need_b) buf.b.resize(need_b);
   if (buf.a.size() < need_a) buf.a.resize(need_a);
+  const int64_t panel_words = (K + 1) / 2 * kNR;  // one panel of b_packed
   for (int64_t j0 = 0; j0 < N; j0 += kNC) {
     const int64_t nc = std::min(kNC, N - j0);
     for (int64_t k0 = 0; k0 < K; k0 += kc_max) {
       const int64_t kc = std::min(kc_max, K - k0), kp = (kc + 1) / 2;
       const bool load = accumulate || k0 > 0;
-      pack_b(b + k0 * sb_r + j0 * sb_c, sb_r, sb_c, kc, nc, buf.b.data());
+      if (!b_packed) pack_b(b + k0 * sb_r + j0 * sb_c, sb_r, sb_c, kc, nc, buf.b.data());
       for (int64_t i0 = 0; i0 < M; i0 += kMC) {
         const int64_t mc = std::min(kMC, M - i0);
         float* sums = a_row_sums && j0 == 0 ? a_row_sums + i0 : nullptr;  // each A block is summed once
         const PackedA pa = pack_a(a + i0 * sa_r + k0 * sa_c, sa_r, sa_c, mc, kc, buf.a.data(), sums);
+        // A's rows paired for the B layout while the block is in L1/L2 from pack_a (K is one block here, i0 even);
+        // a separate pass over A later would read it back from L3 or DRAM.
+        if (a_as_b && j0 == 0) pack_b(a + i0 * sa_r, sa_r, sa_c, mc, K, a_as_b + i0 / 2 * kNR, a_as_b_panel, false);
         for (int64_t jr = 0; jr < nc; jr += kNR) {
-          const uint32_t* bp = buf.b.data() + (jr / kNR) * kp * kNR;
+          const uint32_t* bp = b_packed ? b_packed + (j0 + jr) / kNR * panel_words + k0 / 2 * kNR
+                                        : buf.b.data() + (jr / kNR) * kp * kNR;
           const float* bias_j = bias ? bias + j0 + jr : nullptr;
           const int64_t nr = std::min(kNR, nc - jr);
           for (int64_t ir = 0; ir < mc; ir += kMR) {
@@ -401,6 +464,42 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, in
       }
     }
   }
+}
+
+}  // namespace
+
+void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
+               int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, bool accumulate, float alpha, const float* bias,
+               float* a_row_sums, GemmEpilogue epilogue, int64_t row_base) {
+  gemm_blocked(M, N, K, a, sa_r, sa_c, b, sb_r, sb_c, nullptr, c, ldc, accumulate, alpha, bias, a_row_sums, nullptr,
+               0, epilogue, row_base);
+}
+
+void gemm_bf16_packing_a(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
+                         int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, const float* bias, uint32_t* a_packed,
+                         int64_t M_total, int64_t row0, GemmEpilogue epilogue) {
+  gemm_blocked(M, N, K, a, sa_r, sa_c, b, sb_r, sb_c, nullptr, c, ldc, false, 1.0f, bias, nullptr,
+               a_packed + row0 / 2 * kNR, (M_total + 1) / 2 * kNR, epilogue, row0);
+}
+
+int64_t gemm_bf16_packed_b_words(int64_t K, int64_t N) {
+  return K <= 0 || N <= 0 ? 0 : (N + kNR - 1) / kNR * kNR * ((K + 1) / 2);
+}
+
+int64_t gemm_bf16_panel_columns() { return kNR; }
+
+void gemm_bf16_pack_b(int64_t K, int64_t N, int64_t j0, int64_t j1, const float* b, int64_t sb_r, int64_t sb_c,
+                      uint32_t* out) {
+  if (K <= 0 || j1 <= j0) return;
+  // Columns [j0, j1) of B as one kc = K, nc = j1 - j0 block: its panels have the stride of the whole operand's.
+  pack_b(b + j0 * sb_c, sb_r, sb_c, K, std::min(j1, N) - j0, out + j0 / kNR * ((K + 1) / 2 * kNR));
+}
+
+void gemm_bf16_packed(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c,
+                      const uint32_t* b_packed, float* c, int64_t ldc, bool accumulate, float alpha, const float* bias,
+                      float* a_row_sums) {
+  gemm_blocked(M, N, K, a, sa_r, sa_c, nullptr, 0, 0, b_packed, c, ldc, accumulate, alpha, bias, a_row_sums,
+               nullptr, 0, {}, 0);
 }
 
 }  // namespace xfmr::kernels

@@ -43,4 +43,31 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, in
                const float* bias = nullptr, float* a_row_sums = nullptr, GemmEpilogue epilogue = {},
                int64_t row_base = 0);
 
+// B packed ahead of its product, for an operand that is known before the product that reads it: a linear layer's
+// input X is the B of its weight gradient dW = dYᵀ·X, and is packed in the forward (gemm_bf16_packing_a: by the
+// forward product, block by block, while each block is in cache) instead of being read back from L3 or DRAM as
+// f32 in the backward (and it is kept in half the bytes).
+// Layout: ceil(N / NR) panels of NR = gemm_bf16_panel_columns() columns; panel q holds, for each K pair p,
+// NR 32-bit words (bf16 b(2p, j) | bf16 b(2p+1, j) << 16) for j = q·NR ... q·NR + NR - 1, zero past K and N.
+// gemm_bf16_packed_b_words(K, N) words in all (0 when K or N is 0).
+int64_t gemm_bf16_packed_b_words(int64_t K, int64_t N);
+int64_t gemm_bf16_panel_columns();
+// Packs columns [j0, j1) of b [K, N] (b(k, j) = b[k*sb_r + j*sb_c]) into `out`, the whole operand's buffer:
+// j0 a multiple of the panel width, j1 one too or N, so that disjoint column ranges may be packed by different
+// threads. The same rounding as gemm_bf16's own packing (gemm_bf16_packed gives gemm_bf16's bits).
+// Requires cpu_has_avx512_bf16().
+void gemm_bf16_pack_b(int64_t K, int64_t N, int64_t j0, int64_t j1, const float* b, int64_t sb_r, int64_t sb_c,
+                      uint32_t* out);
+// gemm_bf16 (no accumulate, alpha 1) that also packs A, as gemm_bf16_pack_b would pack the [M_total, K] operand of
+// which a holds rows [row0, row0 + M), into a_packed (the whole operand's buffer; row0 even, so that row blocks
+// on different threads write different K pairs): the forward of a linear layer packs its input for its weight
+// gradient while the GEMM has each block of it in cache. epilogue: as gemm_bf16's, its rows numbered from row0.
+void gemm_bf16_packing_a(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c, const float* b,
+                         int64_t sb_r, int64_t sb_c, float* c, int64_t ldc, const float* bias, uint32_t* a_packed,
+                         int64_t M_total, int64_t row0, GemmEpilogue epilogue = {});
+// gemm_bf16 with B given packed (gemm_bf16_pack_b over all its columns, for the same K and N).
+void gemm_bf16_packed(int64_t M, int64_t N, int64_t K, const float* a, int64_t sa_r, int64_t sa_c,
+                      const uint32_t* b_packed, float* c, int64_t ldc, bool accumulate, float alpha = 1.0f,
+                      const float* bias = nullptr, float* a_row_sums = nullptr);
+
 }  // namespace xfmr::kernels

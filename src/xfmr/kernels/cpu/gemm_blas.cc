@@ -276,4 +276,97 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
   });
 }
 
+Tensor pack_bf16_b(const Tensor& b) {
+  MatLayout lb;
+  XF_CHECK(b.dim() == 2 && b.dtype() == DType::f32 && layout_of(b, lb),
+           "internal error: pack_bf16_b: operand ", b.shape().str(), " is not an f32 BLAS-compatible matrix");
+  XF_CHECK(effective_matmul_precision() == MatmulPrecision::bf16, "internal error: pack_bf16_b without the bf16 kernel");
+  const int64_t K = b.size(0), N = b.size(1), nr = kernels::gemm_bf16_panel_columns();
+  XF_CHECK(K > 0 && N > 0, "internal error: pack_bf16_b: empty operand ", b.shape().str());
+  const int64_t panels = (N + nr - 1) / nr;
+  Tensor out = Tensor::empty({panels, (K + 1) / 2, nr, 2}, DType::bf16);
+  const float* pb = b.data<float>();
+  auto* words = static_cast<uint32_t*>(out.raw_data());
+  const int64_t sr = lb.trans ? 1 : lb.ld, sc = lb.trans ? lb.ld : 1;
+  // Panels are independent; a thread team only for operands of millions of values (the conversion streams at
+  // several GB/s, so a smaller one is done before a team would have started on a shared machine).
+  parallel_for(panels, std::max<int64_t>(1, (int64_t{1} << 16) / (K * nr)), [&](int64_t q0, int64_t q1) {
+    kernels::gemm_bf16_pack_b(K, N, q0 * nr, std::min(N, q1 * nr), pb, sr, sc, words);
+  });
+  return out;
+}
+
+Tensor gemm_into_packing_a(const Tensor& a, const Tensor& b, const Tensor& c, const Tensor& bias,
+                           kernels::GemmEpilogue epilogue) {
+  const int64_t M = c.size(0), N = c.size(1), K = a.size(1), nr = kernels::gemm_bf16_panel_columns();
+  MatLayout la, lb, lc;
+  XF_CHECK(a.dim() == 2 && b.dim() == 2 && c.dim() == 2 && a.size(0) == M && b.size(0) == K && b.size(1) == N &&
+               layout_of(a, la) && layout_of(b, lb) && layout_of(c, lc) && !lc.trans && a.dtype() == DType::f32 &&
+               b.dtype() == DType::f32 && c.dtype() == DType::f32 && K > 0 && N > 0 &&
+               effective_matmul_precision() == MatmulPrecision::bf16,
+           "internal error: gemm_into_packing_a: ", a.shape().str(), " x ", b.shape().str(), " -> ", c.shape().str());
+  XF_DCHECK(!bias.defined() || (bias.is_contiguous() && bias.numel() == N && bias.dtype() == DType::f32),
+            "gemm_into_packing_a: bias ", bias.shape().str());
+  Tensor packed = Tensor::empty({(K + nr - 1) / nr, (M + 1) / 2, nr, 2}, DType::bf16);
+  if (M == 0) return packed;
+  const float* pa = a.data<float>();
+  const float* pb = b.data<float>();
+  const float* pbias = bias.defined() ? bias.data<float>() : nullptr;
+  float* pc = c.data<float>();
+  auto* words = static_cast<uint32_t*>(packed.raw_data());
+  // Row blocks as gemm_into cuts one product, their starts rounded down to even rows: each block packs whole
+  // K pairs (rows 2p, 2p + 1) of a.
+  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  const int nt = num_threads();
+  int64_t mblocks = 1;
+  if (nt > 1) {
+    const int64_t want = std::min<int64_t>(nt, static_cast<int64_t>(flops / kMinBlockFlops));
+    if (want > 1) mblocks = std::min<int64_t>(want, std::max<int64_t>(1, M / 16));
+  }
+  parallel_chunks(mblocks, mblocks, [&](int64_t b0, int64_t b1) {
+    for (int64_t mb = b0; mb < b1; ++mb) {
+      const int64_t m0 = M * mb / mblocks / 2 * 2, m1 = mb + 1 == mblocks ? M : M * (mb + 1) / mblocks / 2 * 2;
+      kernels::gemm_bf16_packing_a(m1 - m0, N, K, pa + (la.trans ? m0 : m0 * la.ld), la.trans ? 1 : la.ld,
+                                   la.trans ? la.ld : 1, pb, lb.trans ? 1 : lb.ld, lb.trans ? lb.ld : 1,
+                                   pc + m0 * lc.ld, lc.ld, pbias, words, M, m0, epilogue);
+    }
+  });
+  return packed;
+}
+
+void gemm_packed_b_into(const Tensor& a, const Tensor& b_packed, const Tensor& c, const Tensor& a_row_sums) {
+  const int64_t M = c.size(0), N = c.size(1), K = a.size(1), nr = kernels::gemm_bf16_panel_columns();
+  MatLayout la, lc;
+  XF_CHECK(a.dim() == 2 && c.dim() == 2 && a.size(0) == M && layout_of(a, la) && layout_of(c, lc) && !lc.trans &&
+               a.dtype() == DType::f32 && c.dtype() == DType::f32 && b_packed.dtype() == DType::bf16 &&
+               b_packed.is_contiguous() && b_packed.dim() == 4 && b_packed.size(0) == (N + nr - 1) / nr &&
+               b_packed.size(1) == (K + 1) / 2 && b_packed.size(2) == nr && b_packed.size(3) == 2,
+           "internal error: gemm_packed_b_into: ", a.shape().str(), " x packed ", b_packed.shape().str(), " -> ",
+           c.shape().str());
+  const bool has_sums = a_row_sums.defined();
+  XF_DCHECK(!has_sums || (a_row_sums.is_contiguous() && a_row_sums.numel() == M && a_row_sums.dtype() == DType::f32),
+            "gemm_packed_b_into: row sums ", a_row_sums.shape().str());
+  if (M == 0) return;
+  const float* pa = a.data<float>();
+  const auto* pb = static_cast<const uint32_t*>(b_packed.raw_data());
+  float* pc = c.data<float>();
+  float* psums = has_sums ? a_row_sums.data<float>() : nullptr;
+  // Row blocks as gemm_into cuts one product (no batch); each row of c depends only on its row of a and on B.
+  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  const int nt = num_threads();
+  int64_t mblocks = 1;
+  if (nt > 1) {
+    const int64_t want = std::min<int64_t>(nt, static_cast<int64_t>(flops / kMinBlockFlops));
+    if (want > 1) mblocks = std::min<int64_t>(want, std::max<int64_t>(1, M / 16));
+  }
+  parallel_chunks(mblocks, mblocks, [&](int64_t b0, int64_t b1) {
+    for (int64_t mb = b0; mb < b1; ++mb) {
+      const int64_t m0 = M * mb / mblocks, m1 = M * (mb + 1) / mblocks;
+      kernels::gemm_bf16_packed(m1 - m0, N, K, pa + (la.trans ? m0 : m0 * la.ld), la.trans ? 1 : la.ld,
+                                la.trans ? la.ld : 1, pb, pc + m0 * lc.ld, lc.ld, false, 1.0f, nullptr,
+                                psums ? psums + m0 : nullptr);
+    }
+  });
+}
+
 }  // namespace xfmr
