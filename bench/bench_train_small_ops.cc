@@ -6,8 +6,11 @@
 //   ./build/ci/bench/bench_train_small_ops --benchmark_min_time=0.3 --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
 
+#include <vector>
+
 #include "xfmr/core/parallel.h"
 #include "xfmr/core/rng.h"
+#include "xfmr/kernels/cpu/norm.h"
 #include "xfmr/ops/activation.h"
 #include "xfmr/ops/elementwise.h"
 #include "xfmr/ops/norm.h"
@@ -45,6 +48,77 @@ void BM_layer_norm_fwd_bwd(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations() * kTokens);
 }
 BENCHMARK(BM_layer_norm_fwd_bwd);
+
+// The LayerNorm kernels alone (no tensor or graph work): the row kernels one row at a time (the loop ops/norm.cc
+// ran before session 6) against the multi-row kernels, forward and backward (dx, and dw / db partial sums over
+// 32 row blocks as ops/norm.cc does). Compare them with --benchmark_enable_random_interleaving=true.
+struct NormData {
+  std::vector<float> x, w, b, y, g, dx, mean, rstd;
+  std::vector<double> pw, pb;
+  NormData() {
+    Generator gen(3);
+    auto fill = [&](std::vector<float>& v, int64_t n) {
+      v.resize(static_cast<size_t>(n));
+      for (auto& e : v) e = static_cast<float>(gen.next_normal());
+    };
+    fill(x, kTokens * kC);
+    fill(g, kTokens * kC);
+    fill(w, kC);
+    fill(b, kC);
+    y.resize(x.size());
+    dx.resize(x.size());
+    mean.resize(kTokens);
+    rstd.resize(kTokens);
+    pw.assign(32 * kC, 0.0);
+    pb.assign(32 * kC, 0.0);
+  }
+};
+
+void BM_norm_kernel_fwd(benchmark::State& st) {
+  NormData d;
+  const bool rows = st.range(0) != 0;
+  for (auto _ : st) {
+    if (rows) {
+      kernels::cpu::norm_rows_forward<float, kC>(d.x.data(), d.w.data(), d.b.data(), d.y.data(), kTokens, kC, 1e-5,
+                                                 true, d.mean.data(), d.rstd.data());
+    } else {
+      for (int64_t r = 0; r < kTokens; ++r)
+        kernels::cpu::norm_row_forward(d.x.data() + r * kC, d.w.data(), d.b.data(), d.y.data() + r * kC, kC, 1e-5,
+                                       true, d.mean[r], d.rstd[r]);
+    }
+    benchmark::DoNotOptimize(d.y.data());
+    benchmark::ClobberMemory();
+  }
+  st.SetItemsProcessed(st.iterations() * kTokens);
+}
+BENCHMARK(BM_norm_kernel_fwd)->ArgName("rows")->Arg(0)->Arg(1);
+
+void BM_norm_kernel_bwd(benchmark::State& st) {
+  NormData d;
+  kernels::cpu::norm_rows_forward<float, kC>(d.x.data(), d.w.data(), d.b.data(), d.y.data(), kTokens, kC, 1e-5,
+                                             true, d.mean.data(), d.rstd.data());
+  const bool rows = st.range(0) != 0;
+  for (auto _ : st) {
+    for (int64_t blk = 0; blk < 32; ++blk) {
+      const int64_t r0 = kTokens * blk / 32, r1 = kTokens * (blk + 1) / 32;
+      double* bw = d.pw.data() + blk * kC;
+      double* bb = d.pb.data() + blk * kC;
+      if (rows) {
+        kernels::cpu::norm_rows_backward<float, kC>(d.x.data() + r0 * kC, d.g.data() + r0 * kC, d.w.data(),
+                                                    d.mean.data() + r0, d.rstd.data() + r0, r1 - r0, kC, true,
+                                                    d.dx.data() + r0 * kC, bw, bb);
+      } else {
+        for (int64_t r = r0; r < r1; ++r)
+          kernels::cpu::norm_row_backward(d.x.data() + r * kC, d.g.data() + r * kC, d.w.data(), d.mean[r], d.rstd[r],
+                                          kC, true, d.dx.data() + r * kC, bw, bb);
+      }
+    }
+    benchmark::DoNotOptimize(d.dx.data());
+    benchmark::ClobberMemory();
+  }
+  st.SetItemsProcessed(st.iterations() * kTokens);
+}
+BENCHMARK(BM_norm_kernel_bwd)->ArgName("rows")->Arg(0)->Arg(1);
 
 void BM_gelu_fwd(benchmark::State& st) {
   set_num_threads(1);

@@ -160,23 +160,30 @@ constexpr int64_t kNormGroup = 16;
 // then + l+4, then + l+2, then + l+1), done for 16 rows at once. Each step adds two vectors that hold two rows'
 // halves side by side: 15 vector additions and 30 shuffles for 16 rows instead of ~12 dependent operations a row.
 inline __m512 norm_lane_totals16(const __m512 (&v)[16]) {
+  // __builtin_shufflevector (GCC 12, clang) rather than the shuffle intrinsics, whose _mm512_undefined_ps GCC 12
+  // reports as used uninitialized where <immintrin.h> came in before this header. Indices >= 16 pick from b.
   __m512 u[8], w4[4], z[2];
   // b[l] = a[l] + a[l + 8]: u[k] holds row 2k's b[0..7] in lanes 0-7, row 2k+1's in lanes 8-15.
   for (int k = 0; k < 8; ++k)
-    u[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                         _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    u[k] = __builtin_shufflevector(v[2 * k], v[2 * k + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+           __builtin_shufflevector(v[2 * k], v[2 * k + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30,
+                                   31);
   // b[l] += b[l + 4]: 128-bit block j of w4[m] holds row 4m + j's b[0..3].
   for (int m = 0; m < 4; ++m)
-    w4[m] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * m], u[2 * m + 1], _MM_SHUFFLE(2, 0, 2, 0)),
-                          _mm512_shuffle_f32x4(u[2 * m], u[2 * m + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    w4[m] = __builtin_shufflevector(u[2 * m], u[2 * m + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26,
+                                    27) +
+            __builtin_shufflevector(u[2 * m], u[2 * m + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30,
+                                    31);
   // b[0] += b[2], b[1] += b[3]: block j of z[p] holds rows 8p + j and 8p + 4 + j, two values each.
   for (int p = 0; p < 2; ++p)
-    z[p] = _mm512_add_ps(_mm512_shuffle_ps(w4[2 * p], w4[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                         _mm512_shuffle_ps(w4[2 * p], w4[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    z[p] = __builtin_shufflevector(w4[2 * p], w4[2 * p + 1], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28,
+                                   29) +
+           __builtin_shufflevector(w4[2 * p], w4[2 * p + 1], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30,
+                                   31);
   // b[0] + b[1]: lane 4j + q holds row 4q + j; permute to lane r = row r.
-  const __m512 t = _mm512_add_ps(_mm512_shuffle_ps(z[0], z[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                 _mm512_shuffle_ps(z[0], z[1], _MM_SHUFFLE(3, 1, 3, 1)));
-  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), t);
+  const __m512 t = __builtin_shufflevector(z[0], z[1], 0, 2, 16, 18, 4, 6, 20, 22, 8, 10, 24, 26, 12, 14, 28, 30) +
+                   __builtin_shufflevector(z[0], z[1], 1, 3, 17, 19, 5, 7, 21, 23, 9, 11, 25, 27, 13, 15, 29, 31);
+  return __builtin_shufflevector(t, t, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
 }
 #endif
 
@@ -289,42 +296,42 @@ template <class T, int64_t kC = 0>
   }
 }
 
-// bw[c] += Σ_i g x̂ and bb[c] += Σ_i g over the n rows of a group, rows added in order as norm_row_backward
-// does one row at a time (the same doubles), but kNormChunk columns at a time with the partial sums in
-// registers instead of a load and a store of bw / bb per row.
-constexpr int64_t kNormChunk = 8;
+// bw[c] += Σ_i g x̂ and bb[c] += Σ_i g over columns [c0, c0 + kW) of the n rows of a group, rows added in
+// order as norm_row_backward does one row at a time (the same doubles), with the partial sums in registers
+// instead of a load and a store of bw / bb per row. kWidth columns at once: the rows' additions into one column
+// form a dependency chain, and kWidth / 8 independent chains of vector additions hide its latency.
+template <int64_t kWidth, bool kW, bool kB, class T>
+inline void norm_param_grad_cols(const T* __restrict x, const T* __restrict g, const T* __restrict mean,
+                                 const T* __restrict rstd, int64_t n, int64_t C, int64_t c0,
+                                 double* __restrict bw, double* __restrict bb) {
+  double aw[kWidth], ab[kWidth];
+  for (int64_t l = 0; l < kWidth; ++l) {
+    aw[l] = kW ? bw[c0 + l] : 0.0;
+    ab[l] = kB ? bb[c0 + l] : 0.0;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const T* xr = x + i * C + c0;
+    const T* gr = g + i * C + c0;
+    const T m = mean[i], s = rstd[i];
+    for (int64_t l = 0; l < kWidth; ++l) {
+      if (kW) aw[l] += static_cast<double>(gr[l]) * static_cast<double>((xr[l] - m) * s);
+      if (kB) ab[l] += static_cast<double>(gr[l]);
+    }
+  }
+  for (int64_t l = 0; l < kWidth; ++l) {
+    if (kW) bw[c0 + l] = aw[l];
+    if (kB) bb[c0 + l] = ab[l];
+  }
+}
+
 template <bool kW, bool kB, class T>
 inline void norm_group_param_grads(const T* __restrict x, const T* __restrict g, const T* __restrict mean,
                                    const T* __restrict rstd, int64_t n, int64_t C, double* __restrict bw,
                                    double* __restrict bb) {
-  const int64_t Cc = C / kNormChunk * kNormChunk;
-  for (int64_t c0 = 0; c0 < Cc; c0 += kNormChunk) {
-    double aw[kNormChunk], ab[kNormChunk];
-    for (int64_t l = 0; l < kNormChunk; ++l) {
-      aw[l] = kW ? bw[c0 + l] : 0.0;
-      ab[l] = kB ? bb[c0 + l] : 0.0;
-    }
-    for (int64_t i = 0; i < n; ++i) {
-      const T* xr = x + i * C + c0;
-      const T* gr = g + i * C + c0;
-      const T m = mean[i], s = rstd[i];
-      for (int64_t l = 0; l < kNormChunk; ++l) {
-        if (kW) aw[l] += static_cast<double>(gr[l]) * static_cast<double>((xr[l] - m) * s);
-        if (kB) ab[l] += static_cast<double>(gr[l]);
-      }
-    }
-    for (int64_t l = 0; l < kNormChunk; ++l) {
-      if (kW) bw[c0 + l] = aw[l];
-      if (kB) bb[c0 + l] = ab[l];
-    }
-  }
-  for (int64_t c = Cc; c < C; ++c) {
-    for (int64_t i = 0; i < n; ++i) {
-      const T gv = g[i * C + c];
-      if (kW) bw[c] += static_cast<double>(gv) * static_cast<double>((x[i * C + c] - mean[i]) * rstd[i]);
-      if (kB) bb[c] += static_cast<double>(gv);
-    }
-  }
+  int64_t c0 = 0;
+  for (; c0 + 64 <= C; c0 += 64) norm_param_grad_cols<64, kW, kB>(x, g, mean, rstd, n, C, c0, bw, bb);
+  for (; c0 + 8 <= C; c0 += 8) norm_param_grad_cols<8, kW, kB>(x, g, mean, rstd, n, C, c0, bw, bb);
+  for (; c0 < C; ++c0) norm_param_grad_cols<1, kW, kB>(x, g, mean, rstd, n, C, c0, bw, bb);
 }
 
 // rows of x, g [rows, C] with their mean / rstd [rows]: norm_row_backward on each row in order (the same dx,
