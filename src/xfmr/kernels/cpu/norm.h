@@ -58,6 +58,39 @@ inline NormLanes<T> norm_load_tail(const T* p, int64_t n) {
   return NormLanes<T>(a, std::experimental::element_aligned);
 }
 
+// Where a product meets a sum, the kernels spell out the fused multiply-add (as GCC contracted these loops in
+// the -O3 build, so the values are unchanged) rather than leave it to -ffp-contract: GCC contracts the same
+// inline loop differently in different callers and optimisation levels, and the multi-row kernels below must
+// round exactly as the row kernels do.
+#if defined(__AVX512F__)
+// The lanes of an AVX-512 float accumulator (kNormLanes of them), added in norm_lane_total's order.
+inline float norm_total_m512(__m512 v) {
+  alignas(64) float a[kNormLanes];
+  _mm512_store_ps(a, v);
+  return norm_lane_total(NormLanes<float>(a, std::experimental::element_aligned));
+}
+#endif
+
+// y = (x - m) s w + b
+template <class T>
+inline T norm_out(T x, T m, T s, T w, T b) {
+#if defined(__FMA__)
+  return std::fma((x - m) * s, w, b);
+#else
+  return (x - m) * s * w + b;
+#endif
+}
+
+// dx = s (g w - a - (x - m) s c2)
+template <class T>
+inline T norm_dx(T g, T w, T a, T x, T m, T s, T c2) {
+#if defined(__FMA__)
+  return s * std::fma(-((x - m) * s), c2, std::fma(g, w, -a));
+#else
+  return s * (g * w - a - (x - m) * s * c2);
+#endif
+}
+
 // The lane total of x[0, C) (kNormLanes lanes, zero padded).
 template <class T>
 inline T norm_sum(const T* __restrict x, int64_t C) {
@@ -71,6 +104,19 @@ inline T norm_sum(const T* __restrict x, int64_t C) {
 // The lane total of (x - mu)² over x[0, C).
 template <class T>
 inline T norm_sq_dev_sum(const T* __restrict x, int64_t C, T mu) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (C % kNormLanes == 0) {
+      __m512 acc = _mm512_setzero_ps();
+      const __m512 m = _mm512_set1_ps(mu);
+      for (int64_t c = 0; c < C; c += kNormLanes) {
+        const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + c), m);
+        acc = _mm512_fmadd_ps(d, d, acc);
+      }
+      return norm_total_m512(acc);
+    }
+  }
+#endif
   const int64_t Cv = C / kNormLanes * kNormLanes;
   NormLanes<T> acc = 0;
   for (int64_t c = 0; c < Cv; c += kNormLanes) {
@@ -91,6 +137,23 @@ inline T norm_sq_dev_sum(const T* __restrict x, int64_t C, T mu) {
 template <class T>
 inline void norm_grad_sums(const T* __restrict x, const T* __restrict g, const T* __restrict w, T m, T s,
                            int64_t C, T& s1, T& s2) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (C % kNormLanes == 0) {
+      __m512 a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps();
+      const __m512 mv = _mm512_set1_ps(m), sv = _mm512_set1_ps(s);
+      for (int64_t c = 0; c < C; c += kNormLanes) {
+        const __m512 gh = _mm512_mul_ps(_mm512_loadu_ps(g + c), _mm512_loadu_ps(w + c));
+        const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + c), mv), sv);
+        a1 = _mm512_add_ps(a1, gh);
+        a2 = _mm512_fmadd_ps(gh, xh, a2);
+      }
+      s1 = norm_total_m512(a1);
+      s2 = norm_total_m512(a2);
+      return;
+    }
+  }
+#endif
   const int64_t Cv = C / kNormLanes * kNormLanes;
   NormLanes<T> a1 = 0, a2 = 0;
   for (int64_t c = 0; c < Cv; c += kNormLanes) {
@@ -116,7 +179,7 @@ inline void norm_row_forward(const T* __restrict x, const T* __restrict w, const
   const T s = static_cast<T>(1.0 / std::sqrt(var + eps));
   mean = mu;
   rstd = s;
-  for (int64_t c = 0; c < C; ++c) y[c] = (x[c] - mu) * s * w[c] + b[c];
+  for (int64_t c = 0; c < C; ++c) y[c] = norm_out(x[c], mu, s, w[c], b[c]);
 }
 
 // One row's backward, x̂ = (x - m) s, ĝ = g w:  dx = s (ĝ - mean(ĝ) - x̂ mean(ĝ x̂))  (no mean(ĝ) term when
@@ -131,7 +194,7 @@ inline void norm_row_backward(const T* __restrict x, const T* __restrict g, cons
     const double invC = 1.0 / static_cast<double>(C);
     const T t1 = center ? static_cast<T>(static_cast<double>(s1) * invC) : T(0);
     const T t2 = static_cast<T>(static_cast<double>(s2) * invC);
-    for (int64_t c = 0; c < C; ++c) dx[c] = s * (g[c] * w[c] - t1 - (x[c] - m) * s * t2);
+    for (int64_t c = 0; c < C; ++c) dx[c] = norm_dx(g[c], w[c], t1, x[c], m, s, t2);
   }
   if (bw && bb) {
     for (int64_t c = 0; c < C; ++c) {
@@ -206,7 +269,7 @@ inline void norm_group_sum(const T* __restrict x, int64_t n, int64_t C, T* __res
   for (int64_t i = 0; i < n; ++i) tot[i] = norm_sum(x + i * C, C);
 }
 
-// q[i] = norm_sq_dev_sum(row i, mu[i]) (the kernels' float accumulation contracts acc + d * d to one fma).
+// q[i] = norm_sq_dev_sum(row i, mu[i]): the same fma(d, d, acc) per lane.
 template <class T>
 inline void norm_group_sq_dev_sum(const T* __restrict x, int64_t n, int64_t C, const T* __restrict mu,
                                   T* __restrict q) {
@@ -230,7 +293,7 @@ inline void norm_group_sq_dev_sum(const T* __restrict x, int64_t n, int64_t C, c
   for (int64_t i = 0; i < n; ++i) q[i] = norm_sq_dev_sum(x + i * C, C, mu[i]);
 }
 
-// s1[i], s2[i] = norm_grad_sums(row i) (ĝ = g w once, then a1 + ĝ and fma(ĝ, x̂, a2) as the kernels compile).
+// s1[i], s2[i] = norm_grad_sums(row i): the same ĝ = g w, a1 + ĝ and fma(ĝ, x̂, a2) per lane.
 template <class T>
 inline void norm_group_grad_sums(const T* __restrict x, const T* __restrict g, const T* __restrict w,
                                  const T* __restrict mean, const T* __restrict rstd, int64_t n, int64_t C,
@@ -291,7 +354,7 @@ template <class T, int64_t kC = 0>
       const T* xr = xg + i * C;
       T* yr = y + (r0 + i) * C;
       const T m = mu[i], s = rstd[r0 + i];
-      for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m) * s * w[c] + b[c];
+      for (int64_t c = 0; c < C; ++c) yr[c] = norm_out(xr[c], m, s, w[c], b[c]);
     }
   }
 }
@@ -364,7 +427,7 @@ template <class T, int64_t kC = 0>
         const T* gr = gg + i * C;
         T* dr = dx + (r0 + i) * C;
         const T m = mean[r0 + i], s = rstd[r0 + i], a = t1[i], c2 = t2[i];
-        for (int64_t c = 0; c < C; ++c) dr[c] = s * (gr[c] * w[c] - a - (xr[c] - m) * s * c2);
+        for (int64_t c = 0; c < C; ++c) dr[c] = norm_dx(gr[c], w[c], a, xr[c], m, s, c2);
       }
     }
     if (bw && bb)
