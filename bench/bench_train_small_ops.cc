@@ -79,7 +79,7 @@ void BM_norm_kernel_fwd(benchmark::State& st) {
   const bool rows = st.range(0) != 0;
   for (auto _ : st) {
     if (rows) {
-      kernels::cpu::norm_rows_forward<float, kC>(d.x.data(), d.w.data(), d.b.data(), d.y.data(), kTokens, kC, 1e-5,
+      kernels::cpu::norm_rows_forward<float>(d.x.data(), d.w.data(), d.b.data(), d.y.data(), kTokens, kC, 1e-5,
                                                  true, d.mean.data(), d.rstd.data());
     } else {
       for (int64_t r = 0; r < kTokens; ++r)
@@ -95,7 +95,7 @@ BENCHMARK(BM_norm_kernel_fwd)->ArgName("rows")->Arg(0)->Arg(1);
 
 void BM_norm_kernel_bwd(benchmark::State& st) {
   NormData d;
-  kernels::cpu::norm_rows_forward<float, kC>(d.x.data(), d.w.data(), d.b.data(), d.y.data(), kTokens, kC, 1e-5,
+  kernels::cpu::norm_rows_forward<float>(d.x.data(), d.w.data(), d.b.data(), d.y.data(), kTokens, kC, 1e-5,
                                              true, d.mean.data(), d.rstd.data());
   const bool rows = st.range(0) != 0;
   for (auto _ : st) {
@@ -104,7 +104,7 @@ void BM_norm_kernel_bwd(benchmark::State& st) {
       double* bw = d.pw.data() + blk * kC;
       double* bb = d.pb.data() + blk * kC;
       if (rows) {
-        kernels::cpu::norm_rows_backward<float, kC>(d.x.data() + r0 * kC, d.g.data() + r0 * kC, d.w.data(),
+        kernels::cpu::norm_rows_backward<float>(d.x.data() + r0 * kC, d.g.data() + r0 * kC, d.w.data(),
                                                     d.mean.data() + r0, d.rstd.data() + r0, r1 - r0, kC, true,
                                                     d.dx.data() + r0 * kC, bw, bb);
       } else {

@@ -28,12 +28,8 @@ template <class T>
 void norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, const NormDims& d) {
   const int64_t C = d.C;
   parallel_for(d.rows, row_grain(C), [&](int64_t r0, int64_t r1) {
-    if (C == 64)
-      kernels::cpu::norm_rows_forward<T, 64>(x + r0 * C, w, b, y + r0 * C, r1 - r0, C, d.eps, d.center, mean + r0,
-                                             rstd + r0);
-    else
-      kernels::cpu::norm_rows_forward(x + r0 * C, w, b, y + r0 * C, r1 - r0, C, d.eps, d.center, mean + r0,
-                                      rstd + r0);
+    kernels::cpu::norm_rows_forward(x + r0 * C, w, b, y + r0 * C, r1 - r0, C, d.eps, d.center, mean + r0,
+                                    rstd + r0);
   });
 }
 
@@ -49,12 +45,8 @@ void norm_backward(const T* x, const T* g, const T* w, const T* mean, const T* r
       double* bw = pw ? pw + blk * C : nullptr;
       double* bb = pb ? pb + blk * C : nullptr;
       const int64_t r = rows * blk / nblocks, r_end = rows * (blk + 1) / nblocks;
-      if (C == 64)
-        kernels::cpu::norm_rows_backward<T, 64>(x + r * C, g + r * C, w, mean + r, rstd + r, r_end - r, C,
-                                                d.center, dx ? dx + r * C : nullptr, bw, bb);
-      else
-        kernels::cpu::norm_rows_backward(x + r * C, g + r * C, w, mean + r, rstd + r, r_end - r, C, d.center,
-                                         dx ? dx + r * C : nullptr, bw, bb);
+      kernels::cpu::norm_rows_backward(x + r * C, g + r * C, w, mean + r, rstd + r, r_end - r, C, d.center,
+                                       dx ? dx + r * C : nullptr, bw, bb);
     }
   });
 }

@@ -58,10 +58,10 @@ inline NormLanes<T> norm_load_tail(const T* p, int64_t n) {
   return NormLanes<T>(a, std::experimental::element_aligned);
 }
 
-// Where a product meets a sum, the kernels spell out the fused multiply-add (as GCC contracted these loops in
-// the -O3 build, so the values are unchanged) rather than leave it to -ffp-contract: GCC contracts the same
-// inline loop differently in different callers and optimisation levels, and the multi-row kernels below must
-// round exactly as the row kernels do.
+// Where a product meets a sum in the row statistics and the output, the kernels spell out the fused
+// multiply-add (as GCC contracted these loops at -O3, so the values are unchanged) rather than leave it to
+// -ffp-contract: GCC contracts the same inline loop differently in different callers and optimisation levels,
+// and the multi-row kernels below must round exactly as the row kernels do (tests/kernels/norm_kernel_test.cc).
 #if defined(__AVX512F__)
 // The lanes of an AVX-512 float accumulator (kNormLanes of them), added in norm_lane_total's order.
 inline float norm_total_m512(__m512 v) {
@@ -81,14 +81,12 @@ inline T norm_out(T x, T m, T s, T w, T b) {
 #endif
 }
 
-// dx = s (g w - a - (x - m) s c2)
+// dx = s (g w - a - (x - m) s c2). Left to the compiler (the row and multi-row kernels run it as the same
+// runtime-C loop): spelling out the fma that GCC -O3 forms for g w - a would turn the exact 0 of a one-element
+// LayerNorm (a = g w) into g w's rounding error times rstd = eps^-1/2 in the debug build.
 template <class T>
 inline T norm_dx(T g, T w, T a, T x, T m, T s, T c2) {
-#if defined(__FMA__)
-  return s * std::fma(-((x - m) * s), c2, std::fma(g, w, -a));
-#else
   return s * (g * w - a - (x - m) * s * c2);
-#endif
 }
 
 // The lane total of x[0, C) (kNormLanes lanes, zero padded).
@@ -322,9 +320,8 @@ inline void norm_group_grad_sums(const T* __restrict x, const T* __restrict g, c
   for (int64_t i = 0; i < n; ++i) norm_grad_sums(x + i * C, g + i * C, w, mean[i], rstd[i], C, s1[i], s2[i]);
 }
 
-// rows x [rows, C] -> y [rows, C], mean / rstd [rows]: norm_row_forward on each row. kC > 0: C == kC known
-// at compile time (whole rows unrolled into registers; the caller checks C == kC).
-template <class T, int64_t kC = 0>
+// rows x [rows, C] -> y [rows, C], mean / rstd [rows]: norm_row_forward on each row.
+template <class T>
 [[gnu::flatten]] inline void norm_rows_forward(const T* __restrict x, const T* __restrict w,
                                                const T* __restrict b, T* __restrict y, int64_t rows, int64_t C,
                                                double eps, bool center, T* __restrict mean, T* __restrict rstd) {
@@ -333,7 +330,6 @@ template <class T, int64_t kC = 0>
       norm_row_forward(x + r * C, w, b, y + r * C, C, eps, center, mean[r], rstd[r]);
     return;
   }
-  if constexpr (kC > 0) C = kC;
   const double dC = static_cast<double>(C);
   for (int64_t r0 = 0; r0 < rows; r0 += kNormGroup) {
     const int64_t n = rows - r0 < kNormGroup ? rows - r0 : kNormGroup;
@@ -399,7 +395,7 @@ inline void norm_group_param_grads(const T* __restrict x, const T* __restrict g,
 
 // rows of x, g [rows, C] with their mean / rstd [rows]: norm_row_backward on each row in order (the same dx,
 // and bw / bb accumulate the rows in the same order, so the same doubles).
-template <class T, int64_t kC = 0>
+template <class T>
 [[gnu::flatten]] inline void norm_rows_backward(const T* __restrict x, const T* __restrict g,
                                                 const T* __restrict w, const T* __restrict mean,
                                                 const T* __restrict rstd, int64_t rows, int64_t C, bool center,
@@ -409,7 +405,6 @@ template <class T, int64_t kC = 0>
       norm_row_backward(x + r * C, g + r * C, w, mean[r], rstd[r], C, center, dx ? dx + r * C : nullptr, bw, bb);
     return;
   }
-  if constexpr (kC > 0) C = kC;
   const double invC = 1.0 / static_cast<double>(C);
   for (int64_t r0 = 0; r0 < rows; r0 += kNormGroup) {
     const int64_t n = rows - r0 < kNormGroup ? rows - r0 : kNormGroup;
