@@ -214,6 +214,8 @@ inline void norm_row_backward(const T* __restrict x, const T* __restrict g, cons
 // backward). Here kNormGroup rows go through each phase together: all the lane sums, then all the divisions,
 // then all the outputs, which leaves independent work for the out-of-order core; and with AVX-512 the lane
 // totals of 16 rows are formed together by a transposing tree (norm_lane_totals16) in the same pairwise order.
+// Measured (bench_train_small_ops, 1408 rows of 64): forward 28 -> 14 us; backward ~42 -> ~41 us (its time is the
+// dx pass and the double dw / db sums, not the statistics). f64 (gradient checks) runs the row kernels.
 constexpr int64_t kNormGroup = 16;
 
 #if defined(__AVX512F__)
@@ -325,7 +327,7 @@ template <class T>
 [[gnu::flatten]] inline void norm_rows_forward(const T* __restrict x, const T* __restrict w,
                                                const T* __restrict b, T* __restrict y, int64_t rows, int64_t C,
                                                double eps, bool center, T* __restrict mean, T* __restrict rstd) {
-  if constexpr (!std::is_same_v<T, float>) {
+  if constexpr (!std::is_same_v<T, float>) {  // f64: the row kernels, one row at a time
     for (int64_t r = 0; r < rows; ++r)
       norm_row_forward(x + r * C, w, b, y + r * C, C, eps, center, mean[r], rstd[r]);
     return;
@@ -400,7 +402,7 @@ template <class T>
                                                 const T* __restrict w, const T* __restrict mean,
                                                 const T* __restrict rstd, int64_t rows, int64_t C, bool center,
                                                 T* __restrict dx, double* __restrict bw, double* __restrict bb) {
-  if constexpr (!std::is_same_v<T, float>) {
+  if constexpr (!std::is_same_v<T, float>) {  // f64: the row kernels, one row at a time
     for (int64_t r = 0; r < rows; ++r)
       norm_row_backward(x + r * C, g + r * C, w, mean[r], rstd[r], C, center, dx ? dx + r * C : nullptr, bw, bb);
     return;
