@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "xfmr/core/rng.h"
@@ -82,7 +83,79 @@ void compare_norm_kernels(double tol) {
   }
 }
 
+// The multi-row kernels (norm_rows_*: rows in groups, lane totals of 16 rows at once with AVX-512) against the
+// row kernels they batch: row counts with whole groups and a remainder, C with and without the 16-lane tail,
+// every optional backward output. f32 (the grouped path): bit for bit, which
+// also keeps the results independent of how threads split the rows. f64 calls the row kernels row by row, but
+// GCC's fma contraction may differ between two inlined copies of the same loop: to 1e-15.
+template <class T>
+void expect_same(const std::vector<T>& a, const std::vector<T>& b, const char* what) {
+  if constexpr (std::is_same_v<T, float>) {
+    EXPECT_EQ(a, b) << what;
+  } else {
+    EXPECT_LT(max_err(a, b), 1e-15) << what;
+  }
+}
+
+template <class T>
+void expect_rows_match_row_kernels(int64_t rows, int64_t C, bool center, double offset, Generator& gen) {
+  SCOPED_TRACE("rows = " + std::to_string(rows) + " C = " + std::to_string(C) +
+               (center ? " layer_norm" : " rms_norm") + " offset " + std::to_string(offset));
+  const std::vector<T> x = random_vec<T>(rows * C, gen, 2.0, offset), w = random_vec<T>(C, gen),
+                       b = random_vec<T>(C, gen), g = random_vec<T>(rows * C, gen);
+  std::vector<T> y(x.size()), y1(x.size()), mean(rows), rstd(rows), mean1(rows), rstd1(rows);
+  kernels::cpu::norm_rows_forward<T>(x.data(), w.data(), b.data(), y.data(), rows, C, 1e-5, center,
+                                         mean.data(), rstd.data());
+  for (int64_t r = 0; r < rows; ++r)
+    kernels::cpu::norm_row_forward(x.data() + r * C, w.data(), b.data(), y1.data() + r * C, C, 1e-5, center,
+                                   mean1[r], rstd1[r]);
+  expect_same(y, y1, "y");
+  expect_same(mean, mean1, "mean");
+  expect_same(rstd, rstd1, "rstd");
+  for (int outputs = 1; outputs < 8; ++outputs) {  // bit 0: dx, 1: bw, 2: bb
+    std::vector<T> dx(x.size()), dx1(x.size());
+    std::vector<double> bw(C, 0.5), bb(C, -0.25), bw1(bw), bb1(bb);  // nonzero: the sums accumulate into them
+    T* pdx = outputs & 1 ? dx.data() : nullptr;
+    T* pdx1 = outputs & 1 ? dx1.data() : nullptr;
+    double* pbw = outputs & 2 ? bw.data() : nullptr;
+    double* pbw1 = outputs & 2 ? bw1.data() : nullptr;
+    double* pbb = outputs & 4 ? bb.data() : nullptr;
+    double* pbb1 = outputs & 4 ? bb1.data() : nullptr;
+    kernels::cpu::norm_rows_backward<T>(x.data(), g.data(), w.data(), mean.data(), rstd.data(), rows, C,
+                                            center, pdx, pbw, pbb);
+    for (int64_t r = 0; r < rows; ++r)
+      kernels::cpu::norm_row_backward(x.data() + r * C, g.data() + r * C, w.data(), mean[r], rstd[r], C, center,
+                                      pdx1 ? pdx1 + r * C : nullptr, pbw1, pbb1);
+    SCOPED_TRACE("outputs " + std::to_string(outputs));
+    expect_same(dx, dx1, "dx");
+    if constexpr (std::is_same_v<T, float>) {
+      EXPECT_EQ(bw, bw1);
+      EXPECT_EQ(bb, bb1);
+    } else {
+      expect_same(bw, bw1, "bw");
+      expect_same(bb, bb1, "bb");
+    }
+  }
+}
+
+template <class T>
+void rows_match_row_kernels() {
+  Generator gen(29);
+  for (int64_t rows : {1, 15, 16, 37, 64}) {
+    for (int64_t C : {1, 7, 16, 17, 48, 64, 100, 256}) {
+      for (bool center : {true, false}) {
+        for (double offset : {0.0, 30.0}) {
+          expect_rows_match_row_kernels<T>(rows, C, center, offset, gen);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
+
+TEST(NormKernels, RowsMatchRowKernelsF32) { rows_match_row_kernels<float>(); }
+TEST(NormKernels, RowsMatchRowKernelsF64) { rows_match_row_kernels<double>(); }
 
 // f32: float lane sums vs double sums; errors are a few float ulps of the row scale.
 TEST(NormKernels, CpuMatchesReferenceF32) { compare_norm_kernels<float>(2e-6); }

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <string>
 
+#include "xfmr/core/rng.h"
+
 using namespace xfmr;
 
 TEST(IclLinear, Shapes) {
@@ -169,4 +171,31 @@ TEST(IclLinear, BadInput) {
   IclBatch b = sample_icl_linear(2, 3, 4, 4, 0.0, g);
   b.ys = Tensor::zeros({2, 4});
   expect_msg([&] { interleave_prompt(b); }, "interleave_prompt");
+}
+
+// The sampler draws xs, w and the noise with its own loop (one Philox block per pair of values) but must give
+// exactly randn's values and leave the generator where three randn calls would: odd and even element counts.
+TEST(IclLinear, DrawsAreRandnBitForBit) {
+  for (int64_t B : {1, 3, 64}) {
+    for (int64_t n : {1, 4, 11}) {
+      for (int64_t d : {1, 5}) {
+        SCOPED_TRACE("B = " + std::to_string(B) + " n = " + std::to_string(n) + " d = " + std::to_string(d));
+        Generator g(11), h(11);
+        IclBatch b = sample_icl_linear(B, n, d, d, 0.25, g);
+        const Tensor xs = randn({B, n, d}, DType::f32, h), w = randn({B, d}, DType::f32, h),
+                     noise = randn({B, n}, DType::f32, h);
+        EXPECT_EQ(b.xs.to_vector(), xs.to_vector());
+        EXPECT_EQ(b.w.to_vector(), w.to_vector());
+        EXPECT_EQ(g.offset(), h.offset());
+        // The labels use the same noise draws: y - <w, x> is 0.25 * noise (to float rounding of the sum).
+        for (int64_t p = 0; p < B; ++p) {
+          for (int64_t i = 0; i < n; ++i) {
+            double s = 0.0;
+            for (int64_t j = 0; j < d; ++j) s += w.at({p, j}) * xs.at({p, i, j});
+            EXPECT_EQ(b.ys.at({p, i}), static_cast<double>(static_cast<float>(s + 0.25 * noise.at({p, i}))));
+          }
+        }
+      }
+    }
+  }
 }

@@ -28,8 +28,8 @@ template <class T>
 void norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, const NormDims& d) {
   const int64_t C = d.C;
   parallel_for(d.rows, row_grain(C), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r)
-      kernels::cpu::norm_row_forward(x + r * C, w, b, y + r * C, C, d.eps, d.center, mean[r], rstd[r]);
+    kernels::cpu::norm_rows_forward(x + r0 * C, w, b, y + r0 * C, r1 - r0, C, d.eps, d.center, mean + r0,
+                                    rstd + r0);
   });
 }
 
@@ -44,9 +44,9 @@ void norm_backward(const T* x, const T* g, const T* w, const T* mean, const T* r
     for (int64_t blk = b0; blk < b1; ++blk) {
       double* bw = pw ? pw + blk * C : nullptr;
       double* bb = pb ? pb + blk * C : nullptr;
-      for (int64_t r = rows * blk / nblocks, r_end = rows * (blk + 1) / nblocks; r < r_end; ++r)
-        kernels::cpu::norm_row_backward(x + r * C, g + r * C, w, mean[r], rstd[r], C, d.center,
-                                        dx ? dx + r * C : nullptr, bw, bb);
+      const int64_t r = rows * blk / nblocks, r_end = rows * (blk + 1) / nblocks;
+      kernels::cpu::norm_rows_backward(x + r * C, g + r * C, w, mean + r, rstd + r, r_end - r, C, d.center,
+                                       dx ? dx + r * C : nullptr, bw, bb);
     }
   });
 }
