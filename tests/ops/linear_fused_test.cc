@@ -39,6 +39,21 @@ struct Run {
   Tensor out, gx, gw, gb, gr;
 };
 
+// The MLP branch with its residual add, fused (mlp_residual) or as linear, gelu, linear, add; x [rows, in],
+// hidden [rows, out], output [rows, in]. Gradients of sum(out * up), all six inputs.
+std::vector<Tensor> run_mlp(bool fused, const Shape3& s, GeluApprox approx, uint64_t seed) {
+  Generator g(seed);
+  Tensor x = randn({s.rows, s.in}, DType::f32, g), w1 = mul(randn({s.out, s.in}, DType::f32, g), 0.2),
+         b1 = randn({s.out}, DType::f32, g), w2 = mul(randn({s.in, s.out}, DType::f32, g), 0.2),
+         b2 = randn({s.in}, DType::f32, g), r = randn({s.rows, s.in}, DType::f32, g),
+         up = randn({s.rows, s.in}, DType::f32, g);
+  for (Tensor* t : {&x, &w1, &b1, &w2, &b2, &r}) t->set_requires_grad();
+  const Tensor out = fused ? mlp_residual(x, w1, b1, w2, b2, r, approx)
+                           : add(r, linear(gelu(linear(x, w1, b1), approx), w2, b2));
+  sum(mul(out, up)).backward();
+  return {out.detach(), x.grad(), w1.grad(), b1.grad(), w2.grad(), b2.grad(), r.grad()};
+}
+
 // fused = true: linear_gelu or linear_residual; false: gelu(linear(...)) or r + linear(...). Gradients of
 // sum(out * up).
 Run run(bool gelu_op, bool fused, const Shape3& s, GeluApprox approx, uint64_t seed) {
@@ -83,6 +98,10 @@ void check_same_as_unfused(MatmulPrecision precision) {
       expect_identical(run(false, true, s, GeluApprox::none, seed), run(false, false, s, GeluApprox::none, seed),
                        "linear_residual");
       ++seed;
+      const std::vector<Tensor> fused = run_mlp(true, s, GeluApprox::none, seed), plain = run_mlp(false, s, GeluApprox::none, seed);
+      const char* names[] = {"output", "dx", "dW1", "db1", "dW2", "db2", "d(residual)"};
+      for (size_t i = 0; i < fused.size(); ++i) EXPECT_EQ(max_abs_diff(fused[i], plain[i]), 0.0) << "mlp_residual " << names[i];
+      ++seed;
     }
   }
   set_num_threads(saved);
@@ -111,6 +130,8 @@ TEST(LinearFused, Gradcheck) {
   auto lg_tanh_nb = [](auto& in) { return linear_gelu(in[0], in[1], Tensor(), GeluApprox::tanh); };
   auto lr = [](auto& in) { return linear_residual(in[0], in[1], in[2], in[3]); };
   auto lr_nb = [](auto& in) { return linear_residual(in[0], in[1], Tensor(), in[2]); };
+  auto mlp = [](auto& in) { return mlp_residual(in[0], in[1], in[2], in[3], in[4], in[5]); };
+  auto mlp_tanh_nb = [](auto& in) { return mlp_residual(in[0], in[1], Tensor(), in[2], Tensor(), in[3], GeluApprox::tanh); };
   expect_gradcheck(lg, {random_input({2, 3, 4}, 1), random_input({5, 4}, 2), random_input({5}, 3)});
   expect_gradcheck(lg, {random_transposed_input({3, 4}, 4), random_transposed_input({5, 4}, 5), random_input({5}, 6)});
   expect_gradcheck(lg_tanh_nb, {random_input({3, 4}, 7), random_input({6, 4}, 8)});
@@ -118,6 +139,10 @@ TEST(LinearFused, Gradcheck) {
                         random_input({2, 3, 5}, 12)});
   expect_gradcheck(lr_nb, {random_transposed_input({3, 4}, 13), random_input({5, 4}, 14),
                            random_transposed_input({3, 5}, 15)});
+  expect_gradcheck(mlp, {random_input({2, 3, 4}, 16), random_input({6, 4}, 17), random_input({6}, 18),
+                         random_input({4, 6}, 19), random_input({4}, 20), random_input({2, 3, 4}, 21)});
+  expect_gradcheck(mlp_tanh_nb, {random_transposed_input({3, 4}, 22), random_input({5, 4}, 23),
+                                 random_transposed_input({3, 5}, 24), random_input({3, 3}, 25)});
 }
 
 // The bf16 kernel calls the epilogue once per finished block: every element exactly once, after its final value
@@ -167,4 +192,8 @@ TEST(LinearFused, BadInput) {
   test::expect_error([&] { linear_residual(x, w, b, Tensor::zeros({5})); }, {"does not match the output [4, 5]"});
   test::expect_error([&] { linear_residual(x, w, b, Tensor::zeros({4, 5}, DType::f64)); }, {"linear_residual"});
   test::expect_error([&] { linear_gelu(Tensor::zeros({4, 3}, DType::i64), w, b); }, {"linear_gelu"});
+  const Tensor w2 = Tensor::zeros({3, 5});
+  test::expect_error([&] { mlp_residual(x, w, b, Tensor::zeros({3, 4}), Tensor(), x); }, {"mlp_residual", "[3, 4]"});
+  test::expect_error([&] { mlp_residual(x, w, b, w2, Tensor(), Tensor::zeros({4, 5})); },
+                     {"mlp_residual: residual [4, 5] does not match the output [4, 3]"});
 }

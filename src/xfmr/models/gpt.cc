@@ -64,12 +64,14 @@ class GptMlp : public Module {
     register_module("c_fc", c_fc);
     register_module("c_proj", c_proj);
   }
-  // residual + the branch, c_fc and its GELU in one op (ops/linear_fused.h); without residual dropout the add
-  // runs in c_proj's GEMM epilogue.
+  // residual + the branch (ops/linear_fused.h): without residual dropout one op, c_fc's GELU and the residual add
+  // in GEMM epilogues; with it, c_fc and its GELU in one op.
   Tensor forward_residual(const Tensor& x, const Tensor& residual, Generator* g) const {
-    const Tensor hidden = linear_gelu(x, c_fc.weight, c_fc.bias, approx);
-    if (dropout > 0) return residual + xfmr::dropout(c_proj.forward(hidden), dropout, training(), gen_or_default(g));
-    return c_proj.forward_residual(hidden, residual);
+    if (dropout > 0) {
+      const Tensor hidden = linear_gelu(x, c_fc.weight, c_fc.bias, approx);
+      return residual + xfmr::dropout(c_proj.forward(hidden), dropout, training(), gen_or_default(g));
+    }
+    return mlp_residual(x, c_fc.weight, c_fc.bias, c_proj.weight, c_proj.bias, residual, approx);
   }
   double dropout;
   GeluApprox approx;

@@ -18,4 +18,11 @@ Tensor linear_gelu(const Tensor& x, const Tensor& weight, const Tensor& bias, Ge
 // output's shape (no broadcasting), same dtype.
 Tensor linear_residual(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual);
 
+// residual + linear(linear_gelu(x, fc_weight, fc_bias, approx), proj_weight, proj_bias): a pre-LN block's MLP
+// branch with its residual add, as one op so that the backward can apply GELU's slope in the epilogue of the GEMM
+// that produces the hidden layer's gradient (no separate pass over it). x: [..., dim], fc_weight: [hidden, dim],
+// proj_weight: [dim_out, hidden], residual: [..., dim_out]; biases may be undefined.
+Tensor mlp_residual(const Tensor& x, const Tensor& fc_weight, const Tensor& fc_bias, const Tensor& proj_weight,
+                    const Tensor& proj_bias, const Tensor& residual, GeluApprox approx = GeluApprox::none);
+
 }  // namespace xfmr

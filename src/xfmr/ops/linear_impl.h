@@ -32,7 +32,9 @@ LinearOperands linear_operands(const Tensor& x, const Tensor& weight, const Tens
 LinearSaved linear_forward_into(const LinearOperands& o, const Tensor& out, bool grad, bool weight_grad,
                                 kernels::GemmEpilogue epilogue = {});
 
-// Fills gs.g[0..2] (dx, dW, db, where needed) from g = dL/dy of y = x·Wᵀ + b.
-void linear_backward(const Tensor& g, const LinearSaved& saved, GradSlots& gs);
+// Fills gs.g[0..2] (dx, dW, db, where needed) from g = dL/dy of y = x·Wᵀ + b; dx_epilogue (optional) runs over
+// each finished block of dx's rows ([rows, in] numbering) while it is in cache.
+void linear_backward(const Tensor& g, const LinearSaved& saved, GradSlots& gs,
+                     kernels::GemmEpilogue dx_epilogue = {});
 
 }  // namespace xfmr::detail

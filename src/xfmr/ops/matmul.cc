@@ -179,13 +179,13 @@ LinearSaved linear_forward_into(const LinearOperands& o, const Tensor& out, bool
   return saved;
 }
 
-void linear_backward(const Tensor& g, const LinearSaved& s, GradSlots& gs) {
+void linear_backward(const Tensor& g, const LinearSaved& s, GradSlots& gs, kernels::GemmEpilogue dx_epilogue) {
   const Tensor g2 = blas_ready(as_rows(g, true));  // [rows, out], row-major
   const int64_t R = g2.size(0), O = g2.size(1);
   const Tensor& wp = s.wp;
   if (gs.needed[0]) {  // dx = g·W
     Tensor gx = Tensor::empty(s.x_shape, g.dtype());
-    gemm_into(g2, wp, gx.as_strided({R, wp.size(1)}, {wp.size(1), 1}, 0), false);
+    gemm_into(g2, wp, gx.as_strided({R, wp.size(1)}, {wp.size(1), 1}, 0), false, Tensor(), Tensor(), dx_epilogue);
     gs.g[0] = gx;
   }
   // db = Σ_rows g. Beside dW it is summed inside dW's GEMM, from gᵀ while that is packed (one pass over
