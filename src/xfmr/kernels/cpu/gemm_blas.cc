@@ -74,8 +74,6 @@ inline void bf16_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t s
 inline void bf16_gemm(int64_t, int64_t, int64_t, const double*, int64_t, int64_t, const double*, int64_t, int64_t,
                       double*, int64_t, bool, const double*, double*, kernels::GemmEpilogue, int64_t) {}
 
-// Rows per BLAS call when an epilogue follows: the block it then reads back is still in L2.
-constexpr int64_t kEpilogueRows = 128;
 
 // sums[i] += a(i, k) for rows [0, m), k = 0, 1, ... in order (a(i, k) = a[i*sr + k*sc]). With unit row stride
 // (a = dYᵀ) the inner loop runs along memory.
@@ -230,19 +228,15 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
         return;
       }
       if (sums) add_row_sums(pa + oa + a_off, la.trans ? 1 : la.ld, la.trans ? la.ld : 1, m1 - m0, K, sums);
-      // With an epilogue, blocks of kEpilogueRows rows, each followed by its epilogue while it is in cache.
-      const int64_t step = epilogue ? kEpilogueRows : m1 - m0;
-      for (int64_t r0 = m0; r0 < m1; r0 += step) {
-        const int64_t r1 = std::min(m1, r0 + step);
-        const int64_t ar = la.trans ? r0 : r0 * la.ld;
-        scalar_t* cr = pc + oc + r0 * lc.ld;
-        // The bias block is written just before its GEMM reads it back (still in cache), on the thread that owns it.
-        if (pbias) fill_rows(cr, lc.ld, r1 - r0, N, pbias);
-        blas_gemm(la.trans, lb.trans, static_cast<int>(r1 - r0), static_cast<int>(N), static_cast<int>(K),
-                  pa + oa + ar, static_cast<int>(la.ld), pb + ob, static_cast<int>(lb.ld),
-                  pbias ? scalar_t(1) : beta, cr, static_cast<int>(lc.ld));
-        if (epilogue) epilogue.fn(epilogue.ctx, cr, lc.ld, r0, r1 - r0, 0, N);
-      }
+      // The bias block is written just before its GEMM reads it back (still in cache), on the thread that owns it.
+      if (pbias) fill_rows(c0, lc.ld, m1 - m0, N, pbias);
+      blas_gemm(la.trans, lb.trans, static_cast<int>(m1 - m0), static_cast<int>(N), static_cast<int>(K),
+                pa + oa + a_off, static_cast<int>(la.ld), pb + ob, static_cast<int>(lb.ld),
+                pbias ? scalar_t(1) : beta, c0, static_cast<int>(lc.ld));
+      // One epilogue over the call's rows. Cutting the call into row blocks that stay in L2 for the epilogue
+      // cost more than it saved: OpenBLAS packs all of B again for each call (char shakespeare f32, 128-row
+      // blocks: +2% per step; one call: no loss against the unfused ops).
+      if (epilogue) epilogue.fn(epilogue.ctx, c0, lc.ld, m0, m1 - m0, 0, N);
     };
     if (chunks <= 1) {
       for_each_offset<3>(batch, {sa, sb, sc}, {0, 0, 0},

@@ -29,7 +29,8 @@ Tensor blas_ready(const Tensor& t);
 // on the thread count or on the matmul precision. The bf16 kernel takes it from A while packing it (a linear
 // layer's bias gradient from the dYᵀ of its weight gradient); the BLAS path sums each row block before its GEMM.
 // epilogue (optional; one product, no batch dims): run over each finished block of c's rows while it is in
-// cache (kernels::GemmEpilogue): per block of the bf16 kernel, per block of at most 128 rows on the BLAS path.
+// cache (kernels::GemmEpilogue): per block of the bf16 kernel; on the BLAS path once per BLAS call (all rows, or
+// each thread's row block), after it.
 void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulate, const Tensor& bias = Tensor(),
                const Tensor& a_row_sums = Tensor(), kernels::GemmEpilogue epilogue = {});
 
