@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "support/generic_isa.h"
+#include "support/precision_scope.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/core/rng.h"
 #include "xfmr/kernels/cpu/gemm_blas.h"
@@ -121,20 +122,13 @@ TEST(GemmBf16, MatchesTheReferenceOnEveryBlockingEdge) {
 
 namespace {
 
-// Sets the process-wide matmul precision for one scope.
-struct PrecisionScope {
-  explicit PrecisionScope(MatmulPrecision p) : old(matmul_precision()) { set_matmul_precision(p); }
-  ~PrecisionScope() { set_matmul_precision(old); }
-  MatmulPrecision old;
-};
-
 struct LinearRun {
   std::vector<double> out, gx, gw, gb;
 };
 
 // out = linear(x, w, b) on x [3, 37, 70] (and a transposed view of it), w [50, 70]; gradients of sum(out * r).
 LinearRun run_linear(MatmulPrecision p, int threads) {
-  PrecisionScope scope(p);
+  test::PrecisionScope scope(p);
   set_num_threads(threads);
   Generator g(11);
   Tensor x = Tensor::empty({3, 70, 37}), w = Tensor::empty({50, 70}), b = Tensor::empty({50});
@@ -201,7 +195,7 @@ struct AttentionRun {
 // Causal attention on q, k, v [2, 3, 70, 24] (two query tiles and a tile edge that is not a multiple of 12 or 32),
 // and the gradients of sum(out * r).
 AttentionRun run_attention(MatmulPrecision p) {
-  PrecisionScope scope(p);
+  test::PrecisionScope scope(p);
   Generator g(5);
   Tensor q = Tensor::empty({2, 3, 70, 24}), k = Tensor::empty({2, 3, 70, 24}), v = Tensor::empty({2, 3, 70, 24});
   for (Tensor* t : {&q, &k, &v}) {
@@ -249,7 +243,7 @@ namespace {
 // gemm_into to split the rows across two threads.
 std::vector<float> linear_forward(MatmulPrecision p, int threads, std::vector<float>& xs, std::vector<float>& ws,
                                   std::vector<float>& bs) {
-  PrecisionScope scope(p);
+  test::PrecisionScope scope(p);
   set_num_threads(threads);
   Generator g(17);
   xs = random_vec(600 * 256, g);
@@ -296,7 +290,7 @@ TEST(GemmBf16, LinearBiasInTheGemmMatchesTheReferenceAtAnyThreadCount) {
 
 // in_features = 0 in bf16 too: the output rows are the bias.
 TEST(GemmBf16, LinearWithEmptyContractionIsTheBias) {
-  PrecisionScope scope(MatmulPrecision::bf16);
+  test::PrecisionScope scope(MatmulPrecision::bf16);
   const std::vector<double> bv{1.5, -2.0, 3.25};
   const Tensor y = linear(Tensor::ones({2, 0}), Tensor::ones({3, 0}), Tensor::from_vector(std::span<const double>(bv), {3}));
   EXPECT_EQ(y.to_vector(), (std::vector<double>{1.5, -2.0, 3.25, 1.5, -2.0, 3.25}));
@@ -315,7 +309,7 @@ TEST(GemmBf16, LinearBiasGradientIsTheRowOrderSumInEveryPrecision) {
   for (MatmulPrecision p : {MatmulPrecision::f32, MatmulPrecision::bf16}) {
     if (p == MatmulPrecision::bf16 && !cpu_has_avx512_bf16()) continue;
     for (int threads : {1, 2}) {
-      PrecisionScope scope(p);
+      test::PrecisionScope scope(p);
       set_num_threads(threads);
       Tensor x = Tensor::from_vector(std::span<const float>(xs), {1400, 160});
       Tensor w = Tensor::from_vector(std::span<const float>(ws), {300, 160});
@@ -346,7 +340,7 @@ TEST(GemmBf16, LinearWeightGradientFromTheInputPackedInTheForwardIsTheGemmOfTheI
     Generator g(29);
     const auto xs = random_vec(R * in, g), ws = random_vec(300 * in, g), rs = random_vec(R * 300, g);
     for (int threads : {1, 2}) {
-      PrecisionScope scope(MatmulPrecision::bf16);
+      test::PrecisionScope scope(MatmulPrecision::bf16);
       set_num_threads(threads);
       Tensor x = transposed ? transpose(Tensor::from_vector(std::span<const float>(xs), {in, R}), 0, 1)
                             : Tensor::from_vector(std::span<const float>(xs), {R, in});
@@ -369,7 +363,7 @@ TEST(GemmBf16, LinearWeightGradientFromTheInputPackedInTheForwardIsTheGemmOfTheI
 // The packed operand's own checks: its shape names the layout, and an operand that is not f32 is refused.
 TEST(GemmBf16, PackedOperandShapeAndBadInput) {
   if (!cpu_has_avx512_bf16()) GTEST_SKIP() << "CPU lacks AVX512-BF16";
-  PrecisionScope scope(MatmulPrecision::bf16);
+  test::PrecisionScope scope(MatmulPrecision::bf16);
   const Tensor p = pack_bf16_b(Tensor::ones({7, 40}));
   EXPECT_EQ(p.shape(), (Shape{2, 4, 32, 2}));
   EXPECT_EQ(p.dtype(), DType::bf16);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "xfmr/kernels/cpu/cpu_features.h"
+#include "xfmr/kernels/cpu/simd_transpose.h"
 #include "xfmr/kernels/ref/gemm_bf16.h"
 
 namespace xfmr::kernels {
@@ -75,36 +76,6 @@ XF_BF16_TARGET inline __m512i cvt_interleave(const float* x, const float* y, int
   const __m512 vx = _mm512_maskz_loadu_ps(m, x), vy = y ? _mm512_maskz_loadu_ps(m, y) : _mm512_setzero_ps();
   const __m512i w = (__m512i)_mm512_cvtne2ps_pbh(vy, vx);
   return _mm512_permutexvar_epi16(_mm512_load_si512(kInterleave), w);
-}
-
-// In-register transpose of a 16 x 16 matrix of 32-bit words (r[i] = row i on entry, column i on return):
-// interleave 32-bit then 64-bit elements within each 128-bit lane, which leaves 4 x 4 blocks transposed, then
-// move the 128-bit lanes with two rounds of lane shuffles. 64 shuffles replace 256 scalar stores.
-XF_BF16_TARGET inline void transpose16(__m512i r[16]) {
-  __m512i t[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-  }
-  // s[g][c]: lane L holds column 4L + c of rows 4g .. 4g+3
-  __m512i s[4][4];
-  for (int g = 0; g < 4; ++g) {
-    const __m512i* u = t + 4 * g;
-    s[g][0] = _mm512_unpacklo_epi64(u[0], u[2]);
-    s[g][1] = _mm512_unpackhi_epi64(u[0], u[2]);
-    s[g][2] = _mm512_unpacklo_epi64(u[1], u[3]);
-    s[g][3] = _mm512_unpackhi_epi64(u[1], u[3]);
-  }
-  for (int c = 0; c < 4; ++c) {
-    const __m512i x01_lo = _mm512_shuffle_i32x4(s[0][c], s[1][c], 0x44);  // lanes 0, 1 of rows 0-3 and 4-7
-    const __m512i x01_hi = _mm512_shuffle_i32x4(s[0][c], s[1][c], 0xee);  // lanes 2, 3
-    const __m512i x23_lo = _mm512_shuffle_i32x4(s[2][c], s[3][c], 0x44);  // the same for rows 8-11 and 12-15
-    const __m512i x23_hi = _mm512_shuffle_i32x4(s[2][c], s[3][c], 0xee);
-    r[0 + c] = _mm512_shuffle_i32x4(x01_lo, x23_lo, 0x88);
-    r[4 + c] = _mm512_shuffle_i32x4(x01_lo, x23_lo, 0xdd);
-    r[8 + c] = _mm512_shuffle_i32x4(x01_hi, x23_hi, 0x88);
-    r[12 + c] = _mm512_shuffle_i32x4(x01_hi, x23_hi, 0xdd);
-  }
 }
 
 // Software prefetch while packing: the operands of a training step's products (activations, output gradients)
@@ -182,7 +153,7 @@ XF_BF16_TARGET void pack_b(const float* b, int64_t sb_r, int64_t sb_c, int64_t k
           __m512i v[16];
           for (int64_t j = 0; j < 16; ++j)
             v[j] = h + j < nr ? cvt_pairs(b + (j0 + h + j) * sb_c + 2 * p0, nf) : _mm512_setzero_si512();
-          transpose16(v);
+          simd::transpose16(v);  // kernels/cpu/simd_transpose.h
           for (int64_t q = 0; q < nq; ++q) _mm512_storeu_si512(panel_out + (p0 + q) * kNR + h, v[q]);
         }
       }
