@@ -19,6 +19,16 @@ namespace {
 // the cost of a thread-team start even when the other core is busy with another process for a while.
 constexpr double kMinBlockFlops = 64e6;
 
+// How many row blocks gemm_into cuts one product (no batch) of [M, K] x [K, N] into: one per thread, as long as
+// each is worth kMinBlockFlops, and at least 16 rows each.
+int64_t single_product_row_blocks(int64_t M, int64_t N, int64_t K) {
+  const int nt = num_threads();
+  if (nt <= 1) return 1;
+  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  const int64_t want = std::min<int64_t>(nt, static_cast<int64_t>(flops / kMinBlockFlops));
+  return want > 1 ? std::min<int64_t>(want, std::max<int64_t>(1, M / 16)) : 1;
+}
+
 // How a logical [rows, cols] matrix with strides (s_row, s_col) is passed to a row-major BLAS call.
 struct MatLayout {
   bool trans = false;  // stored as the row-major transpose ([cols, rows] with leading dim ld)
@@ -310,13 +320,7 @@ Tensor gemm_into_packing_a(const Tensor& a, const Tensor& b, const Tensor& c, co
   auto* words = static_cast<uint32_t*>(packed.raw_data());
   // Row blocks as gemm_into cuts one product, their starts rounded down to even rows: each block packs whole
   // K pairs (rows 2p, 2p + 1) of a.
-  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  const int nt = num_threads();
-  int64_t mblocks = 1;
-  if (nt > 1) {
-    const int64_t want = std::min<int64_t>(nt, static_cast<int64_t>(flops / kMinBlockFlops));
-    if (want > 1) mblocks = std::min<int64_t>(want, std::max<int64_t>(1, M / 16));
-  }
+  const int64_t mblocks = single_product_row_blocks(M, N, K);
   parallel_chunks(mblocks, mblocks, [&](int64_t b0, int64_t b1) {
     for (int64_t mb = b0; mb < b1; ++mb) {
       const int64_t m0 = M * mb / mblocks / 2 * 2, m1 = mb + 1 == mblocks ? M : M * (mb + 1) / mblocks / 2 * 2;
@@ -346,13 +350,7 @@ void gemm_packed_b_into(const Tensor& a, const Tensor& b_packed, const Tensor& c
   float* pc = c.data<float>();
   float* psums = has_sums ? a_row_sums.data<float>() : nullptr;
   // Row blocks as gemm_into cuts one product (no batch); each row of c depends only on its row of a and on B.
-  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  const int nt = num_threads();
-  int64_t mblocks = 1;
-  if (nt > 1) {
-    const int64_t want = std::min<int64_t>(nt, static_cast<int64_t>(flops / kMinBlockFlops));
-    if (want > 1) mblocks = std::min<int64_t>(want, std::max<int64_t>(1, M / 16));
-  }
+  const int64_t mblocks = single_product_row_blocks(M, N, K);
   parallel_chunks(mblocks, mblocks, [&](int64_t b0, int64_t b1) {
     for (int64_t mb = b0; mb < b1; ++mb) {
       const int64_t m0 = M * mb / mblocks, m1 = M * (mb + 1) / mblocks;
