@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "xfmr/core/autograd.h"
+#include "xfmr/core/parallel.h"
 #include "xfmr/core/rng.h"
 #include "xfmr/core/tensor.h"
 #include "xfmr/ops/view.h"
@@ -125,6 +127,45 @@ TEST(Rng, DeterministicAndThreadIndependent) {
   for (int64_t i = 0; i < 50; ++i) EXPECT_EQ(pv[i], i);
   Tensor ri = randint(3, 7, {1000}, DType::i64, a);
   for (int64_t e : ri.to_int_vector()) ASSERT_TRUE(e >= 3 && e < 7);
+}
+
+// Draws that take several elements from one Philox block (f32 normal and f64 uniform: 2, f32 uniform and
+// bernoulli: 4) are the same for any thread count and any split of the work (odd lengths past the parallel
+// grain, so chunk boundaries fall inside a block), and f32 uniform / bernoulli are exactly their definition:
+// element i takes word i % 4 of block offset + i / 4.
+TEST(Rng, BlockSharedDrawsMatchDefinitionAtAnyThreadCount) {
+  const int64_t n = 300001;
+  const int saved = num_threads();
+  std::vector<std::vector<double>> runs;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    Generator g(9);
+    std::vector<double> all;
+    for (const Tensor& t : {randn({n}, DType::f32, g), rand({n}, DType::f32, g), rand({n}, DType::f64, g)})
+      for (double v : t.to_vector()) all.push_back(v);
+    Tensor bern = Tensor::empty({n}, DType::f32);
+    bernoulli_(bern, 0.3, g);
+    for (double v : bern.to_vector()) all.push_back(v);
+    runs.push_back(all);
+  }
+  set_num_threads(saved);
+  EXPECT_EQ(runs[0], runs[1]);
+  Generator g(9), h(9);
+  const Tensor u = rand({n}, DType::f32, g);
+  Tensor b = Tensor::empty({n}, DType::f32);
+  bernoulli_(b, 0.3, g);
+  const uint64_t ub = h.advance((n + 3) / 4), bb = h.advance((n + 3) / 4);
+  for (int64_t i = 0; i < n; i += 997) {
+    const uint32_t wu = h.block(ub + static_cast<uint64_t>(i / 4))[static_cast<size_t>(i % 4)];
+    const uint32_t wb = h.block(bb + static_cast<uint64_t>(i / 4))[static_cast<size_t>(i % 4)];
+    EXPECT_EQ(u.at({i}), static_cast<double>(static_cast<float>(wu >> 8) * 0x1.0p-24f)) << i;
+    EXPECT_EQ(b.at({i}), static_cast<double>(wb) * 0x1.0p-32 < 0.3 ? 1.0 : 0.0) << i;
+  }
+  // A strided target gets the values a contiguous one would.
+  Generator c(5), d(5);
+  Tensor strided = transpose(Tensor::empty({7, 9}), 0, 1);
+  normal_(strided, 0.0, 1.0, c);
+  EXPECT_EQ(strided.to_vector(), randn({9, 7}, DType::f32, d).to_vector());
 }
 
 TEST(Rng, PhiloxKnownAnswer) {

@@ -10,12 +10,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 #include <string>
 #include <tuple>
 
 #include "infer/stories_data.h"
 #include "support/generic_isa.h"
+#include "support/random_tokens.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/infer/llama.h"
 #include "xfmr/infer/load_model.h"
@@ -34,13 +34,6 @@ io::LlamaConfig shape() {
   c.dim = 256, c.hidden_dim = 512, c.n_layers = 3, c.n_heads = 8, c.n_kv_heads = 4, c.vocab_size = 2048;
   c.seq_len = 200;
   return c;
-}
-
-std::vector<int32_t> tokens(int64_t n, uint64_t seed, int64_t vocab) {
-  std::mt19937_64 g(seed);
-  std::vector<int32_t> t(static_cast<size_t>(n));
-  for (auto& v : t) v = static_cast<int32_t>(g() % static_cast<uint64_t>(vocab));
-  return t;
 }
 
 struct ThreadsGuard {
@@ -71,7 +64,7 @@ class PerType : public ::testing::TestWithParam<std::tuple<QType, bool>> {
 TEST_P(PerType, DecodeLogitsAreIdenticalForEveryThreadCount) {
   ThreadsGuard guard;
   const io::LlamaWeights w = io::random_llama_weights(shape(), type(), 7);
-  const auto ids = tokens(40, 1, shape().vocab_size);
+  const auto ids = test::random_tokens(40, 1, shape().vocab_size);
   std::vector<std::vector<float>> runs;
   for (int nt : {1, 2, 3}) {
     set_num_threads(nt);
@@ -100,7 +93,7 @@ TEST_P(PerType, DecodersOfOneLoadedModelShareThePackedWeights) {
   EXPECT_EQ(la.packed().get(), lb.packed().get());
   LlamaModel own(loaded.llama, 64);
   EXPECT_NE(own.packed().get(), la.packed().get());
-  const auto ids = tokens(20, 3, shape().vocab_size);
+  const auto ids = test::random_tokens(20, 3, shape().vocab_size);
   const float* lo = own.prefill(ids.data(), 20, 0);
   const std::vector<float> want(lo, lo + shape().vocab_size);
   const float* l2 = b->prefill(ids.data(), 20, 0);
@@ -111,7 +104,7 @@ TEST_P(PerType, PrefillMatchesReferenceAcrossBlocksAndThreads) {
   ThreadsGuard guard;
   const io::LlamaConfig c = shape();
   const io::LlamaWeights w = io::random_llama_weights(c, type(), 11);
-  const auto ids = tokens(170, 2, c.vocab_size);  // 150 = blocks of 64 + 64 + 22, then 20 more at pos 150
+  const auto ids = test::random_tokens(170, 2, c.vocab_size);  // 150 = blocks of 64 + 64 + 22, then 20 more at pos 150
   LlamaReference ref(w);
   const std::vector<float> want150 = ref.logits(std::vector<int32_t>(ids.begin(), ids.begin() + 150));
   const std::vector<float> want170 = ref.logits(ids);
@@ -140,7 +133,7 @@ TEST_P(PerType, PrefillMatchesReferenceAcrossBlocksAndThreads) {
 TEST_P(PerType, PrefillMatchesTokenAtATimeAndDecodingContinues) {
   const io::LlamaConfig c = shape();
   const io::LlamaWeights w = io::random_llama_weights(c, type(), 13);
-  const auto ids = tokens(100, 3, c.vocab_size);
+  const auto ids = test::random_tokens(100, 3, c.vocab_size);
   LlamaModel a(w), b(w);
   const float* la = a.prefill(ids.data(), 100, 0);
   const std::vector<float> pre(la, la + c.vocab_size);

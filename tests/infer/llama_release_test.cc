@@ -7,12 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <memory>
-#include <random>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "support/generic_isa.h"
+#include "support/random_tokens.h"
 #include "xfmr/infer/llama.h"
 #include "xfmr/infer/load_model.h"
 #include "xfmr/io/llama_weights.h"
@@ -30,17 +30,10 @@ io::LlamaConfig shape() {
   return c;
 }
 
-std::vector<int32_t> tokens(int64_t n, uint64_t seed, int64_t vocab) {
-  std::mt19937_64 g(seed);
-  std::vector<int32_t> t(static_cast<size_t>(n));
-  for (auto& v : t) v = static_cast<int32_t>(g() % static_cast<uint64_t>(vocab));
-  return t;
-}
-
 // Logits of a 70-token prefill (two blocks) and then 10 decoded tokens, all concatenated.
 std::vector<float> run(LlamaModel& m) {
   const int64_t V = m.vocab_size();
-  const auto ids = tokens(80, 5, V);
+  const auto ids = test::random_tokens(80, 5, V);
   std::vector<float> out;
   const float* lg = m.prefill(ids.data(), 70, 0);
   out.insert(out.end(), lg, lg + V);

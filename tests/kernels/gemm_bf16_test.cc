@@ -330,7 +330,7 @@ TEST(GemmBf16, LinearBiasGradientIsTheRowOrderSumInEveryPrecision) {
   }
 }
 
-// In bf16 a linear layer packs its input in the forward for its weight gradient (pack_bf16_b, kept instead of x):
+// In bf16 a linear layer packs its input in the forward for its weight gradient (gemm_into_packing_a, kept instead of x):
 // dW is the same bits as the bf16 GEMM on x itself, at one and two threads (x [1400, 160] row-major and a
 // transposed view [1401, 70], odd rows: the last K pair half empty; w [300, 160] splits dW's rows across threads).
 TEST(GemmBf16, LinearWeightGradientFromTheInputPackedInTheForwardIsTheGemmOfTheInput) {
@@ -364,10 +364,13 @@ TEST(GemmBf16, LinearWeightGradientFromTheInputPackedInTheForwardIsTheGemmOfTheI
 TEST(GemmBf16, PackedOperandShapeAndBadInput) {
   if (!cpu_has_avx512_bf16()) GTEST_SKIP() << "CPU lacks AVX512-BF16";
   test::PrecisionScope scope(MatmulPrecision::bf16);
-  const Tensor p = pack_bf16_b(Tensor::ones({7, 40}));
+  // a [7, 40] packed as the B of a product over its 7 rows: 2 panels of 32 columns, 4 row pairs.
+  const Tensor p = gemm_into_packing_a(Tensor::ones({7, 40}), Tensor::ones({40, 3}), Tensor::empty({7, 3}));
   EXPECT_EQ(p.shape(), (Shape{2, 4, 32, 2}));
   EXPECT_EQ(p.dtype(), DType::bf16);
-  EXPECT_THROW(pack_bf16_b(Tensor::ones({7, 40}, DType::f64)), Error);
+  EXPECT_THROW(gemm_into_packing_a(Tensor::ones({7, 40}, DType::f64), Tensor::ones({40, 3}, DType::f64),
+                                   Tensor::empty({7, 3}, DType::f64)),
+               Error);
   try {
     gemm_packed_b_into(Tensor::ones({3, 9}), p, Tensor::empty({3, 40}));  // K = 9, p packed for K = 7
     FAIL() << "no throw";

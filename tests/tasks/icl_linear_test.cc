@@ -173,8 +173,8 @@ TEST(IclLinear, BadInput) {
   expect_msg([&] { interleave_prompt(b); }, "interleave_prompt");
 }
 
-// The sampler draws xs, w and the noise with its own loop (one Philox block per pair of values) but must give
-// exactly randn's values and leave the generator where three randn calls would: odd and even element counts.
+// The sampler draws xs, w and the noise with randn in this order, and leaves the generator where three randn calls
+// would: odd and even element counts (each Philox block gives two f32 normals).
 TEST(IclLinear, DrawsAreRandnBitForBit) {
   for (int64_t B : {1, 3, 64}) {
     for (int64_t n : {1, 4, 11}) {

@@ -1,40 +1,10 @@
 #include "xfmr/tasks/icl_linear.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "xfmr/core/check.h"
-#include "xfmr/core/rng.h"
 
 namespace xfmr {
-
-namespace {
-// randn(s, f32, gen): the same values and the same advance of gen's stream, computed more cheaply. normal_
-// (core/rng.cc) gives f32 element i the Box-Muller draw from words (0, 1) or (2, 3) of Philox block base + i / 2,
-// computing that block once per element through a per-element callback; this loop computes each block once for
-// its pair of elements (the sampling is a few percent of the ICL training step: ~4.5k draws at batch 64). The
-// Box-Muller expression below must stay that of rng.cc (same double operations, then mean 0 + std 1 * z, cast to
-// float): tests/tasks/icl_linear_test.cc checks the values against randn bit for bit.
-Tensor randn_f32(const Shape& s, Generator& gen) {
-  Tensor t = Tensor::empty(s, DType::f32);
-  const int64_t n = t.numel();
-  const uint64_t base = gen.advance((static_cast<uint64_t>(n) + 1) / 2);
-  float* p = t.data<float>();
-  constexpr double kTwoPi = 6.283185307179586476925286766559;
-  auto box_muller = [](uint32_t a, uint32_t b) {
-    const double u1 = (static_cast<double>(a) + 1.0) * 0x1.0p-32;  // (0, 1]: the log is finite
-    const double u2 = static_cast<double>(b) * 0x1.0p-32;
-    const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);
-    return static_cast<float>(0.0 + 1.0 * z);
-  };
-  for (int64_t i = 0; i < n; i += 2) {
-    const auto w = gen.block(base + static_cast<uint64_t>(i) / 2);
-    p[i] = box_muller(w[0], w[1]);
-    if (i + 1 < n) p[i + 1] = box_muller(w[2], w[3]);
-  }
-  return t;
-}
-}  // namespace
 
 std::pair<int64_t, int64_t> Curriculum::at(int64_t step) const {
   XF_CHECK(interval > 0, "Curriculum::at: interval must be positive, got ", interval);
@@ -75,9 +45,9 @@ IclBatch sample_icl_linear(int64_t batch, int64_t n_points, int64_t d, int64_t a
            " outside [0, d=", d, "]");
   XF_CHECK(noise_std >= 0.0, "sample_icl_linear: noise_std must be non-negative, got ", noise_std);
   IclBatch b;
-  b.xs = randn_f32({batch, n_points, d}, gen);
-  b.w = randn_f32({batch, d}, gen);
-  Tensor noise = randn_f32({batch, n_points}, gen);
+  b.xs = randn({batch, n_points, d}, DType::f32, gen);
+  b.w = randn({batch, d}, DType::f32, gen);
+  Tensor noise = randn({batch, n_points}, DType::f32, gen);
   b.ys = Tensor::empty({batch, n_points}, DType::f32);
   float* x = b.xs.data<float>();
   float* w = b.w.data<float>();

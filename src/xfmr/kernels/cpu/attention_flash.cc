@@ -255,15 +255,6 @@ inline void prefetch_rows(const T* base, int64_t ld, int64_t rows, int64_t width
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t w = 0; w < width; w += kLine) __builtin_prefetch(base + r * ld + w);
 }
-// The same for rows the next item will write (out, dq, dk, dv): their lines are fetched for ownership ahead of
-// the stores, which otherwise each wait on a read of the line from memory.
-template <class T>
-inline void prefetch_rows_for_write(T* base, int64_t ld, int64_t rows, int64_t width) {
-  constexpr int64_t kLine = 64 / sizeof(T);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t w = 0; w < width; w += kLine) __builtin_prefetch(base + r * ld + w, 1);
-}
-
 // Row passes over ns = round16(S) entries in blocks of 16 with the block length a constant, so they compile to
 // whole vectors (runtime-length loops over 22 entries spent most of their time in scalar tails; a max reduction
 // written with std::max did not vectorise at all).
@@ -471,7 +462,6 @@ void small_forward(const FlashAttentionParams& p, const T* q, const T* k, const 
         prefetch_rows(row_at(q, lq, bn, hn, 0), lq.t, p.T, p.D);
         prefetch_rows(row_at(k, lk, bn, hn / group, 0), lk.t, p.S, p.D);
         prefetch_rows(row_at(v, lv, bn, hn / group, 0), lv.t, p.S, p.Dv);
-        prefetch_rows_for_write(row_at(out, lo, bn, hn, 0), lo.t, p.T, p.Dv);
       }
       if (kt_of != b * p.Hkv + g) {
         transpose_rows(row_at(k, lk, b, g, 0), lk.t, p.S, p.D, ns, kt);
@@ -553,13 +543,10 @@ void small_backward(const FlashAttentionParams& p, const T* q, const T* k, const
         const int64_t gn = (u + 1) % p.Hkv, bn = (u + 1) / p.Hkv;
         prefetch_rows(row_at(k, lk, bn, gn, 0), lk.t, p.S, p.D);
         prefetch_rows(row_at(v, lv, bn, gn, 0), lv.t, p.S, p.Dv);
-        prefetch_rows_for_write(row_at(dk, ldk, bn, gn, 0), ldk.t, p.S, p.D);
-        prefetch_rows_for_write(row_at(dv, ldv, bn, gn, 0), ldv.t, p.S, p.Dv);
         for (int64_t h = gn * group; h < (gn + 1) * group; ++h) {
           prefetch_rows(row_at(q, lq, bn, h, 0), lq.t, p.T, p.D);
           prefetch_rows(row_at(dout, ldo, bn, h, 0), ldo.t, p.T, p.Dv);
           if (drop.on) prefetch_rows(row_at(out, lo, bn, h, 0), lo.t, p.T, p.Dv);  // only read for dropout's delta
-          prefetch_rows_for_write(row_at(dq, ldq, bn, h, 0), ldq.t, p.T, p.D);
         }
       }
       const T* K = row_at(k, lk, b, g, 0);

@@ -280,26 +280,6 @@ void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulat
   });
 }
 
-Tensor pack_bf16_b(const Tensor& b) {
-  MatLayout lb;
-  XF_CHECK(b.dim() == 2 && b.dtype() == DType::f32 && layout_of(b, lb),
-           "internal error: pack_bf16_b: operand ", b.shape().str(), " is not an f32 BLAS-compatible matrix");
-  XF_CHECK(effective_matmul_precision() == MatmulPrecision::bf16, "internal error: pack_bf16_b without the bf16 kernel");
-  const int64_t K = b.size(0), N = b.size(1), nr = kernels::gemm_bf16_panel_columns();
-  XF_CHECK(K > 0 && N > 0, "internal error: pack_bf16_b: empty operand ", b.shape().str());
-  const int64_t panels = (N + nr - 1) / nr;
-  Tensor out = Tensor::empty({panels, (K + 1) / 2, nr, 2}, DType::bf16);
-  const float* pb = b.data<float>();
-  auto* words = static_cast<uint32_t*>(out.raw_data());
-  const int64_t sr = lb.trans ? 1 : lb.ld, sc = lb.trans ? lb.ld : 1;
-  // Panels are independent; a thread team only for operands of millions of values (the conversion streams at
-  // several GB/s, so a smaller one is done before a team would have started on a shared machine).
-  parallel_for(panels, std::max<int64_t>(1, (int64_t{1} << 16) / (K * nr)), [&](int64_t q0, int64_t q1) {
-    kernels::gemm_bf16_pack_b(K, N, q0 * nr, std::min(N, q1 * nr), pb, sr, sc, words);
-  });
-  return out;
-}
-
 Tensor gemm_into_packing_a(const Tensor& a, const Tensor& b, const Tensor& c, const Tensor& bias,
                            kernels::GemmEpilogue epilogue) {
   const int64_t M = c.size(0), N = c.size(1), K = a.size(1), nr = kernels::gemm_bf16_panel_columns();

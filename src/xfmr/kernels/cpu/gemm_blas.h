@@ -34,18 +34,16 @@ Tensor blas_ready(const Tensor& t);
 void gemm_into(const Tensor& a, const Tensor& b, const Tensor& c, bool accumulate, const Tensor& bias = Tensor(),
                const Tensor& a_row_sums = Tensor(), kernels::GemmEpilogue epilogue = {});
 
-// A [K, N] f32 operand (rank 2, blas_compatible) converted to bf16 and packed for the bf16 kernel as the B of
-// later products (kernels/cpu/gemm_bf16.h, gemm_bf16_pack_b): a bf16 tensor [ceil(N/32), ceil(K/2), 32, 2] (panel,
-// K pair, column, half of the pair). A linear layer keeps its input this way for its weight gradient. Requires
-// effective_matmul_precision() == bf16 and K, N > 0; column panels are packed in parallel when large.
-Tensor pack_bf16_b(const Tensor& b);
-// gemm_into(a, b, c, false, bias) for one product (rank 2, f32, bf16 precision) that returns pack_bf16_b(a) as
-// well, packed block by block while the GEMM has a's rows in cache (the forward of a linear layer, whose input is
-// the B of its weight gradient). The same bits as the two calls, at any thread count. Requires K, N > 0.
+// gemm_into(a, b, c, false, bias) for one product (rank 2, f32, bf16 precision) that also returns a [M, K] converted
+// to bf16 and packed as the B operand of a later product that contracts over a's rows (kernels/cpu/gemm_bf16.h,
+// gemm_bf16_pack_b's layout): a bf16 tensor [ceil(K/32), ceil(M/2), 32, 2] (panel, pair of rows, column, half of
+// the pair). It is packed block by block while the GEMM has a's rows in cache: the forward of a linear layer,
+// whose input is the B of its weight gradient and is kept this way. The same bits as the GEMM and packing a
+// separately, at any thread count. Requires K, N > 0.
 // epilogue: as gemm_into's.
 Tensor gemm_into_packing_a(const Tensor& a, const Tensor& b, const Tensor& c, const Tensor& bias = Tensor(),
                            kernels::GemmEpilogue epilogue = {});
-// c[M, N] = a[M, K] · B in bf16, B given as pack_bf16_b of a [K, N] operand; a blas_compatible f32, c f32 row-major
+// c[M, N] = a[M, K] · B in bf16, B [K, N] given packed as gemm_into_packing_a returns it; a blas_compatible f32, c f32 row-major
 // (rank 2, no batch); a_row_sums as in gemm_into. The same bits as gemm_into in bf16 precision on the unpacked B,
 // at any thread count (rows of c are split across threads as gemm_into splits them). Requires the CPU's bf16 kernel.
 void gemm_packed_b_into(const Tensor& a, const Tensor& b_packed, const Tensor& c, const Tensor& a_row_sums = Tensor());
