@@ -12,6 +12,7 @@
 #include "xfmr/core/autograd.h"
 #include "xfmr/core/parallel.h"
 #include "xfmr/kernels/cpu/gemm_bf16.h"
+#include "xfmr/kernels/ref/gemm_bf16.h"
 #include "xfmr/ops/activation.h"
 #include "xfmr/ops/elementwise.h"
 #include "xfmr/ops/linear_fused.h"
@@ -114,6 +115,54 @@ TEST(LinearFused, SameBitsAsUnfusedF32) { check_same_as_unfused(MatmulPrecision:
 TEST(LinearFused, SameBitsAsUnfusedBf16) {
   if (!kernels::cpu_has_avx512_bf16()) GTEST_SKIP() << "no AVX512-BF16: bf16 matmuls run as f32";
   check_same_as_unfused(MatmulPrecision::bf16);
+}
+
+// bf16 training keeps GELU's slope rounded to bf16 (detail::gelu_slope_dtype): the input gradient is exactly
+// g · bf16(gelu'(x)), for gelu() and for the fused linear_gelu (whose pre-activation is x·Wᵀ with W = I, exact
+// in bf16 for inputs that are bf16 values); in f32 mode it is g · gelu'(x) unrounded.
+TEST(LinearFused, Bf16TrainingKeepsGeluSlopeInBf16) {
+  if (!kernels::cpu_has_avx512_bf16()) GTEST_SKIP() << "no AVX512-BF16: bf16 matmuls run as f32";
+  const int64_t n = 40;
+  Generator gen(11);
+  // bf16-representable inputs spanning GELU's curved range, and an upstream gradient that is not.
+  std::vector<float> xv(static_cast<size_t>(3 * n));
+  for (size_t i = 0; i < xv.size(); ++i) xv[i] = kernels::round_to_bf16(-4.0f + 8.0f * static_cast<float>(i) / 119.0f);
+  const Tensor up = randn({3, n}, DType::f32, gen);
+  std::vector<float> eye(static_cast<size_t>(n * n), 0.0f);
+  for (int64_t i = 0; i < n; ++i) eye[static_cast<size_t>(i * n + i)] = 1.0f;
+  const Tensor w = Tensor::from_vector(eye, {n, n}, DType::f32);
+  for (GeluApprox approx : {GeluApprox::none, GeluApprox::tanh}) {
+    // The f32 slope: the gradient of sum(gelu(x)) in f32 mode.
+    Tensor x = Tensor::from_vector(xv, {3, n}, DType::f32);
+    x.set_requires_grad();
+    sum(gelu(x, approx)).backward();
+    const Tensor slope = x.grad();
+    std::vector<float> want_f32(xv.size()), want_bf16(xv.size());
+    for (size_t i = 0; i < xv.size(); ++i) {
+      const float s = slope.data<float>()[i], g = up.data<float>()[i];
+      want_f32[i] = s * g;
+      want_bf16[i] = kernels::round_to_bf16(s) * g;
+    }
+    for (MatmulPrecision p : {MatmulPrecision::f32, MatmulPrecision::bf16}) {
+      test::PrecisionScope scope(p);
+      const std::vector<float>& want = p == MatmulPrecision::bf16 ? want_bf16 : want_f32;
+      for (bool fused : {false, true}) {
+        SCOPED_TRACE(::testing::Message() << "bf16 " << (p == MatmulPrecision::bf16) << " fused " << fused
+                                          << " tanh " << (approx == GeluApprox::tanh));
+        Tensor xi = Tensor::from_vector(xv, {3, n}, DType::f32);
+        xi.set_requires_grad();
+        sum(mul(fused ? linear_gelu(xi, w, Tensor(), approx) : gelu(xi, approx), up)).backward();
+        const float* got = xi.grad().data<float>();
+        if (!fused) {
+          for (size_t i = 0; i < xv.size(); ++i) ASSERT_EQ(got[i], want[i]) << "element " << i;
+        } else {
+          // The fused op's dx is the bf16 product dh·W: each value passes through bf16 once more (packing).
+          for (size_t i = 0; i < xv.size(); ++i)
+            ASSERT_EQ(got[i], p == MatmulPrecision::bf16 ? kernels::round_to_bf16(want[i]) : want[i]) << i;
+        }
+      }
+    }
+  }
 }
 
 // Without gradients the GELU epilogue computes values only; they are still gelu(linear(...)).

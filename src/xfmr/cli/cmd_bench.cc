@@ -47,6 +47,7 @@ int bench_train_icl_cmd(int argc, char** argv) {
              {"seed", "seed of the initialisation and the prompts", "0"},
              {"lr", "AdamW learning rate", "1e-4"},
              {"precision", "f32 | bf16 (GEMMs in bf16 with f32 accumulation, AVX512-BF16 CPUs)", "f32"},
+             {"gelu", "tanh | exact: the MLPs' GELU (tanh: GPT-2's approximation, as the peer uses)", "tanh"},
              {"d", "override the preset's input dimension", ""},
              {"n_points", "override the preset's points per prompt", ""},
              {"n_layer", "override the preset's layers", ""},
@@ -62,6 +63,9 @@ int bench_train_icl_cmd(int argc, char** argv) {
   read_shape_override(args, "n_head", opt.n_head);
   read_shape_override(args, "n_embd", opt.n_embd);
   read_shape_override(args, "batch", opt.batch);
+  opt.gelu = args.get("gelu");
+  if (opt.gelu != "tanh" && opt.gelu != "exact")
+    throw Error("bench train-icl: --gelu must be tanh or exact, got '" + opt.gelu + "'");
   std::printf("%s\n", bench_train_icl(opt).dump().c_str());
   return 0;
 }

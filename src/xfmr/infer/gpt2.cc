@@ -8,6 +8,7 @@
 #include "xfmr/core/parallel.h"
 #include "xfmr/kernels/cpu/quant.h"
 #include "xfmr/kernels/cpu/quant_gemm.h"
+#include "xfmr/kernels/cpu/gelu.h"
 #include "xfmr/kernels/cpu/vmath.h"
 
 namespace xfmr::infer {
@@ -30,13 +31,11 @@ void layer_norm(float* out, const float* x, const float* w, const float* b, int6
 }
 
 // GELU (Hendrycks & Gimpel 2016) over n values in place: exact x Φ(x), or GPT-2's tanh approximation
-// ("gelu_new"). kernels/cpu/vmath.h's branch-free tanh / erf let the loops vectorise (libm's are scalar
+// ("gelu_new", kernels/cpu/gelu.h: the training path's values). vmath's branch-free erf lets the loop vectorise (libm's are scalar
 // calls, which cost more than the MLP's matrix-vector product on small models).
 void gelu_inplace(float* x, int64_t n, GeluApprox a) {
   if (a == GeluApprox::tanh) {
-    const float k = 0.7978845608028654f;  // sqrt(2 / pi)
-    for (int64_t i = 0; i < n; ++i)
-      x[i] = 0.5f * x[i] * (1.0f + vmath::tanh(k * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
+    kernels::gelu_tanh(x, x, static_cast<float*>(nullptr), n);
   } else {
     for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + vmath::erf(x[i] * 0.7071067811865476f));
   }

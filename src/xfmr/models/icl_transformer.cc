@@ -14,6 +14,7 @@ void IclTransformerConfig::validate() const {
   XF_CHECK(read_in_init_std >= 0, "model.read_in_init_std must be >= 0, got ", read_in_init_std);
   XF_CHECK(pos_init_std >= 0, "model.pos_init_std must be >= 0, got ", pos_init_std);
   XF_CHECK(n_embd % n_head == 0, "model.n_embd (", n_embd, ") must be divisible by model.n_head (", n_head, ")");
+  XF_CHECK(gelu == "exact" || gelu == "tanh", "model.gelu must be exact or tanh, got '", gelu, "'");
 }
 
 IclTransformer::IclTransformer(const IclTransformerConfig& cfg, Generator& gen, DType dtype)
@@ -26,7 +27,7 @@ IclTransformer::IclTransformer(const IclTransformerConfig& cfg, Generator& gen, 
   normal_(wpe, 0.0, cfg.pos_init_std, gen);
   wpe_ = register_parameter("wpe", wpe, /*decay=*/false);
   for (int64_t l = 0; l < cfg.n_layer; ++l) {
-    blocks_.push_back(std::make_unique<nn::PreLNBlock>(cfg.n_embd, cfg.n_head, cfg.n_layer, gen, dtype));
+    blocks_.push_back(std::make_unique<nn::PreLNBlock>(cfg.n_embd, cfg.n_head, cfg.n_layer, gen, dtype, cfg.gelu_approx()));
     blocks_list_.register_module(std::to_string(l), *blocks_.back());
   }
   register_module("blocks", blocks_list_);

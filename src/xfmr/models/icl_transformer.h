@@ -25,6 +25,10 @@ struct IclTransformerConfig {
   // (the model regresses on the one coordinate that x and y tokens share). At 0.5 the default run leaves it within
   // ~4k steps (README, "The main job": side-by-side runs with 0.02, 0.2, 0.5 and 1.0).
   double read_in_init_std = 0.5;
+  // The MLPs' GELU: "exact" (x Φ(x)) or "tanh" (GPT-2's approximation, HF's "gelu_new", which Garg et al.'s
+  // HF GPT2Model uses; also the PyTorch peer of `xfmr bench train-icl`).
+  std::string gelu = "exact";
+  GeluApprox gelu_approx() const { return gelu == "tanh" ? GeluApprox::tanh : GeluApprox::none; }
   template <class V>
   void visit(V& v) {
     v("n_embd", n_embd, "model width");
@@ -32,6 +36,7 @@ struct IclTransformerConfig {
     v("n_head", n_head, "attention heads (must divide n_embd)");
     v("pos_init_std", pos_init_std, "std of the positional embeddings at initialisation");
     v("read_in_init_std", read_in_init_std, "std of the read-in weights at initialisation");
+    v("gelu", gelu, "exact | tanh: the MLPs' GELU (tanh: GPT-2's approximation, as in Garg et al.'s HF model)");
   }
   void validate() const;     // Error naming the bad field
 };

@@ -35,7 +35,7 @@ LoopedTransformer::LoopedTransformer(const LoopedTransformerConfig& cfg, Generat
   const int64_t depth = cfg.n_pre_layer + cfg.n_loops * cfg.n_loop_layer + cfg.n_post_layer;
   auto make = [&](int64_t n, Module& list, std::vector<std::unique_ptr<nn::PreLNBlock>>& blocks, const char* name) {
     for (int64_t l = 0; l < n; ++l) {
-      blocks.push_back(std::make_unique<nn::PreLNBlock>(cfg.n_embd, cfg.n_head, depth, gen, dtype));
+      blocks.push_back(std::make_unique<nn::PreLNBlock>(cfg.n_embd, cfg.n_head, depth, gen, dtype, cfg.gelu));
       list.register_module(std::to_string(l), *blocks.back());
     }
     if (n > 0) register_module(name, list);

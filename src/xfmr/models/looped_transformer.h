@@ -34,6 +34,7 @@ struct LoopedTransformerConfig {
   bool input_injection = true;
   double pos_init_std = 0.01;
   double read_in_init_std = 0.5;  // as IclTransformerConfig (escapes the early plateau)
+  GeluApprox gelu = GeluApprox::none;  // the blocks' MLP activation (IclTransformerConfig::gelu)
   void validate() const;          // Error naming the bad field
 };
 

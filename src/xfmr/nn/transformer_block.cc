@@ -10,11 +10,11 @@ namespace {
 double residual_std(int64_t n_layer) { return 0.02 / std::sqrt(2.0 * static_cast<double>(n_layer)); }
 }  // namespace
 
-PreLNBlock::PreLNBlock(int64_t dim, int64_t n_head, int64_t n_layer, Generator& gen, DType dtype)
+PreLNBlock::PreLNBlock(int64_t dim, int64_t n_head, int64_t n_layer, Generator& gen, DType dtype, GeluApprox gelu)
     : ln1(dim, 1e-5, true, dtype),
       attn(dim, n_head, gen, residual_std(n_layer), dtype),
       ln2(dim, 1e-5, true, dtype),
-      mlp(dim, 4 * dim, gen, GeluApprox::none, residual_std(n_layer), dtype) {
+      mlp(dim, 4 * dim, gen, gelu, residual_std(n_layer), dtype) {
   register_module("ln1", ln1);
   register_module("attn", attn);
   register_module("ln2", ln2);

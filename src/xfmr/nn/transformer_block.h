@@ -8,8 +8,10 @@ namespace xfmr::nn {
 
 class PreLNBlock : public Module {
  public:
-  // The residual projections are initialised with std 0.02/sqrt(2·n_layer) (GPT-2 §2.3).
-  PreLNBlock(int64_t dim, int64_t n_head, int64_t n_layer, Generator& gen, DType dtype = DType::f32);
+  // The residual projections are initialised with std 0.02/sqrt(2·n_layer) (GPT-2 §2.3). gelu: the MLP's
+  // activation (GPT-2 itself uses the tanh approximation, HF's "gelu_new").
+  PreLNBlock(int64_t dim, int64_t n_head, int64_t n_layer, Generator& gen, DType dtype = DType::f32,
+             GeluApprox gelu = GeluApprox::none);
   Tensor forward(const Tensor& x) const;  // x: [B, T, dim]
   LayerNorm ln1;
   CausalSelfAttention attn;

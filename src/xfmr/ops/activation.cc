@@ -4,6 +4,8 @@
 
 #include "xfmr/core/autograd.h"
 #include "xfmr/core/parallel.h"
+#include "xfmr/kernels/cpu/gelu.h"
+#include "xfmr/kernels/cpu/gemm_blas.h"
 #include "xfmr/kernels/cpu/vmath.h"
 #include "xfmr/ops/activation_impl.h"
 #include "xfmr/ops/elementwise_impl.h"
@@ -14,9 +16,6 @@ using detail::map1;
 using detail::map2;
 
 namespace {
-// sqrt(2/pi) and the cubic coefficient of the tanh GELU approximation (Hendrycks & Gimpel 2016, section 2).
-constexpr double kSqrt2OverPi = 0.7978845608028654;
-constexpr double kGeluCubic = 0.044715;
 
 template <class T>
 inline T sigmoid_of(T x) {
@@ -41,11 +40,7 @@ namespace {
 template <class T>
 inline void gelu_value_slope(T v, GeluApprox approx, T& y, T& dy) {
   if (approx == GeluApprox::tanh) {
-    const T inner = T(kSqrt2OverPi) * (v + T(kGeluCubic) * v * v * v);
-    const T t = vmath::tanh(inner);
-    const T dinner = T(kSqrt2OverPi) * (T(1) + T(3 * kGeluCubic) * v * v);
-    y = T(0.5) * v * (T(1) + t);
-    dy = T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * dinner;
+    vmath::gelu_tanh_value_slope(v, y, dy);
   } else {
     // d/dx x Phi(x) = Phi(x) + x phi(x), with Phi and phi from one exp.
     T cdf, pdf;
@@ -55,43 +50,54 @@ inline void gelu_value_slope(T v, GeluApprox approx, T& y, T& dy) {
   }
 }
 
-// y = gelu(x), dy = gelu'(x) over contiguous, non-overlapping buffers (restrict lets the loop vectorise).
-template <class T, GeluApprox A>
-void gelu_with_slope_range(const T* __restrict x, T* __restrict y, T* __restrict dy, int64_t n) {
+// The slope as stored (detail::gelu_slope_dtype): itself, or rounded to bf16.
+template <class S, class T>
+inline S store_slope(T v) {
+  if constexpr (std::is_same_v<S, uint16_t>)
+    return f32_to_bf16(v);
+  else
+    return v;
+}
+
+// y = gelu(x), dy = gelu'(x) over contiguous, non-overlapping buffers (restrict lets the loop vectorise). The
+// f32 tanh form is kernels::gelu_tanh (in place too: x may be y).
+template <class T, class S, GeluApprox A>
+void gelu_with_slope_range(const T* x, T* y, S* dy, int64_t n) {
+  if constexpr (std::is_same_v<T, float> && A == GeluApprox::tanh) {
+    kernels::gelu_tanh(x, y, dy, n);
+    return;
+  }
   for (int64_t i = 0; i < n; ++i) {
     T yv, dv;
     gelu_value_slope(x[i], A, yv, dv);
     y[i] = yv;
-    dy[i] = dv;
+    dy[i] = store_slope<S>(dv);
   }
 }
 
-template <class T>
-void gelu_with_slope(const T* x, T* y, T* dy, int64_t n, GeluApprox approx) {
+template <class T, class S>
+void gelu_with_slope(const T* x, T* y, S* dy, int64_t n, GeluApprox approx) {
   parallel_for(n, int64_t{1} << 15, [x, y, dy, approx](int64_t b, int64_t e) {
     if (approx == GeluApprox::tanh)
-      gelu_with_slope_range<T, GeluApprox::tanh>(x + b, y + b, dy + b, e - b);
+      gelu_with_slope_range<T, S, GeluApprox::tanh>(x + b, y + b, dy + b, e - b);
     else
-      gelu_with_slope_range<T, GeluApprox::none>(x + b, y + b, dy + b, e - b);
+      gelu_with_slope_range<T, S, GeluApprox::none>(x + b, y + b, dy + b, e - b);
   });
 }
 }  // namespace
 
 namespace detail {
 
+DType gelu_slope_dtype(DType x) {
+  return x == DType::f32 && effective_matmul_precision() == MatmulPrecision::bf16 ? DType::bf16 : x;
+}
+
 namespace {
+
 // One row in place: x -> gelu(x), with the slope into dy when dy is given.
-template <class T, GeluApprox A>
-void gelu_row_inplace(T* y, T* __restrict dy, int64_t n) {
-  if (dy) {
-    for (int64_t i = 0; i < n; ++i) {
-      T yv, dv;
-      gelu_value_slope(y[i], A, yv, dv);
-      y[i] = yv;
-      dy[i] = dv;
-    }
-    return;
-  }
+template <class T, class S, GeluApprox A>
+void gelu_row_inplace(T* y, S* __restrict dy, int64_t n) {
+  if (dy || (std::is_same_v<T, float> && A == GeluApprox::tanh)) return gelu_with_slope_range<T, S, A>(y, y, dy, n);
   for (int64_t i = 0; i < n; ++i) {
     T yv, dv;
     gelu_value_slope(y[i], A, yv, dv);  // the same values as the training path (dv: dead code, dropped)
@@ -100,20 +106,33 @@ void gelu_row_inplace(T* y, T* __restrict dy, int64_t n) {
 }
 }  // namespace
 
-template <class T>
-void gelu_rows_inplace(T* y, int64_t ldy, T* dy, int64_t lddy, int64_t rows, int64_t cols, GeluApprox approx) {
+template <class T, class S>
+void gelu_rows_inplace(T* y, int64_t ldy, S* dy, int64_t lddy, int64_t rows, int64_t cols, GeluApprox approx) {
   for (int64_t r = 0; r < rows; ++r) {
-    T* d = dy ? dy + r * lddy : nullptr;
+    S* d = dy ? dy + r * lddy : nullptr;
     if (approx == GeluApprox::tanh)
-      gelu_row_inplace<T, GeluApprox::tanh>(y + r * ldy, d, cols);
+      gelu_row_inplace<T, S, GeluApprox::tanh>(y + r * ldy, d, cols);
     else
-      gelu_row_inplace<T, GeluApprox::none>(y + r * ldy, d, cols);
+      gelu_row_inplace<T, S, GeluApprox::none>(y + r * ldy, d, cols);
   }
 }
-template void gelu_rows_inplace<float>(float*, int64_t, float*, int64_t, int64_t, int64_t, GeluApprox);
-template void gelu_rows_inplace<double>(double*, int64_t, double*, int64_t, int64_t, int64_t, GeluApprox);
+template void gelu_rows_inplace<float, float>(float*, int64_t, float*, int64_t, int64_t, int64_t, GeluApprox);
+template void gelu_rows_inplace<float, uint16_t>(float*, int64_t, uint16_t*, int64_t, int64_t, int64_t, GeluApprox);
+template void gelu_rows_inplace<double, double>(double*, int64_t, double*, int64_t, int64_t, int64_t, GeluApprox);
 
 Tensor times_slope(const Tensor& g, const Tensor& slope) {
+  if (slope.dtype() == DType::bf16) {
+    // bf16 slope (gelu_slope_dtype): a fresh f32 product; g may be any layout.
+    const Tensor gc = g.is_contiguous() ? g : g.contiguous_copy();
+    Tensor out = Tensor::empty(g.shape(), DType::f32);
+    const float* pg = gc.data<float>();
+    const uint16_t* ps = static_cast<const uint16_t*>(slope.raw_data());
+    float* po = out.data<float>();
+    parallel_for(out.numel(), kernels::kGrain, [pg, ps, po](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) po[i] = bf16_to_f32(ps[i]) * pg[i];
+    });
+    return out;
+  }
   if (!g.is_contiguous()) return map2(g, slope, "gelu", [](auto gv, auto d) { return gv * d; });
   XF_DISPATCH_FLOAT(g.dtype(), "gelu", [&] {
     const scalar_t* pg = g.data<scalar_t>();
@@ -134,11 +153,16 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
     // evaluation of erf/exp (the same formulas, so the gradient is unchanged).
     const Tensor xc = x.is_contiguous() ? x.detach() : x.contiguous_copy();
     Tensor out = Tensor::empty(x.shape(), x.dtype());
-    Tensor slope = Tensor::empty(x.shape(), x.dtype());
+    Tensor slope = Tensor::empty(x.shape(), detail::gelu_slope_dtype(x.dtype()));
     if (out.numel() > 0) {
-      XF_DISPATCH_FLOAT(x.dtype(), "gelu", [&] {
-        gelu_with_slope(xc.data<scalar_t>(), out.data<scalar_t>(), slope.data<scalar_t>(), x.numel(), approx);
-      });
+      if (slope.dtype() == DType::bf16) {
+        gelu_with_slope(xc.data<float>(), out.data<float>(), static_cast<uint16_t*>(slope.raw_data()), x.numel(),
+                        approx);
+      } else {
+        XF_DISPATCH_FLOAT(x.dtype(), "gelu", [&] {
+          gelu_with_slope(xc.data<scalar_t>(), out.data<scalar_t>(), slope.data<scalar_t>(), x.numel(), approx);
+        });
+      }
     }
     // The graph is single-use (autograd.h), so the closure owns `slope` alone and runs once: the product
     // g * slope overwrites it in place. That spares a fresh output buffer, whose first write would read each
@@ -147,11 +171,15 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
     return out;
   }
   if (approx == GeluApprox::tanh) {
-    return map1(x, "gelu", [](auto v) {
-      using T = decltype(v);
-      const T inner = T(kSqrt2OverPi) * (v + T(kGeluCubic) * v * v * v);
-      return T(0.5) * v * (T(1) + vmath::tanh(inner));
-    });
+    if (x.dtype() != DType::f32) return map1(x, "gelu", [](auto v) { return vmath::gelu_tanh(v); });
+    // f32: kernels::gelu_tanh, the training path's values.
+    const Tensor xc = x.is_contiguous() ? x : x.contiguous_copy();
+    Tensor out = Tensor::empty(x.shape(), DType::f32);
+    const float* px = xc.data<float>();
+    float* po = out.data<float>();
+    parallel_for(out.numel(), int64_t{1} << 15,
+                 [px, po](int64_t b, int64_t e) { kernels::gelu_tanh(px + b, po + b, static_cast<float*>(nullptr), e - b); });
+    return out;
   }
   return map1(x, "gelu", [](auto v) {
     decltype(v) cdf, pdf;

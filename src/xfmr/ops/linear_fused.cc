@@ -9,14 +9,15 @@ namespace xfmr {
 
 namespace {
 
-template <class T>
+// S: the slope's storage (T, or bf16 bits, detail::gelu_slope_dtype).
+template <class T, class S = T>
 struct GeluEpilogue {
-  T* slope;  // [rows, out] or null (no gradient wanted)
+  S* slope;  // [rows, out] or null (no gradient wanted)
   int64_t ld;
   GeluApprox approx;
   static void run(const void* ctx, void* c, int64_t ldc, int64_t row0, int64_t rows, int64_t col0, int64_t cols) {
     const auto& e = *static_cast<const GeluEpilogue*>(ctx);
-    detail::gelu_rows_inplace<T>(static_cast<T*>(c), ldc, e.slope ? e.slope + row0 * e.ld + col0 : nullptr, e.ld,
+    detail::gelu_rows_inplace<T, S>(static_cast<T*>(c), ldc, e.slope ? e.slope + row0 * e.ld + col0 : nullptr, e.ld,
                                  rows, cols, e.approx);
   }
 };
@@ -35,17 +36,23 @@ struct ResidualEpilogue {
   }
 };
 
-// dx ∘ slope over a block of the hidden gradient (the product's order as in detail::times_slope: the same bits).
-template <class T>
+// dx ∘ slope over a block of the hidden gradient (the product's order as in detail::times_slope: the same bits);
+// S: the slope's storage (T, or bf16 bits, detail::gelu_slope_dtype).
+template <class T, class S = T>
 struct SlopeEpilogue {
-  const T* slope;  // [rows, hidden]
+  const S* slope;  // [rows, hidden]
   int64_t ld;
   static void run(const void* ctx, void* c, int64_t ldc, int64_t row0, int64_t rows, int64_t col0, int64_t cols) {
     const auto& e = *static_cast<const SlopeEpilogue*>(ctx);
     for (int64_t r = 0; r < rows; ++r) {
       T* __restrict out = static_cast<T*>(c) + r * ldc;
-      const T* __restrict sl = e.slope + (row0 + r) * e.ld + col0;
-      for (int64_t j = 0; j < cols; ++j) out[j] = sl[j] * out[j];
+      const S* __restrict sl = e.slope + (row0 + r) * e.ld + col0;
+      for (int64_t j = 0; j < cols; ++j) {
+        if constexpr (std::is_same_v<S, uint16_t>)
+          out[j] = bf16_to_f32(sl[j]) * out[j];
+        else
+          out[j] = sl[j] * out[j];
+      }
     }
   }
 };
@@ -54,6 +61,10 @@ struct SlopeEpilogue {
 detail::LinearSaved gelu_layer_forward(const detail::LinearOperands& o, const Tensor& hidden, const Tensor& slope,
                                        bool grad, bool weight_grad, GeluApprox approx) {
   detail::LinearSaved saved;
+  if (slope.defined() && slope.dtype() == DType::bf16) {
+    const GeluEpilogue<float, uint16_t> ctx{static_cast<uint16_t*>(slope.raw_data()), hidden.size(-1), approx};
+    return detail::linear_forward_into(o, hidden, grad, weight_grad, {&GeluEpilogue<float, uint16_t>::run, &ctx});
+  }
   XF_DISPATCH_FLOAT(hidden.dtype(), "linear_gelu", [&] {
     const GeluEpilogue<scalar_t> ctx{slope.defined() ? slope.data<scalar_t>() : nullptr, hidden.size(-1), approx};
     saved = detail::linear_forward_into(o, hidden, grad, weight_grad, {&GeluEpilogue<scalar_t>::run, &ctx});
@@ -81,7 +92,7 @@ Tensor linear_gelu(const Tensor& x, const Tensor& weight, const Tensor& bias, Ge
   const detail::LinearOperands o = detail::linear_operands(x, weight, bias, "linear_gelu");
   const bool grad = needs_grad(x, weight, bias);
   Tensor out = Tensor::empty(o.out_shape, x.dtype());
-  Tensor slope = grad ? Tensor::empty(o.out_shape, x.dtype()) : Tensor();
+  Tensor slope = grad ? Tensor::empty(o.out_shape, detail::gelu_slope_dtype(x.dtype())) : Tensor();
   detail::LinearSaved saved = gelu_layer_forward(o, out, slope, grad, weight.requires_grad(), approx);
   if (grad) {
     record("linear_gelu", out, {&x, &weight, &bias}, [saved = std::move(saved), slope](const Tensor& g, GradSlots& gs) {
@@ -115,7 +126,7 @@ Tensor mlp_residual(const Tensor& x, const Tensor& fc_weight, const Tensor& fc_b
   check_same_dtype(x, residual, op);
   const bool grad = needs_grad(x, fc_weight, fc_bias, proj_weight, proj_bias, residual);
   Tensor hidden = Tensor::empty(o1.out_shape, x.dtype());
-  Tensor slope = grad ? Tensor::empty(o1.out_shape, x.dtype()) : Tensor();
+  Tensor slope = grad ? Tensor::empty(o1.out_shape, detail::gelu_slope_dtype(x.dtype())) : Tensor();
   detail::LinearSaved fc_saved = gelu_layer_forward(o1, hidden, slope, grad, fc_weight.requires_grad(), approx);
   const detail::LinearOperands o2 = detail::linear_operands(hidden, proj_weight, proj_bias, op);
   Tensor out = Tensor::empty(o2.out_shape, x.dtype());
@@ -130,10 +141,15 @@ Tensor mlp_residual(const Tensor& x, const Tensor& fc_weight, const Tensor& fc_b
              p.needed[0] = gs.needed[0] || gs.needed[1] || gs.needed[2];
              p.needed[1] = gs.needed[3];
              p.needed[2] = gs.needed[4];
-             XF_DISPATCH_FLOAT(g.dtype(), "mlp_residual", [&] {
-               const SlopeEpilogue<scalar_t> ctx{slope.data<scalar_t>(), slope.size(-1)};
-               detail::linear_backward(g, proj_saved, p, {&SlopeEpilogue<scalar_t>::run, &ctx});
-             });
+             if (slope.dtype() == DType::bf16) {
+               const SlopeEpilogue<float, uint16_t> ctx{static_cast<uint16_t*>(slope.raw_data()), slope.size(-1)};
+               detail::linear_backward(g, proj_saved, p, {&SlopeEpilogue<float, uint16_t>::run, &ctx});
+             } else {
+               XF_DISPATCH_FLOAT(g.dtype(), "mlp_residual", [&] {
+                 const SlopeEpilogue<scalar_t> ctx{slope.data<scalar_t>(), slope.size(-1)};
+                 detail::linear_backward(g, proj_saved, p, {&SlopeEpilogue<scalar_t>::run, &ctx});
+               });
+             }
              gs.g[3] = p.g[1];
              gs.g[4] = p.g[2];
              if (gs.needed[5]) gs.g[5] = g;  // d(residual) = g, as the unfused add passes it

@@ -102,6 +102,8 @@ nlohmann::ordered_json bench_train_icl(const TrainIclBench& opt) {
   pick(mc.n_head, opt.n_head, "n_head");
   pick(mc.n_embd, opt.n_embd, "n_embd");
   pick(batch, opt.batch, "batch");
+  mc.gelu = opt.gelu;
+  mc.validate();
   XF_CHECK(opt.steps >= 1 && opt.warmup >= 0, "bench: --steps must be >= 1 and --warmup >= 0");
   XF_CHECK(opt.lr > 0, "bench: --lr must be positive");
 
@@ -138,6 +140,7 @@ nlohmann::ordered_json bench_train_icl(const TrainIclBench& opt) {
   j["n_head"] = mc.n_head;
   j["n_embd"] = mc.n_embd;
   j["batch"] = batch;
+  j["gelu"] = mc.gelu;
   j["threads"] = num_threads();
   j["omp_wait_policy"] = std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "unset";
   j["precision"] = matmul_precision_name(effective_matmul_precision());

@@ -18,6 +18,7 @@ struct TrainIclBench {
   uint64_t seed = 0;
   std::string precision = "f32";  // f32 | bf16: the arithmetic of the GEMMs (kernels/cpu/gemm_blas.h)
   double lr = 1e-4;
+  std::string gelu = "tanh";  // the MLPs' GELU (IclTransformerConfig::gelu): tanh, as the peer's GPT-2
 };
 
 // Runs `warmup` untimed then `steps` timed steps on the current thread count; returns the JSON record:

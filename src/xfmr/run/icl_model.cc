@@ -36,6 +36,7 @@ models::LoopedTransformerConfig looped_config(const IclConfig& cfg) {
   m.input_injection = cfg.model.input_injection;
   m.pos_init_std = cfg.model.pos_init_std;
   m.read_in_init_std = cfg.model.read_in_init_std;
+  m.gelu = cfg.model.gelu_approx();
   return m;
 }
 
@@ -52,6 +53,8 @@ models::IclLstmConfig lstm_config(const IclConfig& cfg) {
 
 void validate_icl_model(const IclConfig& cfg) {
   const std::string& k = cfg.model.kind;
+  XF_CHECK(cfg.model.gelu == "exact" || cfg.model.gelu == "tanh", "model.gelu must be exact or tanh, got '",
+           cfg.model.gelu, "'");
   if (k == "gpt") {
     models::IclTransformerConfig m = cfg.model;
     m.d = cfg.task.d;

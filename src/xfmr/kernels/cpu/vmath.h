@@ -56,16 +56,20 @@ inline double exp(double x) {
   return std::exp(x);
 }
 
+// e^x for x in [-87, 88], which the caller guarantees (by clamping): the reduction and polynomial of exp with
+// one power of two (n in [-126, 127] is a normal float), without exp's overflow, denormal and NaN selects.
+inline float exp_in_range(float x) {
+  float n;
+  const float er = exp_reduced(x, n);
+  const float s = std::bit_cast<float>(static_cast<int32_t>((static_cast<int32_t>(n) + 127) << 23));
+  return er * s;
+}
+
 // e^x for x <= 0 only (Gaussian factors such as e^{-x^2/2}): vmath::exp without the overflow and denormal
 // paths. Results below FLT_MIN (x < -87) are flushed to 0 (absolute error < 1.2e-38); NaN propagates. Same
 // reduction and polynomial as exp above, so the same ~2 ulp.
 inline float exp_nonpos(float x) {
-  const float xc = x < -87.0f ? -87.0f : x;
-  float n;
-  const float er = exp_reduced(xc, n);
-  // n in [-126, 0]: 2^n is one normal power of two.
-  const float s = std::bit_cast<float>(static_cast<int32_t>((static_cast<int32_t>(n) + 127) << 23));
-  const float y = er * s;
+  const float y = exp_in_range(x < -87.0f ? -87.0f : x);
   return x < -87.0f ? 0.0f : y;
 }
 
@@ -106,6 +110,42 @@ inline float tanh(float x) {
 }
 inline double tanh(double x) {
   return std::tanh(x);
+}
+
+// GPT-2's tanh approximation of GELU ("gelu_new", Hendrycks & Gimpel 2016, section 2),
+// y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), and its slope dy/dx. Computed in the equal form
+// y = x σ(t), t = 2u, σ(t) = 1 / (1 + e^{-t}), with dy/dx = σ + x σ (1 - σ) t' and 1 - σ = e^{-t} σ: one exp
+// and one division for both values, and no small-|x| branch (1 + tanh(u) = 2σ(t) needs no cancellation; for
+// x -> -inf this form keeps the relative accuracy that 1 + tanh(u) -> 0 loses). Beyond |t| = 87 the result
+// is saturated exactly: e^{-t} = 0 (σ = 1, y = x, slope 1) for t >= 87 and σ = 0 (y = -0, slope 0) for
+// t <= -88, so the tails are the limits and not x times a tiny rounding; x^2 is capped at 1e4 in t and t'
+// (|x| > 100 is saturated anyway), so a huge finite x does not make inf * 0. NaN propagates. The value agrees
+// with the tanh form to ~2 ulp (tests/ops/activation_test.cc); f64 uses the tanh form through libm.
+inline void gelu_tanh_value_slope(float x, float& y, float& dy) {
+  constexpr float c1 = 2.0f * 0.7978845608028654f, c3 = 2.0f * 0.7978845608028654f * 0.044715f;
+  const float x2 = x * x;
+  const float x2c = x2 < 1e4f ? x2 : 1e4f;
+  const float t = x * (c1 + c3 * x2c);
+  const float a = -t < -87.0f ? -87.0f : (-t > 88.0f ? 88.0f : -t);
+  const float e = a <= -87.0f ? 0.0f : exp_in_range(a);
+  const float sg = a >= 88.0f ? 0.0f : 1.0f / (1.0f + e);
+  y = x * sg;
+  const float dt = c1 + 3.0f * c3 * x2c;
+  dy = sg + (y * e) * (sg * dt);
+}
+inline void gelu_tanh_value_slope(double x, double& y, double& dy) {
+  const double inner = 0.7978845608028654 * (x + 0.044715 * x * x * x);
+  const double t = std::tanh(inner);
+  const double dinner = 0.7978845608028654 * (1.0 + 3 * 0.044715 * x * x);
+  y = 0.5 * x * (1.0 + t);
+  dy = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner;
+}
+// The value alone, the same arithmetic (the slope is dead code and dropped).
+template <class T>
+inline T gelu_tanh(T x) {
+  T y, dy;
+  gelu_tanh_value_slope(x, y, dy);
+  return y;
 }
 
 // erf: for |x| < 0.9 its Maclaurin series 2/sqrt(pi) sum_n (-1)^n x^(2n+1) / (n! (2n+1)) up to n = 9 (the
