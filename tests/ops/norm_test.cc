@@ -2,9 +2,12 @@
 
 #include "support/gradcheck.h"
 #include "support/strided_inputs.h"
+#include "support/tensor_compare.h"
 #include "support/torch_parity.h"
 #include "xfmr/core/parallel.h"
+#include "xfmr/ops/elementwise.h"
 #include "xfmr/ops/norm.h"
+#include "xfmr/ops/reduce.h"
 
 using namespace xfmr;
 using test::expect_gradcheck;
@@ -50,6 +53,36 @@ TEST(Norm, ThreadCountDoesNotChangeResults) {
     }
   }
   set_num_threads(saved);
+}
+
+// A pre-LN block's residual stream: x feeds the norm and, directly, another consumer. The norm folds the
+// gradient that consumer passed into its dx pass (GradSlots::pending); x's gradient must be the two
+// contributions added, bit for bit, whichever consumer the graph reaches first, f32 and f64, for row counts
+// that fill the 16-row groups of the f32 kernel and ones that leave a tail.
+TEST(Norm, FoldsTheResidualGradientWithTheSameBits) {
+  for (DType dt : {DType::f32, DType::f64}) {
+    for (int64_t rows : {5, 32, 37}) {
+      for (bool norm_first : {true, false}) {
+        SCOPED_TRACE(::testing::Message() << dtype_name(dt) << " rows " << rows << " norm first " << norm_first);
+        Generator gen(static_cast<uint64_t>(rows));
+        const Tensor x0 = randn({rows, 24}, dt, gen), w = randn({24}, dt, gen), b = randn({24}, dt, gen);
+        const Tensor up_res = randn({rows, 24}, dt, gen), up_norm = randn({rows, 24}, dt, gen);
+        // The two contributions, each from a graph of its own.
+        Tensor xa = x0.detach();
+        xa.set_requires_grad();
+        sum(mul(layer_norm(xa, w, b, 1e-5), up_norm)).backward();
+        const Tensor g_norm = xa.grad();
+        // Together: x is a node's output (mul by 1, exact), so its gradient is accumulated in the graph.
+        Tensor leaf = x0.detach();
+        leaf.set_requires_grad();
+        const Tensor x = mul(leaf, 1.0);
+        const Tensor a = sum(mul(layer_norm(x, w, b, 1e-5), up_norm)), r = sum(mul(x, up_res));
+        add(norm_first ? a : r, norm_first ? r : a).backward();
+        const Tensor want = add(up_res, g_norm);
+        EXPECT_EQ(test::max_abs_diff(leaf.grad(), want), 0.0);
+      }
+    }
+  }
 }
 
 TEST(NormParity, Torch) {

@@ -161,7 +161,10 @@ void run_backward(const Tensor& root, const Tensor& grad_in) {
     Node* n = it->get();
     if (n->grad_accum.defined()) {
       GradSlots gs;
-      for (int i = 0; i < n->num_inputs; ++i) gs.needed[i] = n->edges[i].fn || n->edges[i].leaf;
+      for (int i = 0; i < n->num_inputs; ++i) {
+        gs.needed[i] = n->edges[i].fn || n->edges[i].leaf;
+        if (n->edges[i].fn) gs.pending[i] = n->edges[i].fn->grad_accum;
+      }
       n->apply(n->grad_accum, gs);
       for (int i = 0; i < n->num_inputs; ++i) {
         Edge& e = n->edges[i];
@@ -170,10 +173,16 @@ void run_backward(const Tensor& root, const Tensor& grad_in) {
         XF_CHECK(g.shape() == e.shape && g.dtype() == e.dtype, "internal error: backward of '", n->op,
                  "' produced a gradient of shape ", g.shape().str(), " ", dtype_name(g.dtype()), " for input ", i,
                  " of shape ", e.shape.str(), " ", dtype_name(e.dtype));
-        if (e.fn)
+        if (gs.summed[i]) {
+          XF_CHECK(e.fn && gs.pending[i].defined() && e.fn->grad_accum.impl() == gs.pending[i].impl(),
+                   "internal error: backward of '", n->op, "' summed a pending gradient it was not given");
+          e.fn->grad_accum = g;  // already pending + own: the new total (shared with the node: copy before writing)
+          e.fn->grad_owned = false;
+        } else if (e.fn) {
           accumulate_node(e.fn.get(), g);
-        else
+        } else {
           accumulate_leaf(e.leaf.get(), g);
+        }
       }
     }
     // Free the node: saved tensors, pending gradient and edges.

@@ -26,6 +26,13 @@ constexpr int kMaxNodeInputs = 8;
 struct GradSlots {
   Tensor g[kMaxNodeInputs];
   bool needed[kMaxNodeInputs] = {};
+  // The gradient that input i has already received from its other consumers, when it has one (input i the
+  // output of another node). A backward may fold it into its own result in the same pass, g[i] = pending[i] +
+  // (its own contribution), and set summed[i]: the engine then takes g[i] as input i's total instead of adding
+  // the two in a pass of its own (a pre-LN block's residual stream: the LayerNorm's dx joins the gradient the
+  // residual branch passed, ops/norm.cc). pending + own is the engine's own order, so the sum has the same bits.
+  Tensor pending[kMaxNodeInputs];
+  bool summed[kMaxNodeInputs] = {};
 };
 
 // Where an input's gradient goes: into another node, or into a leaf's .grad.

@@ -33,11 +33,11 @@ void norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, co
   });
 }
 
-// dx per row (kernels/cpu/norm.h); dw = Σ_rows g·x̂, db = Σ_rows g as pw/pb: [nblocks, C] partial sums over
-// fixed row blocks (null when not needed).
+// dx per row (kernels/cpu/norm.h; dx_add + it when dx_add is given); dw = Σ_rows g·x̂, db = Σ_rows g as pw/pb:
+// [nblocks, C] partial sums over fixed row blocks (null when not needed).
 template <class T>
-void norm_backward(const T* x, const T* g, const T* w, const T* mean, const T* rstd, T* dx, double* pw, double* pb,
-                   int64_t nblocks, const NormDims& d) {
+void norm_backward(const T* x, const T* g, const T* w, const T* mean, const T* rstd, T* dx, const T* dx_add,
+                   double* pw, double* pb, int64_t nblocks, const NormDims& d) {
   const int64_t C = d.C, rows = d.rows;
   const int64_t grain = rows * C < (1 << 19) ? nblocks : 1;
   parallel_for(nblocks, grain, [&](int64_t b0, int64_t b1) {
@@ -46,7 +46,7 @@ void norm_backward(const T* x, const T* g, const T* w, const T* mean, const T* r
       double* bb = pb ? pb + blk * C : nullptr;
       const int64_t r = rows * blk / nblocks, r_end = rows * (blk + 1) / nblocks;
       kernels::cpu::norm_rows_backward(x + r * C, g + r * C, w, mean + r, rstd + r, r_end - r, C, d.center,
-                                       dx ? dx + r * C : nullptr, bw, bb);
+                                       dx ? dx + r * C : nullptr, bw, bb, dx_add ? dx_add + r * C : nullptr);
     }
   });
 }
@@ -106,15 +106,21 @@ Tensor norm_op(const char* op, const Tensor& x, const Tensor& weight, const Tens
              const Tensor gc = g.is_contiguous() ? g : g.contiguous_copy();
              const int64_t nblocks = std::max<int64_t>(1, std::min<int64_t>(d.rows, kGradBlocks));
              Tensor dx = gs.needed[0] ? Tensor::empty(xc.shape(), g.dtype()) : Tensor();
+             // x's gradient from its other consumers (the residual branch of a pre-LN block) joins dx in the
+             // same pass (GradSlots::pending).
+             const Tensor& pend = gs.pending[0];
+             const bool fold = dx.defined() && pend.defined() && pend.is_contiguous() && pend.dtype() == g.dtype() &&
+                               pend.shape() == xc.shape();
              Tensor pw = gs.needed[1] ? Tensor::zeros({nblocks, d.C}, DType::f64) : Tensor();
              Tensor pb = gs.needed[2] ? Tensor::zeros({nblocks, d.C}, DType::f64) : Tensor();
              XF_DISPATCH_FLOAT(g.dtype(), op, [&] {
                norm_backward(xc.data<scalar_t>(), gc.data<scalar_t>(), w.data<scalar_t>(), mean.data<scalar_t>(),
                              rstd.data<scalar_t>(), dx.defined() ? dx.data<scalar_t>() : nullptr,
-                             pw.defined() ? pw.data<double>() : nullptr, pb.defined() ? pb.data<double>() : nullptr,
+                             fold ? pend.data<scalar_t>() : nullptr, pw.defined() ? pw.data<double>() : nullptr, pb.defined() ? pb.data<double>() : nullptr,
                              nblocks, d);
              });
              if (gs.needed[0]) gs.g[0] = dx;
+             gs.summed[0] = fold;
              if (gs.needed[1]) gs.g[1] = reduce_blocks(pw, nblocks, d.C, g.dtype());
              if (gs.needed[2]) gs.g[2] = reduce_blocks(pb, nblocks, d.C, g.dtype());
            });

@@ -396,15 +396,21 @@ inline void norm_group_param_grads(const T* __restrict x, const T* __restrict g,
 }
 
 // rows of x, g [rows, C] with their mean / rstd [rows]: norm_row_backward on each row in order (the same dx,
-// and bw / bb accumulate the rows in the same order, so the same doubles).
+// and bw / bb accumulate the rows in the same order, so the same doubles). With dx_add ([rows, C], or null),
+// dx = dx_add + the norm's dx instead: another gradient of x folded into the same pass (GradSlots::pending).
 template <class T>
 [[gnu::flatten]] inline void norm_rows_backward(const T* __restrict x, const T* __restrict g,
                                                 const T* __restrict w, const T* __restrict mean,
                                                 const T* __restrict rstd, int64_t rows, int64_t C, bool center,
-                                                T* __restrict dx, double* __restrict bw, double* __restrict bb) {
+                                                T* __restrict dx, double* __restrict bw, double* __restrict bb,
+                                                const T* __restrict dx_add = nullptr) {
   if constexpr (!std::is_same_v<T, float>) {  // f64: the row kernels, one row at a time
-    for (int64_t r = 0; r < rows; ++r)
-      norm_row_backward(x + r * C, g + r * C, w, mean[r], rstd[r], C, center, dx ? dx + r * C : nullptr, bw, bb);
+    for (int64_t r = 0; r < rows; ++r) {
+      T* d = dx ? dx + r * C : nullptr;
+      norm_row_backward(x + r * C, g + r * C, w, mean[r], rstd[r], C, center, d, bw, bb);
+      if (d && dx_add)
+        for (int64_t c = 0; c < C; ++c) d[c] = dx_add[r * C + c] + d[c];
+    }
     return;
   }
   const double invC = 1.0 / static_cast<double>(C);
@@ -425,6 +431,12 @@ template <class T>
         T* dr = dx + (r0 + i) * C;
         const T m = mean[r0 + i], s = rstd[r0 + i], a = t1[i], c2 = t2[i];
         for (int64_t c = 0; c < C; ++c) dr[c] = norm_dx(gr[c], w[c], a, xr[c], m, s, c2);
+        if (dx_add) {
+          // A second pass over the row (in L1): in the same expression the compiler would fuse norm_dx's last
+          // product into the addition, and the sum would no longer have the engine's bits (autograd.h).
+          const T* ar = dx_add + (r0 + i) * C;
+          for (int64_t c = 0; c < C; ++c) dr[c] = ar[c] + dr[c];
+        }
       }
     }
     if (bw && bb)
