@@ -193,17 +193,18 @@ struct AttentionRun {
 };
 
 // Causal attention on q, k, v [2, 3, 70, 24] (two query tiles and a tile edge that is not a multiple of 12 or 32),
-// and the gradients of sum(out * r).
-AttentionRun run_attention(MatmulPrecision p) {
+// or the given shapes, and the gradients of sum(out * r).
+AttentionRun run_attention(MatmulPrecision p, Shape qs = {2, 3, 70, 24}, Shape ks = {2, 3, 70, 24},
+                           Shape vs = {2, 3, 70, 24}, bool causal = true) {
   test::PrecisionScope scope(p);
   Generator g(5);
-  Tensor q = Tensor::empty({2, 3, 70, 24}), k = Tensor::empty({2, 3, 70, 24}), v = Tensor::empty({2, 3, 70, 24});
+  Tensor q = Tensor::empty(qs), k = Tensor::empty(ks), v = Tensor::empty(vs);
   for (Tensor* t : {&q, &k, &v}) {
     normal_(*t, 0.0, 1.0, g);
     t->set_requires_grad(true);
   }
   AttentionOptions opt;
-  opt.causal = true;
+  opt.causal = causal;
   Tensor out = scaled_dot_product_attention(q, k, v, opt);
   Tensor r = Tensor::empty(out.shape());
   normal_(r, 0.0, 1.0, g);
@@ -234,6 +235,33 @@ TEST(GemmBf16, AttentionInBf16IsWithinBf16ToleranceOfF32) {
     const double e = rel_norm_diff(*a, *b);
     EXPECT_LT(e, 1e-2) << name;  // the bound argued for linear above
     EXPECT_GT(e, 1e-6) << name << ": the bf16 path was not taken";
+  }
+}
+
+// The single-tile kernels (T, S <= 64: the ICL and small-model shapes) multiply in bf16 too in a bf16 run, with
+// their own pair-word layouts: causal and not, an odd T (a zero pair at the end of every query column), S > T
+// (keys aligned to the end), grouped-query heads (dK, dV summed over the group), Dv != D. A wrong layout would
+// be an O(1) error; rounding to bf16 is ~1e-3.
+TEST(GemmBf16, SingleTileAttentionInBf16IsWithinBf16ToleranceOfF32) {
+  if (!cpu_has_avx512_bf16()) GTEST_SKIP() << "CPU lacks AVX512-BF16";
+  struct Case {
+    Shape q, k, v;
+    bool causal;
+  };
+  const Case cases[] = {{{3, 2, 22, 32}, {3, 2, 22, 32}, {3, 2, 22, 32}, true},
+                        {{2, 2, 21, 16}, {2, 2, 21, 16}, {2, 2, 21, 16}, false},
+                        {{2, 4, 19, 32}, {2, 2, 45, 32}, {2, 2, 45, 48}, true},
+                        {{1, 3, 64, 64}, {1, 1, 64, 64}, {1, 1, 64, 16}, true}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "q " << c.q.str() << " k " << c.k.str() << " v " << c.v.str());
+    const AttentionRun f32 = run_attention(MatmulPrecision::f32, c.q, c.k, c.v, c.causal),
+                       bf = run_attention(MatmulPrecision::bf16, c.q, c.k, c.v, c.causal);
+    for (auto [a, b, name] : {std::tuple{&bf.out, &f32.out, "out"}, std::tuple{&bf.gq, &f32.gq, "grad q"},
+                              std::tuple{&bf.gk, &f32.gk, "grad k"}, std::tuple{&bf.gv, &f32.gv, "grad v"}}) {
+      const double e = rel_norm_diff(*a, *b);
+      EXPECT_LT(e, 1e-2) << name;
+      EXPECT_GT(e, 1e-6) << name << ": the bf16 path was not taken";
+    }
   }
 }
 

@@ -22,6 +22,7 @@
 #include "xfmr/core/parallel.h"
 #include "xfmr/core/rng.h"
 #include "xfmr/kernels/cpu/attention_gemm.h"
+#include "xfmr/kernels/cpu/bf16_convert.h"
 #include "xfmr/kernels/cpu/simd_transpose.h"
 #include "xfmr/kernels/cpu/vmath.h"
 
@@ -438,13 +439,161 @@ struct FullRange {
   std::pair<int64_t, int64_t> operator()(int64_t, int64_t) const { return {0, n}; }
 };
 
+// ---- The single-tile kernels' products in a bf16 run ----
+//
+// A bf16 run sends the tiled path's tile products through the bf16 GEMM (attention_gemm.h: bf16 operands, f32
+// sums, as autocast does for attention). The single-tile kernels do the same with products of their own: each
+// operand is rounded to bf16 pair words (kernels/cpu/bf16_convert.h) in the layout its product reads, and
+// VDPBF16PS adds two products per f32 lane. Softmax, lse, delta and dS stay f32, as in the tiled path. The
+// operands take one of three layouts, all [pairs or rows, width] in 32-bit words:
+//   pairs along a row (rows_to_pairs): row i holds (x[i][2q], x[i][2q+1]): Q, dO, P, dS as the left factor;
+//   pairs along rows (interleave_rows): pair row q holds (x[2q][w], x[2q+1][w]) for each column w: the right
+//     factor of a product that sums over rows (V and K over keys; dO and Q over queries; P and dS over queries
+//     as the left factor of dV and dK, read down a column);
+//   transposed pairs (transpose_to_pairs): pair row q holds (x[s][2q], x[s][2q+1]) for each row s: Kᵀ and Vᵀ.
+// Pairs past a row's end or rows past the last are zero, so sums over a causal band rounded out to whole pairs
+// add zeros. Used when the head dimensions are multiples of 16 (whole vectors of output columns).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define XF_ATTENTION_BF16 1
+
+bool small_bf16(const FlashAttentionParams& p) {
+  return effective_matmul_precision() == MatmulPrecision::bf16 && cpu_has_avx512_bf16() && p.D % 16 == 0 &&
+         p.Dv % 16 == 0;
+}
+
+// x [rows, n] (row stride ld) -> out [rows, out_ld] pair words, zero past ceil(n / 2) up to out_ld (a multiple
+// of 16).
+XF_BF16_TARGET void rows_to_pairs(const float* x, int64_t ld, int64_t rows, int64_t n, uint32_t* out,
+                                  int64_t out_ld) {
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t q0 = 0; q0 < out_ld; q0 += 16)
+      _mm512_storeu_si512(out + i * out_ld + q0, bf16::cvt_pairs(x + i * ld + 2 * q0, n - 2 * q0));
+}
+
+// x [rows, n] (row stride ld, n a multiple of 16) -> out [npairs, out_ld]: out[q][w] = (x[2q][w], x[2q + 1][w]),
+// rows at or past `rows` zero.
+XF_BF16_TARGET void interleave_rows(const float* x, int64_t ld, int64_t rows, int64_t npairs, int64_t n,
+                                    uint32_t* out, int64_t out_ld) {
+  for (int64_t q = 0; q < npairs; ++q) {
+    const float* r0 = 2 * q < rows ? x + 2 * q * ld : nullptr;
+    const float* r1 = 2 * q + 1 < rows ? x + (2 * q + 1) * ld : nullptr;
+    for (int64_t w = 0; w < n; w += 16)
+      _mm512_storeu_si512(out + q * out_ld + w, r0 ? bf16::cvt_interleave(r0 + w, r1 ? r1 + w : nullptr, 16)
+                                                   : _mm512_setzero_si512());
+  }
+}
+
+// x [S, D] (row stride ld) -> out [ceil(D / 2), ns]: out[q][s] = (x[s][2q], x[s][2q + 1]), zero for s >= S; 16 x 16
+// blocks of words transposed in registers (kernels/cpu/simd_transpose.h).
+XF_BF16_TARGET void transpose_to_pairs(const float* x, int64_t ld, int64_t S, int64_t D, int64_t ns, uint32_t* out) {
+  const int64_t np = (D + 1) / 2;
+  for (int64_t s0 = 0; s0 < ns; s0 += 16) {
+    for (int64_t q0 = 0; q0 < np; q0 += 16) {
+      __m512i v[16];
+      for (int64_t i = 0; i < 16; ++i)
+        v[i] = s0 + i < S ? bf16::cvt_pairs(x + (s0 + i) * ld + 2 * q0, D - 2 * q0) : _mm512_setzero_si512();
+      simd::transpose16(v);
+      const int64_t nq = std::min<int64_t>(16, np - q0);
+      for (int64_t q = 0; q < nq; ++q) _mm512_storeu_si512(out + (q0 + q) * ns + s0, v[q]);
+    }
+  }
+}
+
+// out[i, :W] = sum_{q < np} c(i, q) · r[q, :W] for i < R, c(i, q) = c[i * c_rs + q * c_ps] a pair word, r rows
+// r_ps words apart; W a multiple of 16. block_fixed's scheme with two products per lane and step.
+template <int R, int W>
+XF_BF16_TARGET inline void block_fixed_bf16(int64_t np, const uint32_t* c, int64_t c_rs, int64_t c_ps,
+                                            const uint32_t* r, int64_t r_ps, float* out, int64_t out_rs) {
+  constexpr int V = W / 16;
+  __m512 acc[R][V];
+  for (int i = 0; i < R; ++i)
+    for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
+  for (int64_t q = 0; q < np; ++q) {
+    __m512bh rv[V];
+    for (int v = 0; v < V; ++v) rv[v] = (__m512bh)_mm512_loadu_si512(r + q * r_ps + 16 * v);
+    for (int i = 0; i < R; ++i) {
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(c[i * c_rs + q * c_ps]));
+      for (int v = 0; v < V; ++v) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], a, rv[v]);
+    }
+  }
+  for (int i = 0; i < R; ++i)
+    for (int v = 0; v < V; ++v) _mm512_storeu_ps(out + i * out_rs + 16 * v, acc[i][v]);
+}
+
+template <int R>
+XF_BF16_TARGET inline void block_rows_bf16(int64_t np, const uint32_t* c, int64_t c_rs, int64_t c_ps,
+                                           const uint32_t* r, int64_t r_ps, int64_t width, float* out,
+                                           int64_t out_rs) {
+  int64_t w = 0;
+  for (; w + 32 <= width; w += 32) block_fixed_bf16<R, 32>(np, c, c_rs, c_ps, r + w, r_ps, out + w, out_rs);
+  for (; w < width; w += 16) block_fixed_bf16<R, 16>(np, c, c_rs, c_ps, r + w, r_ps, out + w, out_rs);
+}
+
+// block_product with pair-word operands (layouts above): c(i, q) = c[i * c_rs + q * c_ps] holds terms 2q and
+// 2q + 1; range(i0, i1) still gives [j0, j1) in terms, rounded out to whole pairs (the extra terms are zero).
+// width_all (and cols) multiples of 16.
+template <class Range, class Cols = std::nullptr_t>
+XF_BF16_TARGET void block_product_bf16(int64_t m, const uint32_t* c, int64_t c_rs, int64_t c_ps,
+                                       const uint32_t* r, int64_t r_ps, int64_t width_all, float* out,
+                                       int64_t out_rs, Range range, Cols cols = nullptr) {
+  for (int64_t i0 = 0; i0 < m; i0 += 4) {
+    const int64_t nr = std::min<int64_t>(4, m - i0);
+    int64_t width = width_all;
+    if constexpr (!std::is_same_v<Cols, std::nullptr_t>) width = std::min(width_all, cols(i0, i0 + nr));
+    const auto [j0, j1] = range(i0, i0 + nr);
+    const int64_t q0 = std::max<int64_t>(0, j0) / 2, np = std::max<int64_t>(0, (j1 + 1) / 2 - q0);
+    const uint32_t* cb = c + i0 * c_rs + q0 * c_ps;
+    const uint32_t* rb = r + q0 * r_ps;
+    float* ob = out + i0 * out_rs;
+    switch (nr) {
+      case 4: block_rows_bf16<4>(np, cb, c_rs, c_ps, rb, r_ps, width, ob, out_rs); break;
+      case 3: block_rows_bf16<3>(np, cb, c_rs, c_ps, rb, r_ps, width, ob, out_rs); break;
+      case 2: block_rows_bf16<2>(np, cb, c_rs, c_ps, rb, r_ps, width, ob, out_rs); break;
+      default: block_rows_bf16<1>(np, cb, c_rs, c_ps, rb, r_ps, width, ob, out_rs); break;
+    }
+  }
+}
+#else
+#define XF_ATTENTION_BF16 0
+#endif
+
+// Whether a single-tile call multiplies in bf16 (only T = float in a bf16 run; not with dropout, whose mask
+// rescales P between its products), and the word layouts it then keeps per worker.
+template <class T>
+bool small_uses_bf16(const FlashAttentionParams& p) {
+#if XF_ATTENTION_BF16
+  if constexpr (std::is_same_v<T, float>) return p.dropout_p == 0 && small_bf16(p);
+#endif
+  return false;
+}
+struct SmallWords {
+  int64_t dw, dvw, pwl, nsp, tp;  // pair words of a D / Dv / ns row; key pairs; query pairs
+  SmallWords(const FlashAttentionParams& p, int64_t ns)
+      : dw(round16((p.D + 1) / 2)), dvw(round16((p.Dv + 1) / 2)), pwl(round16(ns / 2)), nsp(ns / 2),
+        tp((p.T + 1) / 2) {}
+};
+// The bf16 calls take float operands; they are reached only when small_uses_bf16<T> (T = float).
+template <class T>
+inline float* fl(T* x) {
+  return reinterpret_cast<float*>(x);
+}
+template <class T>
+inline const float* fl(const T* x) {
+  return reinterpret_cast<const float*>(x);
+}
+
 template <class T>
 void small_forward(const FlashAttentionParams& p, const T* q, const T* k, const T* v, T* out, T* lse,
                    const FlashLayout& lq, const FlashLayout& lk, const FlashLayout& lv, const FlashLayout& lo) {
   const DropoutMask<T> drop(p);
   const int64_t group = p.Hq / p.Hkv, off = p.S - p.T, ns = round16(p.S);
   const T scale = static_cast<T>(p.scale);
-  const WorkerScratch<T> scratch(p.D * ns + p.T * ns);
+  const bool bf = small_uses_bf16<T>(p);
+  const SmallWords sw(p, ns);
+  // bf16: Q, Kᵀ, P and V as pair words [T, dw], [dw, ns], [T, pwl], [nsp, Dv] after the f32 buffers (the f32
+  // Kᵀ is then unused).
+  const int64_t words = bf ? p.T * sw.dw + sw.dw * ns + p.T * sw.pwl + sw.nsp * p.Dv : 0;
+  const WorkerScratch<T> scratch(p.D * ns + p.T * ns + words * 4 / static_cast<int64_t>(sizeof(T)) + 1);
   // Keys that query rows i0 .. i1 - 1 see: [0, visible keys of the last row).
   const auto causal_band = [&](int64_t, int64_t i1) {
     return std::pair<int64_t, int64_t>{0, visible_keys(p.causal, i1 - 1, off, 0, p.S)};
@@ -454,6 +603,10 @@ void small_forward(const FlashAttentionParams& p, const T* q, const T* k, const 
   parallel_for(p.B * p.Hq, grain_for(p.T * p.S * (p.D + p.Dv)), [&](int64_t begin, int64_t end) {
     T* kt = scratch.slice();  // [D, ns] Kᵀ of the head's kv head
     T* P = kt + p.D * ns;     // [T, ns] scores, then probabilities (zero past each row's visible keys)
+    uint32_t* qw = reinterpret_cast<uint32_t*>(P + p.T * ns);
+    uint32_t* kt2 = qw + p.T * sw.dw;
+    uint32_t* pw = kt2 + sw.dw * ns;
+    uint32_t* vp = pw + p.T * sw.pwl;
     int64_t kt_of = -1;       // (b, kv head) whose Kᵀ is in kt: query heads of one group share it
     for (int64_t u = begin; u < end; ++u) {
       const int64_t h = u % p.Hq, b = u / p.Hq, g = h / group;
@@ -464,10 +617,26 @@ void small_forward(const FlashAttentionParams& p, const T* q, const T* k, const 
         prefetch_rows(row_at(v, lv, bn, hn / group, 0), lv.t, p.S, p.Dv);
       }
       if (kt_of != b * p.Hkv + g) {
-        transpose_rows(row_at(k, lk, b, g, 0), lk.t, p.S, p.D, ns, kt);
+#if XF_ATTENTION_BF16
+        if (bf) {
+          transpose_to_pairs(fl(row_at(k, lk, b, g, 0)), lk.t, p.S, p.D, ns, kt2);
+          interleave_rows(fl(row_at(v, lv, b, g, 0)), lv.t, p.S, sw.nsp, p.Dv, vp, p.Dv);
+        } else
+#endif
+        {
+          transpose_rows(row_at(k, lk, b, g, 0), lk.t, p.S, p.D, ns, kt);
+        }
         kt_of = b * p.Hkv + g;
       }
-      block_product(p.T, row_at(q, lq, b, h, 0), lq.t, 1, kt, ns, ns, P, ns, FullRange{p.D}, visible16);  // Q Kᵀ
+#if XF_ATTENTION_BF16
+      if (bf) {
+        rows_to_pairs(fl(row_at(q, lq, b, h, 0)), lq.t, p.T, p.D, qw, sw.dw);
+        block_product_bf16(p.T, qw, sw.dw, 1, kt2, ns, ns, fl(P), ns, FullRange{p.D}, visible16);  // Q Kᵀ
+      } else
+#endif
+      {
+        block_product(p.T, row_at(q, lq, b, h, 0), lq.t, 1, kt, ns, ns, P, ns, FullRange{p.D}, visible16);  // Q Kᵀ
+      }
       T* L = lse + u * p.T;
       // The softmax in passes over all rows, each pass's rows independent of one another: row by row, every
       // row was one dependent chain (max reduction, exp, sum reduction, log) that the core could not overlap
@@ -500,7 +669,15 @@ void small_forward(const FlashAttentionParams& p, const T* q, const T* k, const 
         }
       }
       T* O = row_at(out, lo, b, h, 0);
-      block_product(p.T, P, ns, 1, row_at(v, lv, b, g, 0), lv.t, p.Dv, O, lo.t, causal_band);  // P V
+#if XF_ATTENTION_BF16
+      if (bf) {
+        rows_to_pairs(fl(P), ns, p.T, ns, pw, sw.pwl);
+        block_product_bf16(p.T, pw, sw.pwl, 1, vp, p.Dv, p.Dv, fl(O), lo.t, causal_band);  // P V
+      } else
+#endif
+      {
+        block_product(p.T, P, ns, 1, row_at(v, lv, b, g, 0), lv.t, p.Dv, O, lo.t, causal_band);  // P V
+      }
       for (int64_t t = 0; t < p.T; ++t) {
         T* o = O + t * lo.t;
         const T inv = inv_l[t];
@@ -523,7 +700,16 @@ void small_backward(const FlashAttentionParams& p, const T* q, const T* k, const
   const int64_t group = p.Hq / p.Hkv, off = p.S - p.T, ns = round16(p.S);
   const T scale = static_cast<T>(p.scale);
   const int64_t width = std::max(p.D, p.Dv);
-  const WorkerScratch<T> scratch((p.D + p.Dv + 2 * p.T) * ns + p.S * width);
+  const bool bf = small_uses_bf16<T>(p);
+  const SmallWords sw(p, ns);
+  // bf16: per kv head Kᵀ and Vᵀ as transposed pairs [dw, ns], [dvw, ns] and K pairs over keys [nsp, D]; per
+  // head Q and dO as row pairs [T, dw], [T, dvw], dS as row pairs [T, pwl], and P, dO, dS, Q as pairs over
+  // queries [tp, ns], [tp, Dv], [tp, ns], [tp, D]. After the f32 buffers (whose Kᵀ, Vᵀ are then unused).
+  const int64_t words = bf ? (sw.dw + sw.dvw) * ns + sw.nsp * p.D + p.T * (sw.dw + sw.dvw + sw.pwl) +
+                                 sw.tp * (2 * ns + p.Dv + p.D)
+                           : 0;
+  const WorkerScratch<T> scratch((p.D + p.Dv + 2 * p.T) * ns + p.S * width +
+                                 words * 4 / static_cast<int64_t>(sizeof(T)) + 1);
   const auto query_band = [&](int64_t, int64_t i1) {  // keys seen by query rows .. i1 - 1
     return std::pair<int64_t, int64_t>{0, visible_keys(p.causal, i1 - 1, off, 0, p.S)};
   };
@@ -537,6 +723,16 @@ void small_backward(const FlashAttentionParams& p, const T* q, const T* k, const
     T* P = vt + p.Dv * ns;     // [T, ns] probabilities (with dropout Z ∘ P); zero past each row's visible keys
     T* dS = P + p.T * ns;      // [T, ns] dP, then dS; likewise zero past the visible keys
     T* acc = dS + p.T * ns;    // [S, max(D, Dv)] one head's dK or dV contribution
+    uint32_t* kt2 = reinterpret_cast<uint32_t*>(acc + p.S * width);
+    uint32_t* vt2 = kt2 + sw.dw * ns;
+    uint32_t* kp = vt2 + sw.dvw * ns;
+    uint32_t* qw = kp + sw.nsp * p.D;
+    uint32_t* dow = qw + p.T * sw.dw;
+    uint32_t* dsw = dow + p.T * sw.dvw;
+    uint32_t* pp = dsw + p.T * sw.pwl;
+    uint32_t* dsp = pp + sw.tp * ns;
+    uint32_t* dop = dsp + sw.tp * ns;
+    uint32_t* qp = dop + sw.tp * p.Dv;
     for (int64_t u = begin; u < end; ++u) {
       const int64_t g = u % p.Hkv, b = u / p.Hkv;
       if (u + 1 < end) {
@@ -551,8 +747,17 @@ void small_backward(const FlashAttentionParams& p, const T* q, const T* k, const
       }
       const T* K = row_at(k, lk, b, g, 0);
       const T* V = row_at(v, lv, b, g, 0);
-      transpose_rows(K, lk.t, p.S, p.D, ns, kt);
-      transpose_rows(V, lv.t, p.S, p.Dv, ns, vt);
+#if XF_ATTENTION_BF16
+      if (bf) {
+        transpose_to_pairs(fl(K), lk.t, p.S, p.D, ns, kt2);
+        transpose_to_pairs(fl(V), lv.t, p.S, p.Dv, ns, vt2);
+        interleave_rows(fl(K), lk.t, p.S, sw.nsp, p.D, kp, p.D);
+      } else
+#endif
+      {
+        transpose_rows(K, lk.t, p.S, p.D, ns, kt);
+        transpose_rows(V, lv.t, p.S, p.Dv, ns, vt);
+      }
       T* dK = row_at(dk, ldk, b, g, 0);
       T* dV = row_at(dv, ldv, b, g, 0);
       // One query head per kv head (no GQA): its products are dK and dV themselves, written in place below;
@@ -569,8 +774,18 @@ void small_backward(const FlashAttentionParams& p, const T* q, const T* k, const
         const T* Q = row_at(q, lq, b, h, 0);
         const T* dO = row_at(dout, ldo, b, h, 0);
         const T* O = row_at(out, lo, b, h, 0);
-        block_product(p.T, Q, lq.t, 1, kt, ns, ns, P, ns, FullRange{p.D}, visible16);      // Q Kᵀ
-        block_product(p.T, dO, ldo.t, 1, vt, ns, ns, dS, ns, FullRange{p.Dv}, visible16);  // dP = dO Vᵀ
+#if XF_ATTENTION_BF16
+        if (bf) {
+          rows_to_pairs(fl(Q), lq.t, p.T, p.D, qw, sw.dw);
+          rows_to_pairs(fl(dO), ldo.t, p.T, p.Dv, dow, sw.dvw);
+          block_product_bf16(p.T, qw, sw.dw, 1, kt2, ns, ns, fl(P), ns, FullRange{p.D}, visible16);     // Q Kᵀ
+          block_product_bf16(p.T, dow, sw.dvw, 1, vt2, ns, ns, fl(dS), ns, FullRange{p.Dv}, visible16);  // dO Vᵀ
+        } else
+#endif
+        {
+          block_product(p.T, Q, lq.t, 1, kt, ns, ns, P, ns, FullRange{p.D}, visible16);      // Q Kᵀ
+          block_product(p.T, dO, ldo.t, 1, vt, ns, ns, dS, ns, FullRange{p.Dv}, visible16);  // dP = dO Vᵀ
+        }
         // Row passes as in the forward (independent rows within each pass).
         bool dead[kSmallMax];  // a row that saw nothing passes no gradient
         for (int64_t t = 0; t < p.T; ++t)
@@ -625,6 +840,31 @@ void small_backward(const FlashAttentionParams& p, const T* q, const T* k, const
           }
         }
         T* dQ = row_at(dq, ldq, b, h, 0);
+#if XF_ATTENTION_BF16
+        if (bf) {
+          // The key-side products read P, dS, dO and Q down their columns: pairs over queries.
+          rows_to_pairs(fl(dS), ns, p.T, ns, dsw, sw.pwl);
+          block_product_bf16(p.T, dsw, sw.pwl, 1, kp, p.D, p.D, fl(dQ), ldq.t, query_band);  // dQ = (scale dS) K
+          interleave_rows(fl(P), ns, p.T, sw.tp, ns, pp, ns);
+          interleave_rows(fl(dS), ns, p.T, sw.tp, ns, dsp, ns);
+          interleave_rows(fl(dO), ldo.t, p.T, sw.tp, p.Dv, dop, p.Dv);
+          interleave_rows(fl(Q), lq.t, p.T, sw.tp, p.D, qp, p.D);
+          // One query head per kv head: dV and dK themselves; otherwise this head's share, added below.
+          block_product_bf16(p.S, pp, 1, ns, dop, p.Dv, p.Dv, direct ? fl(dV) : fl(acc), direct ? ldv.t : width,
+                             key_band);  // dV (+)= Pᵀ dO
+          if (!direct) {
+            for (int64_t s = 0; s < p.S; ++s)
+              for (int64_t e = 0; e < p.Dv; ++e) dV[s * ldv.t + e] += acc[s * width + e];
+          }
+          block_product_bf16(p.S, dsp, 1, ns, qp, p.D, p.D, direct ? fl(dK) : fl(acc), direct ? ldk.t : width,
+                             key_band);  // dK (+)= (scale dS)ᵀ Q
+          if (!direct) {
+            for (int64_t s = 0; s < p.S; ++s)
+              for (int64_t d = 0; d < p.D; ++d) dK[s * ldk.t + d] += acc[s * width + d];
+          }
+          continue;
+        }
+#endif
         block_product(p.T, dS, ns, 1, K, lk.t, p.D, dQ, ldq.t, query_band);  // dQ = (scale dS) K
         if (direct) {
           block_product(p.S, P, 1, ns, dO, ldo.t, p.Dv, dV, ldv.t, key_band);  // dV = (Z∘P)ᵀ dO

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "xfmr/kernels/cpu/bf16_convert.h"
 #include "xfmr/kernels/cpu/cpu_features.h"
 #include "xfmr/kernels/cpu/simd_transpose.h"
 #include "xfmr/kernels/ref/gemm_bf16.h"
@@ -48,35 +49,10 @@ PackBuffers& pack_buffers() {
   return buf;
 }
 
-#define XF_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-
-// Lanes [0, n) of a 16-lane mask (n may be <= 0 or >= 16).
-inline __mmask16 lanes(int64_t n) {
-  return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
-}
-
-// Every float -> bf16 conversion goes through VCVTNE2PS2BF16 (one instruction for 32 values): round to nearest,
-// ties to even, NaN kept quiet; it treats denormal inputs as zero (their products are below 2^-126 times the
-// other operand, far inside f32 accumulation error), which is the one difference from float_to_bf16.
-
-// 32 consecutive floats, of which only the first n (<= 32) are read and the rest count as 0, -> 16 pair words
-// (bf16 x[2q] | bf16 x[2q+1] << 16): the layout of one row read along K.
-XF_BF16_TARGET inline __m512i cvt_pairs(const float* x, int64_t n) {
-  const __m512 lo = _mm512_maskz_loadu_ps(lanes(n), x), hi = _mm512_maskz_loadu_ps(lanes(n - 16), x + 16);
-  return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);  // bf16 words 0..15 from lo, 16..31 from hi
-}
-
-// 16 pair words (bf16 x[i] | bf16 y[i] << 16) for i < n (n <= 16), zero beyond; y == nullptr counts as zeros
-// (the odd last K index).
-// bf16 word w of an interleaved pair vector takes word kInterleave[w] of [x0..x15 | y0..y15] (VCVTNE2PS2BF16's order).
-alignas(64) constexpr uint16_t kInterleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
-                                                  8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-XF_BF16_TARGET inline __m512i cvt_interleave(const float* x, const float* y, int64_t n) {
-  const __mmask16 m = lanes(n);
-  const __m512 vx = _mm512_maskz_loadu_ps(m, x), vy = y ? _mm512_maskz_loadu_ps(m, y) : _mm512_setzero_ps();
-  const __m512i w = (__m512i)_mm512_cvtne2ps_pbh(vy, vx);
-  return _mm512_permutexvar_epi16(_mm512_load_si512(kInterleave), w);
-}
+using bf16::cvt_interleave;
+using bf16::cvt_pairs;
+using bf16::kInterleave;
+using bf16::lanes;
 
 // Software prefetch while packing: the operands of a training step's products (activations, output gradients)
 // come from L3 or DRAM, and a packing loop reads short row segments (a kc-column block of a row, or the block's
