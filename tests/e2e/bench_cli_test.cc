@@ -21,6 +21,7 @@ TEST(BenchCli, TrainIclPrintsOneJsonRecordWithThePeerFields) {
   EXPECT_EQ(j["n_embd"], 16);
   EXPECT_EQ(j["batch"], 8);
   EXPECT_EQ(j["d"], 5);  // kept from the small preset
+  EXPECT_EQ(j["gelu"], "tanh");  // the peer's GELU
   EXPECT_EQ(j["threads"], 1);
   EXPECT_EQ(j["steps"], 3);
   EXPECT_GT(j["steps_per_s"].get<double>(), 0);
@@ -129,6 +130,7 @@ TEST(BenchCli, BadInputIsOneLineAndNonZero) {
       {"bench train-char --n_embd 30 --n_head 4", "divisible"},
       {"bench train-char --precision fp8", "fp8"},
       {"bench train-icl --precision fp8", "fp8"},
+      {"bench train-icl --gelu relu", "--gelu"},
   };
   for (const auto& c : cases) {
     const auto r = run_xfmr(c.args);

@@ -1,6 +1,9 @@
 // The in-context regression transformer (Garg et al. 2022): shapes, names, causality and gradients.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <string>
+
 #include "support/gradcheck.h"
 #include "xfmr/models/icl_transformer.h"
 #include "xfmr/tasks/icl_linear.h"
@@ -68,6 +71,32 @@ TEST(IclTransformer, Gradcheck) {
   test::expect_gradcheck([&](auto& in) { return m.forward(in[0]); }, inputs);
 }
 
+// model.gelu picks the MLPs' GELU: the same initialisation gives outputs that differ by the tanh approximation's
+// small error (so the option reaches the blocks), and the tanh model still passes a gradient check.
+TEST(IclTransformer, GeluOption) {
+  auto exact_cfg = small_config(), tanh_cfg = small_config();
+  tanh_cfg.gelu = "tanh";
+  EXPECT_EQ(exact_cfg.gelu_approx(), GeluApprox::none);
+  EXPECT_EQ(tanh_cfg.gelu_approx(), GeluApprox::tanh);
+  Generator g1(7), g2(7);
+  models::IclTransformer exact(exact_cfg, g1, DType::f64), approx(tanh_cfg, g2, DType::f64);
+  {  // weights large enough that the MLP's inputs reach GELU's curved range
+    NoGradGuard ng;
+    Generator w1(8), w2(8);
+    for (auto& p : exact.named_parameters()) normal_(p.tensor, 0.0, 0.5, w1);
+    for (auto& p : approx.named_parameters()) normal_(p.tensor, 0.0, 0.5, w2);
+  }
+  const Tensor zs = test::random_input({2, 8, 3}, 9).detach();
+  const std::vector<double> a = exact.forward(zs).to_vector(), b = approx.forward(zs).to_vector();
+  double gap = 0;
+  for (size_t i = 0; i < a.size(); ++i) gap = std::max(gap, std::fabs(a[i] - b[i]));
+  EXPECT_GT(gap, 1e-7);
+  EXPECT_LT(gap, 0.05);
+  std::vector<Tensor> inputs = {test::random_input({2, 8, 3}, 6)};
+  for (auto& p : approx.named_parameters()) inputs.push_back(p.tensor);
+  test::expect_gradcheck([&](auto& in) { return approx.forward(in[0]); }, inputs);
+}
+
 TEST(IclTransformer, BadConfigAndInput) {
   Generator g(0);
   auto c = small_config();
@@ -76,6 +105,14 @@ TEST(IclTransformer, BadConfigAndInput) {
   c = small_config();
   c.n_layer = 0;
   EXPECT_THROW(models::IclTransformer(c, g), Error);
+  c = small_config();
+  c.gelu = "relu";
+  try {
+    models::IclTransformer bad(c, g);
+    ADD_FAILURE() << "no error for model.gelu = relu";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.gelu"), std::string::npos) << e.what();
+  }
   models::IclTransformer m(small_config(), g);
   EXPECT_THROW(m.forward(Tensor::zeros({2, 10, 3})), Error);  // 5 points > n_points
   EXPECT_THROW(m.forward(Tensor::zeros({2, 4, 2})), Error);   // wrong d
