@@ -59,8 +59,10 @@ inline S store_slope(T v) {
     return v;
 }
 
-// y = gelu(x), dy = gelu'(x) over contiguous, non-overlapping buffers (restrict lets the loop vectorise). The
-// f32 tanh form is kernels::gelu_tanh (in place too: x may be y).
+// y = gelu(x), dy = gelu'(x) over contiguous buffers; x may be y (the GEMM epilogue works in place), dy overlaps
+// neither. The compiler's run-time overlap check admits x == y, so the loop still vectorises (an exact-GELU
+// 96 x 256 block in place: 16.9 us with this loop and with a separate in-place one). The f32 tanh form is
+// kernels::gelu_tanh.
 template <class T, class S, GeluApprox A>
 void gelu_with_slope_range(const T* x, T* y, S* dy, int64_t n) {
   if constexpr (std::is_same_v<T, float> && A == GeluApprox::tanh) {

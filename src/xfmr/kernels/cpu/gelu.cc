@@ -42,29 +42,8 @@ void gelu_tanh_plain(const float* x, float* y, S* dy, int64_t n) {
 XFMR_AVX512_KERNELS_BEGIN
 namespace {
 
-// How a slope vector is stored as bf16.
-enum class Bf16Store {
-  bits,  // f32_to_bf16's rounding by integer operations (any AVX-512 CPU)
-  cvt,   // VCVTNEPS2BF16 (AVX512-BF16): one instruction; the same rounding and NaN rule, but denormal inputs
-         // become 0 (slopes below 1.2e-38, only at x < -9.3). The integer route cost 3.7 us of a 14.7 us
-         // 96 x 256 block (Zen 4: it doubles the block's integer-vector work), this one nothing measurable.
-};
-
-// 16 floats -> 16 bf16 words as f32_to_bf16: round to nearest even on the bits, NaN kept quiet ((u >> 16) |
-// 0x40); the words are gathered from the high halves by one vpermw.
-alignas(64) constexpr uint16_t kHighHalves[32] = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31,
-                                                  1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
-inline __m256i bf16_bits(__m512 v) {
-  const __m512i u = _mm512_castps_si512(v);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
-  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-  r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x400000));  // NaN: the bits unrounded, quiet bit set
-  return _mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_load_si512(kHighHalves), r));
-}
-
-// vmath::gelu_tanh_value_slope on 16 lanes (its comments give the form and the saturations); cvt(v) stores a
-// slope vector as bf16 words.
+// vmath::gelu_tanh_value_slope on 16 lanes (its comments give the form and the saturations); cvt(v) turns a
+// slope vector into bf16 words (S = uint16_t).
 template <class S, class Cvt>
 [[gnu::always_inline]] inline void gelu_tanh_lanes(const float* x, float* y, S* dy, int64_t n, Cvt cvt) {
   const __m512 c1 = _mm512_set1_ps(2.0f * 0.7978845608028654f);
@@ -111,18 +90,25 @@ template <class S, class Cvt>
   }
 }
 
-template <class S>
-void gelu_tanh_avx512(const float* x, float* y, S* dy, int64_t n) {
-  gelu_tanh_lanes(x, y, dy, n, bf16_bits);
+void gelu_tanh_avx512(const float* x, float* y, float* dy, int64_t n) {
+  gelu_tanh_lanes(x, y, dy, n, nullptr);
 }
 
 }  // namespace
 XFMR_AVX512_KERNELS_END
 
+// The bf16 slope: only a bf16 run asks for it, and that runs on AVX512-BF16 CPUs (detail::gelu_slope_dtype), so
+// it is converted by VCVTNEPS2BF16: one instruction, f32_to_bf16's rounding and NaN rule, except that denormal
+// slopes (below 1.2e-38, at x < -9.3) become 0. (Rounding on the integer bits instead cost 3.7 us of a 14.7 us
+// 96 x 256 block on Zen 4, this ~0.9 us.) The AVX-512 set above plus avx512bf16; a lambda would not inherit the
+// target, so the converter is a member function with its own.
+#define XF_GELU_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512dq,f16c,fma,avx512bf16")))
 namespace {
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512dq,f16c,fma,avx512bf16"))) void
-gelu_tanh_avx512_bf16(const float* x, float* y, uint16_t* dy, int64_t n) {
-  gelu_tanh_lanes(x, y, dy, n, [](__m512 v) { return (__m256i)_mm512_cvtneps_pbh(v); });
+struct Bf16Cvt {
+  XF_GELU_BF16_TARGET __m256i operator()(__m512 v) const { return (__m256i)_mm512_cvtneps_pbh(v); }
+};
+XF_GELU_BF16_TARGET void gelu_tanh_avx512_bf16(const float* x, float* y, uint16_t* dy, int64_t n) {
+  gelu_tanh_lanes(x, y, dy, n, Bf16Cvt{});
 }
 }  // namespace
 #endif
@@ -132,9 +118,10 @@ template <class S>
 void gelu_tanh_any(const float* x, float* y, S* dy, int64_t n) {
 #if XFMR_X86_AVX512_KERNELS
   if constexpr (std::is_same_v<S, uint16_t>) {
-    if (dy && cpu_has_avx512_vnni() && cpu_has_avx512_bf16()) return gelu_tanh_avx512_bf16(x, y, dy, n);
+    if (cpu_has_avx512_vnni() && cpu_has_avx512_bf16()) return gelu_tanh_avx512_bf16(x, y, dy, n);
+  } else {
+    if (cpu_has_avx512_vnni()) return gelu_tanh_avx512(x, y, dy, n);
   }
-  if (cpu_has_avx512_vnni()) return gelu_tanh_avx512(x, y, dy, n);
 #endif
   gelu_tanh_plain(x, y, dy, n);
 }
