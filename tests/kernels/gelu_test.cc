@@ -1,6 +1,6 @@
-// kernels::gelu_tanh (kernels/cpu/gelu.h): the AVX-512 path against the plain loop (vmath's scalar form) over a
-// dense sweep, the bf16 slope against f32_to_bf16 of the f32 slope, every tail length, in place, and the
-// saturated tails and NaN on both paths.
+// kernels::gelu_tanh (kernels/cpu/gelu.h): the AVX-512 path and the plain loop (vmath's scalar form) against
+// long double over a dense sweep, the bf16 slope against f32_to_bf16 of the f32 slope, every tail length, in
+// place, and the saturated tails and NaN on both paths.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -18,16 +18,6 @@
 using namespace xfmr;
 
 namespace {
-
-// Distance in units in the last place (same sign; 0 and -0 equal).
-int64_t ulps(float a, float b) {
-  if (a == b) return 0;
-  int32_t ia, ib;
-  std::memcpy(&ia, &a, 4);
-  std::memcpy(&ib, &b, 4);
-  if ((ia < 0) != (ib < 0)) return INT64_MAX;
-  return std::llabs(static_cast<int64_t>(ia) - static_cast<int64_t>(ib));
-}
 
 std::vector<float> sweep() {
   std::vector<float> x;
@@ -54,22 +44,35 @@ Out run(const std::vector<float>& x, bool generic) {
 
 }  // namespace
 
-TEST(GeluTanhKernel, NativeAgreesWithPlainLoop) {
-  if (!kernels::cpu_has_avx512_vnni()) GTEST_SKIP() << "no AVX-512 path on this CPU: the plain loop is the only one";
+// Both paths (the AVX-512 one and the plain loop over vmath's scalar form) against the same function in long
+// double, with vmath's documented bounds (tests/ops/activation_test.cc, ActivationKernels.GeluTanhAccuracy). They
+// are not compared with each other bit for bit: which products and sums the compiler fuses in the scalar form
+// differs between builds (GCC 12 -O3 -march=native gives the AVX-512 path's bits; in the -O1 debug build 2% of
+// the values differ, the value by up to 129 ulp at x ~ -8.9 where t = 2u ~ -70 amplifies any rounding into
+// e^{-t}, the slope by up to ~2000 ulp next to its zero at x ~ -0.75, an absolute 1e-11).
+TEST(GeluTanhKernel, BothPathsMeetTheAccuracyBounds) {
   const std::vector<float> x = sweep();
-  const Out plain = run(x, true), fast = run(x, false);
-  int64_t worst_y = 0, worst_dy = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    // Below 1e-30 in magnitude the tail is a tiny multiple of e^{-t}: compare absolutely there.
-    if (std::fabs(plain.y[i]) > 1e-30f) worst_y = std::max(worst_y, ulps(fast.y[i], plain.y[i]));
-    else EXPECT_LE(std::fabs(fast.y[i] - plain.y[i]), 1e-35f) << x[i];
-    if (std::fabs(plain.dy[i]) > 1e-30f) worst_dy = std::max(worst_dy, ulps(fast.dy[i], plain.dy[i]));
-    else EXPECT_LE(std::fabs(fast.dy[i] - plain.dy[i]), 1e-35f) << x[i];
+  for (bool generic : {true, false}) {
+    if (!generic && !kernels::cpu_has_avx512_vnni()) continue;  // only the plain loop on this CPU
+    SCOPED_TRACE(generic ? "plain loop" : "native");
+    const Out o = run(x, generic);
+    double value_scaled = 0, slope_scaled = 0, value_rel = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (std::fabs(x[i]) > 12.0f) continue;  // the saturated tails: SaturatedTailsAndNaN
+      const long double X = x[i], u = 0.7978845608028654L * (X + 0.044715L * X * X * X);
+      const long double sg = 1.0L / (1.0L + std::exp(-2.0L * u));
+      const double y_ref = static_cast<double>(X * sg);
+      const double s_ref =
+          static_cast<double>(sg + X * sg * (1 - sg) * 2 * 0.7978845608028654L * (1 + 3 * 0.044715L * X * X));
+      value_scaled = std::max(value_scaled, std::fabs(o.y[i] - y_ref) / std::max(1.0, std::fabs(y_ref)));
+      slope_scaled = std::max(slope_scaled, std::fabs(o.dy[i] - s_ref) / std::max(1.0, std::fabs(s_ref)));
+      if (x[i] > -9.2f && y_ref != 0)
+        value_rel = std::max(value_rel, std::fabs(o.y[i] - y_ref) / std::fabs(y_ref));
+    }
+    EXPECT_LT(value_scaled, 2.5e-7);
+    EXPECT_LT(slope_scaled, 3e-7);
+    EXPECT_LT(value_rel, 2e-5);
   }
-  EXPECT_LE(worst_y, 2);
-  EXPECT_LE(worst_dy, 2);
-  RecordProperty("worst_value_ulps", static_cast<int>(worst_y));
-  RecordProperty("worst_slope_ulps", static_cast<int>(worst_dy));
 }
 
 TEST(GeluTanhKernel, Bf16SlopeIsTheRoundedF32Slope) {
