@@ -5,27 +5,17 @@
 // operand, far inside the accumulation error).
 #pragma once
 #include <cstdint>
-#include <cstring>
+
+#include "xfmr/core/dtype.h"
 
 namespace xfmr::kernels {
 
-// The bfloat16 bit pattern nearest to x (ties to even); NaN stays a (quiet) NaN. Denormals are kept, as the
-// bit arithmetic does without any flush (the fast kernel uses it only on its scalar packing path; its vector
-// paths convert with VCVTNE2PS2BF16, which rounds the same but treats denormal inputs as zero).
-inline uint16_t float_to_bf16(float x) {
-  uint32_t u;
-  std::memcpy(&u, &x, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>(u >> 16);
-}
+// The bfloat16 bit pattern nearest to x (ties to even); NaN stays a (quiet) NaN. Denormals are kept (the fast
+// kernel uses it only on its scalar packing path; its vector paths convert with VCVTNE2PS2BF16, which rounds the
+// same but treats denormal inputs as zero). The storage conversion of core/dtype.h, under the kernels' names.
+inline uint16_t float_to_bf16(float x) { return f32_to_bf16(x); }
 
-inline float bf16_to_float(uint16_t h) {
-  const uint32_t u = static_cast<uint32_t>(h) << 16;
-  float x;
-  std::memcpy(&x, &u, 4);
-  return x;
-}
+inline float bf16_to_float(uint16_t h) { return bf16_to_f32(h); }
 
 inline float round_to_bf16(float x) { return bf16_to_float(float_to_bf16(x)); }
 
